@@ -1,0 +1,37 @@
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import { createErrorHandler, createHttpLogger, notFound, type Logger } from '@tessera/shared';
+import type { ClientService } from './clients/clients.js';
+import type { Grant } from './grants/index.js';
+import type { KeyManager } from './keys/key-manager.js';
+import { createHealthRouter } from './routes/health.js';
+import { createTokenRouter } from './routes/token.js';
+import { createWellKnownRouter } from './routes/well-known.js';
+import type { Storage } from './storage/storage.js';
+import type { AccessTokenIssuer } from './tokens/access-token.js';
+
+export interface AuthAppDeps {
+  issuer: string;
+  logger: Logger;
+  storage: Storage;
+  keys: KeyManager;
+  clients: ClientService;
+  grants: ReadonlyMap<string, Grant>;
+  accessTokens: AccessTokenIssuer;
+}
+
+/** The auth server's HTTP app: middleware order, routers, error handler. No env, no listen. */
+export function createApp(deps: AuthAppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  // ETags are ours to set (the JWKS); Express's automatic ones would only cost hashing.
+  app.set('etag', false);
+  app.use(helmet());
+  app.use(createHttpLogger(deps.logger));
+  app.use(createHealthRouter(deps));
+  app.use(createWellKnownRouter(deps));
+  app.use(createTokenRouter(deps));
+  app.use(notFound);
+  app.use(createErrorHandler({ logger: deps.logger, realm: 'tessera' }));
+  return app;
+}

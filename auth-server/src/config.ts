@@ -1,0 +1,75 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigError, duration, httpUrl, isLoopbackUrl, logLevel, port, readEnv } from '@tessera/shared';
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: port(4000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  ISSUER: httpUrl().default('http://localhost:4000'),
+  AUDIENCE: z.string().min(1).default('tessera-api'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'expected sqlite:<path> or postgres://…')
+    .optional(),
+  KEY_ENCRYPTION_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 32`)').optional(),
+  ACCESS_TOKEN_TTL: duration('15m', 30),
+  SIGNING_KEY_SIZE: z.enum(['2048', '3072', '4096']).default('2048').transform(Number),
+  LOG_LEVEL: logLevel,
+});
+
+export type DatabaseLocation = { dialect: 'sqlite'; file: string } | { dialect: 'postgres'; connectionString: string };
+
+export interface AuthConfig {
+  production: boolean;
+  port: number;
+  host: string;
+  issuer: string;
+  audience: string;
+  dataDir: string;
+  database: DatabaseLocation;
+  /** Undefined outside production: a dev secret is then generated under `dataDir`. */
+  keyEncryptionSecret: string | undefined;
+  accessTokenTtlSeconds: number;
+  signingKeySize: number;
+  logLevel: z.output<typeof logLevel>;
+}
+
+/**
+ * Reads the auth server's configuration from an environment. Pure; reports every
+ * problem at once as a ConfigError, one line per variable; refuses unsafe settings in
+ * production mode.
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): Readonly<AuthConfig> {
+  const raw = readEnv(schema, env);
+  const production = raw.NODE_ENV === 'production';
+  const dataDir = resolve(raw.DATA_DIR);
+  const url = raw.DATABASE_URL ?? `sqlite:${dataDir}/tessera.db`;
+  const database: DatabaseLocation = url.startsWith('sqlite:')
+    ? { dialect: 'sqlite', file: resolve(url.slice('sqlite:'.length)) }
+    : { dialect: 'postgres', connectionString: url };
+
+  if (production) {
+    const problems: string[] = [];
+    if (raw.KEY_ENCRYPTION_SECRET === undefined)
+      problems.push('KEY_ENCRYPTION_SECRET: required in production (the generated dev secret is refused)');
+    if (raw.ISSUER.startsWith('http://') && !isLoopbackUrl(raw.ISSUER))
+      problems.push('ISSUER: must be https:// in production (http:// only on loopback)');
+    if (problems.length > 0) throw new ConfigError(problems);
+  }
+
+  return Object.freeze({
+    production,
+    port: raw.PORT,
+    host: raw.HOST,
+    issuer: raw.ISSUER,
+    audience: raw.AUDIENCE,
+    dataDir,
+    database,
+    keyEncryptionSecret: raw.KEY_ENCRYPTION_SECRET,
+    accessTokenTtlSeconds: raw.ACCESS_TOKEN_TTL,
+    signingKeySize: raw.SIGNING_KEY_SIZE,
+    logLevel: raw.LOG_LEVEL,
+  });
+}

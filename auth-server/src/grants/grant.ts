@@ -1,0 +1,17 @@
+import type { ClientRecord, GrantType } from '../storage/storage.js';
+
+/** What a grant decides: whom the token is for and with which scope. */
+export interface GrantResult {
+  sub: string;
+  scope: readonly string[];
+}
+
+/**
+ * One grant_type: the parameters it requires (checked at the edge before `handle`) and
+ * what it does with them. The client is already authenticated and allowed this grant.
+ */
+export interface Grant {
+  grantType: GrantType;
+  parameters: readonly string[];
+  handle(client: ClientRecord, params: ReadonlyMap<string, string>): Promise<GrantResult>;
+}

@@ -1,0 +1,21 @@
+import { AppError } from '@tessera/shared';
+import type { UserService } from '../users/users.js';
+import { intersect } from '../tokens/scope.js';
+import type { Grant } from './grant.js';
+import { resolveScope } from './scope-request.js';
+
+/**
+ * Resource owner password credentials (RFC 6749 §4.3). Unknown user, wrong password and
+ * disabled account give one answer, after the same amount of hashing work.
+ */
+export function createPasswordGrant(deps: { users: UserService }): Grant {
+  return {
+    grantType: 'password',
+    parameters: ['username', 'password'],
+    async handle(client, params) {
+      const user = await deps.users.authenticate(params.get('username') ?? '', params.get('password') ?? '');
+      if (user === undefined) throw new AppError('invalid_grant', 'invalid username or password');
+      return { sub: user.id, scope: resolveScope(params.get('scope'), intersect(client.scopes, user.scopes)) };
+    },
+  };
+}

@@ -1,0 +1,34 @@
+import { ConfigError, createLogger, listen } from '@tessera/shared';
+import { loadConfig } from './config.js';
+import { KeyDecryptionError } from './keys/encryption.js';
+import { createAuthApp, loadServices } from './services.js';
+
+/** Composition root: the only reader of process.env. config → logger → storage → keys → app → listen. */
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const logger = createLogger({ name: 'auth-server', level: config.logLevel });
+  const services = await loadServices(config, logger);
+  await services.keys.load();
+  const app = createAuthApp(config, logger, services);
+  const server = await listen(app, { port: config.port, host: config.host });
+  logger.info({ port: server.port, host: config.host, issuer: config.issuer }, 'listening');
+
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    void server
+      .close()
+      .then(() => services.storage.close())
+      .then(() => process.exit(0));
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+main().catch((error: unknown) => {
+  // One clear line per problem, no stack: these are operator mistakes, not bugs.
+  if (error instanceof ConfigError) process.stderr.write(`auth-server: invalid configuration\n  ${error.problems.join('\n  ')}\n`);
+  else if (error instanceof KeyDecryptionError)
+    process.stderr.write(`auth-server: ${error.message}; refusing to start (no key was regenerated)\n`);
+  else process.stderr.write(`auth-server: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,38 @@
+import { Router } from 'express';
+import { AppError, methodNotAllowed } from '@tessera/shared';
+import type { ClientService } from '../clients/clients.js';
+import type { Grant } from '../grants/index.js';
+import type { AccessTokenIssuer } from '../tokens/access-token.js';
+import { formatScope } from '../tokens/scope.js';
+import { createFormParser, readClientCredentials, readParams } from './form.js';
+
+/** POST /oauth/token (RFC 6749 §3.2, §5): authenticate the client, run its grant, issue a token. */
+export function createTokenRouter(deps: {
+  clients: ClientService;
+  grants: ReadonlyMap<string, Grant>;
+  accessTokens: AccessTokenIssuer;
+}): Router {
+  const router = Router();
+  router.post('/oauth/token', ...createFormParser(), async (req, res) => {
+    const params = readParams(req.body, req.query);
+    const client = await deps.clients.authenticate(readClientCredentials(req.headers.authorization, params));
+
+    const grantType = params.get('grant_type');
+    if (grantType === undefined) throw new AppError('invalid_request', 'grant_type is required');
+    const grant = deps.grants.get(grantType);
+    if (grant === undefined) throw new AppError('unsupported_grant_type', 'unsupported grant_type');
+    if (!client.grants.includes(grant.grantType))
+      throw new AppError('unauthorized_client', `client may not use the ${grant.grantType} grant`);
+    const missing = grant.parameters.filter((name) => !params.has(name));
+    if (missing.length > 0) throw new AppError('invalid_request', `missing parameter: ${missing.join(', ')}`);
+
+    const { sub, scope } = await grant.handle(client, params);
+    const { token, expiresIn } = await deps.accessTokens.issue({ sub, clientId: client.clientId, scope });
+    req.log.info({ event: 'token.issued', grant_type: grant.grantType, client_id: client.clientId, sub }, 'token issued');
+    // RFC 6749 §5.1: token responses must not be cached.
+    res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+    res.json({ access_token: token, token_type: 'Bearer', expires_in: expiresIn, scope: formatScope(scope) });
+  });
+  router.all('/oauth/token', methodNotAllowed(['POST']));
+  return router;
+}

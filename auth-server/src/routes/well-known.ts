@@ -1,0 +1,47 @@
+import { Router } from 'express';
+import { methodNotAllowed } from '@tessera/shared';
+import { jwksMaxAgeSeconds, type KeyManager } from '../keys/key-manager.js';
+
+/** True when an If-None-Match header matches the ETag (weak comparison, RFC 9110 §13.1.2). */
+function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (ifNoneMatch === undefined) return false;
+  return ifNoneMatch
+    .split(',')
+    .map((tag) => tag.trim().replace(/^W\//, ''))
+    .some((tag) => tag === '*' || tag === etag);
+}
+
+/** RFC 8414 metadata (at both well-known paths) and the JWKS (RFC 7517), served from memory. */
+export function createWellKnownRouter(deps: { issuer: string; keys: KeyManager }): Router {
+  const { issuer, keys } = deps;
+  const metadata = Object.freeze({
+    issuer,
+    token_endpoint: `${issuer}/oauth/token`,
+    jwks_uri: `${issuer}/.well-known/jwks.json`,
+    grant_types_supported: ['password', 'client_credentials'],
+    response_types_supported: [],
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    // Access tokens are RFC 9068 JWTs signed with RS256.
+    access_token_signing_alg_values_supported: ['RS256'],
+  });
+  const metadataBody = JSON.stringify(metadata);
+
+  const router = Router();
+  for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
+    router.get(path, (_req, res) => {
+      res.set('Cache-Control', 'public, max-age=3600').type('application/json').send(metadataBody);
+    });
+    router.all(path, methodNotAllowed(['GET', 'HEAD']));
+  }
+  router.get('/.well-known/jwks.json', (req, res) => {
+    const { body, etag } = keys.jwks();
+    res.set({ 'Cache-Control': `public, max-age=${jwksMaxAgeSeconds}`, ETag: etag });
+    if (matchesEtag(req.headers['if-none-match'], etag)) {
+      res.status(304).end();
+      return;
+    }
+    res.set('Content-Type', 'application/jwk-set+json').send(body);
+  });
+  router.all('/.well-known/jwks.json', methodNotAllowed(['GET', 'HEAD']));
+  return router;
+}

@@ -1,0 +1,32 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import type { DatabaseLocation } from '../../config.js';
+import type { Tables } from './tables.js';
+
+/**
+ * Opens the database: the only place that touches a driver. SQLite gets WAL and a busy
+ * timeout so the CLI and the server can share the file; PostgreSQL's int8 comes back as
+ * a number (our timestamps are milliseconds, well inside 2^53).
+ */
+export function openDatabase(location: DatabaseLocation): Kysely<Tables> {
+  if (location.dialect === 'sqlite') {
+    mkdirSync(dirname(location.file), { recursive: true });
+    const database = new Database(location.file);
+    database.pragma('journal_mode = WAL');
+    database.pragma('busy_timeout = 5000');
+    database.pragma('foreign_keys = ON');
+    return new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });
+  }
+  const pool = new pg.Pool({
+    connectionString: location.connectionString,
+    max: 10,
+    types: {
+      getTypeParser: (oid: number, format?: 'text' | 'binary') =>
+        oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format),
+    },
+  });
+  return new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+}

@@ -1,0 +1,29 @@
+/** Row shapes as stored: snake_case columns, booleans as 0/1, lists as text, times as epoch ms. */
+export interface Tables {
+  users: {
+    id: string;
+    username: string;
+    password_hash: string;
+    scopes: string;
+    disabled: number;
+    created_at: number;
+  };
+  clients: {
+    client_id: string;
+    secret_digest: string | null;
+    is_public: number;
+    grants: string;
+    scopes: string;
+    created_at: number;
+  };
+  signing_keys: {
+    kid: string;
+    state: string;
+    alg: string;
+    public_jwk: string;
+    private_key_encrypted: string | null;
+    created_at: number;
+    activated_at: number | null;
+    retired_at: number | null;
+  };
+}

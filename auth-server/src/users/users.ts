@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { AppError, type Clock } from '@tessera/shared';
+import { StorageConflictError, type UserRecord, type UserStore } from '../storage/storage.js';
+import { parseScope } from '../tokens/scope.js';
+import type { PasswordHasher } from './passwords.js';
+
+/** Usernames: letters, digits and `._@+-`, compared after NFC normalisation. */
+const usernamePattern = /^[\p{L}\p{N}._@+-]{1,64}$/u;
+export const minPasswordLength = 8;
+/** Argon2 takes any length, but an unbounded password is a cheap way to burn our CPU. */
+export const maxPasswordLength = 1024;
+
+export function normalizeUsername(username: string): string {
+  return username.normalize('NFC');
+}
+
+export class UserInputError extends Error {
+  override name = 'UserInputError';
+}
+
+export interface UserService {
+  create(input: { username: string; password: string; scopes: string }): Promise<UserRecord>;
+  disable(username: string): Promise<void>;
+  /** The user when the password is right and the account enabled; undefined otherwise, in equal time. */
+  authenticate(username: string, password: string): Promise<UserRecord | undefined>;
+}
+
+export function createUserService(deps: { users: UserStore; hasher: PasswordHasher; clock: Clock }): UserService {
+  const { users, hasher, clock } = deps;
+  return {
+    async create(input) {
+      const username = normalizeUsername(input.username);
+      if (!usernamePattern.test(username))
+        throw new UserInputError('username must be 1-64 letters, digits or . _ @ + -');
+      if (input.password.length < minPasswordLength || input.password.length > maxPasswordLength)
+        throw new UserInputError(`password must be ${minPasswordLength} to ${maxPasswordLength} characters`);
+      const scopes = parseScope(input.scopes);
+      if (scopes === undefined) throw new UserInputError('scopes must be space-separated scope tokens');
+      const user: UserRecord = {
+        id: randomUUID(),
+        username,
+        passwordHash: await hasher.hash(input.password),
+        scopes: [...scopes],
+        disabled: false,
+        createdAt: clock.now(),
+      };
+      await users.insert(user).catch((error: unknown) => {
+        if (error instanceof StorageConflictError) throw new UserInputError(`user "${username}" already exists`);
+        throw error;
+      });
+      return user;
+    },
+    async disable(username) {
+      const found = await users.setDisabled(normalizeUsername(username), true);
+      if (!found) throw new UserInputError(`no user "${username}"`);
+    },
+    async authenticate(username, password) {
+      if (password.length > maxPasswordLength) {
+        throw new AppError('invalid_request', `password longer than ${maxPasswordLength} characters`);
+      }
+      const user = await users.findByUsername(normalizeUsername(username));
+      // Always run the hash, even for unknown users, so timing does not reveal which usernames exist.
+      const ok = await hasher.verify(user?.passwordHash, password);
+      return ok && user !== undefined && !user.disabled ? user : undefined;
+    },
+  };
+}

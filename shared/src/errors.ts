@@ -1,0 +1,177 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from 'pino';
+
+/**
+ * Every error code a Tessera service may put on the wire. The OAuth ones are the
+ * RFC 6749 §5.2 / RFC 6750 §3.1 / RFC 7009 names; the rest are for plain HTTP failures.
+ */
+export type ErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  | 'unsupported_token_type'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'unauthorized'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'too_many_requests'
+  | 'temporarily_unavailable'
+  | 'server_error';
+
+const statusByCode: Readonly<Record<ErrorCode, number>> = {
+  invalid_request: 400,
+  invalid_client: 401,
+  invalid_grant: 400,
+  unauthorized_client: 400,
+  unsupported_grant_type: 400,
+  invalid_scope: 400,
+  unsupported_token_type: 400,
+  invalid_token: 401,
+  insufficient_scope: 403,
+  unauthorized: 401,
+  not_found: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  too_many_requests: 429,
+  temporarily_unavailable: 503,
+  server_error: 500,
+};
+
+export interface AppErrorOptions {
+  cause?: unknown;
+  /** Extra response headers, e.g. `Allow` or `Retry-After`. */
+  headers?: Readonly<Record<string, string>>;
+  /** For `insufficient_scope`: the scope the resource needs (RFC 6750 §3). */
+  scope?: string;
+}
+
+/** The one error class: a wire code, a description safe to show the client, and the cause. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly scope: string | undefined;
+
+  constructor(code: ErrorCode, description: string, options: AppErrorOptions = {}) {
+    super(description, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.status = statusByCode[code];
+    this.headers = options.headers ?? {};
+    this.scope = options.scope;
+  }
+}
+
+export interface ErrorBody {
+  error: ErrorCode;
+  error_description?: string;
+}
+
+/** What the client sees of an error: the code and description, never a stack or a cause. */
+export function toErrorBody(error: AppError): ErrorBody {
+  return error.code === 'server_error'
+    ? { error: 'server_error', error_description: 'internal error' }
+    : { error: error.code, error_description: error.message };
+}
+
+/** Turns anything thrown into an AppError; unknown errors become `server_error`. */
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  // body-parser and raw-body errors carry `type` and `status` (express.urlencoded/json).
+  if (typeof error === 'object' && error !== null && 'type' in error) {
+    const type = (error as { type: unknown }).type;
+    switch (type) {
+      case 'entity.too.large':
+        return new AppError('payload_too_large', 'request body too large', { cause: error });
+      case 'entity.parse.failed':
+        return new AppError('invalid_request', 'malformed request body', { cause: error });
+      case 'parameters.too.many':
+        return new AppError('invalid_request', 'too many parameters', { cause: error });
+      case 'charset.unsupported':
+      case 'encoding.unsupported':
+        return new AppError('unsupported_media_type', 'unsupported body encoding', { cause: error });
+      case 'request.aborted':
+        return new AppError('invalid_request', 'request aborted', { cause: error });
+    }
+  }
+  if (error instanceof URIError) return new AppError('invalid_request', 'malformed URI', { cause: error });
+  return new AppError('server_error', 'internal error', { cause: error });
+}
+
+/** Quotes a value for an auth-param (RFC 7235 §2.1 quoted-string). */
+function quote(value: string): string {
+  return `"${value.replace(/[\\"]/g, '\\$&').replace(/[^\x20-\x7e]/g, '')}"`;
+}
+
+/**
+ * The `WWW-Authenticate` challenge for an error: Basic for `invalid_client` (RFC 6749 §5.2),
+ * Bearer with the error attributes for bearer failures (RFC 6750 §3), and a bare Bearer
+ * challenge when the request carried no token at all (RFC 6750 §3.1).
+ */
+export function toChallenge(error: AppError, realm: string): string | undefined {
+  switch (error.code) {
+    case 'invalid_client':
+      return `Basic realm=${quote(realm)}, charset="UTF-8"`;
+    case 'unauthorized':
+      return `Bearer realm=${quote(realm)}`;
+    case 'invalid_token':
+    case 'insufficient_scope': {
+      const parts = [`realm=${quote(realm)}`, `error=${quote(error.code)}`];
+      parts.push(`error_description=${quote(error.message)}`);
+      if (error.scope !== undefined) parts.push(`scope=${quote(error.scope)}`);
+      return `Bearer ${parts.join(', ')}`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+export interface ErrorHandlerOptions {
+  logger: Logger;
+  realm: string;
+}
+
+/**
+ * The one error handler, registered last: maps to the wire, sets `WWW-Authenticate`,
+ * logs once (5xx at error with the cause, 4xx at debug), and never leaks a stack.
+ */
+export function createErrorHandler({ logger, realm }: ErrorHandlerOptions): ErrorRequestHandler {
+  return (err: unknown, req, res, next) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    const error = toAppError(err);
+    const log = (req as { log?: Logger }).log ?? logger;
+    if (error.status >= 500) log.error({ err: error.cause ?? error, code: error.code }, 'request failed');
+    else log.debug({ code: error.code, description: error.message }, 'request rejected');
+    const challenge = toChallenge(error, realm);
+    if (challenge !== undefined) res.setHeader('WWW-Authenticate', challenge);
+    for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(error.status).json(toErrorBody(error));
+  };
+}
+
+/** The last route: anything unmatched is a 404 in the same error format. */
+export const notFound: RequestHandler = (req, _res, next) => {
+  next(new AppError('not_found', `no route for ${req.method} ${req.path}`));
+};
+
+/** For a route that exists but not with this method (RFC 9110 §15.5.6 requires `Allow`). */
+export function methodNotAllowed(allow: readonly string[]): RequestHandler {
+  return (req, _res, next) => {
+    next(
+      new AppError('method_not_allowed', `${req.method} is not allowed here`, {
+        headers: { Allow: allow.join(', ') },
+      }),
+    );
+  };
+}
