@@ -21,5 +21,8 @@ export default tseslint.config(
     },
   },
   { files: ['scripts/**/*.js'], ...tseslint.configs.disableTypeChecked },
-  { files: ['scripts/**/*.js'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
+  {
+    files: ['scripts/**/*.js'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+  },
 );

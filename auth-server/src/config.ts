@@ -13,13 +13,17 @@ const schema = z.object({
     .string()
     .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'expected sqlite:<path> or postgres://…')
     .optional(),
-  KEY_ENCRYPTION_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 32`)').optional(),
+  KEY_ENCRYPTION_SECRET: z
+    .string()
+    .min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 32`)')
+    .optional(),
   ACCESS_TOKEN_TTL: duration('15m', 30),
   SIGNING_KEY_SIZE: z.enum(['2048', '3072', '4096']).default('2048').transform(Number),
   LOG_LEVEL: logLevel,
 });
 
-export type DatabaseLocation = { dialect: 'sqlite'; file: string } | { dialect: 'postgres'; connectionString: string };
+export type DatabaseLocation =
+  { dialect: 'sqlite'; file: string } | { dialect: 'postgres'; connectionString: string };
 
 export interface AuthConfig {
   production: boolean;

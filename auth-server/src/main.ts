@@ -26,9 +26,13 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   // One clear line per problem, no stack: these are operator mistakes, not bugs.
-  if (error instanceof ConfigError) process.stderr.write(`auth-server: invalid configuration\n  ${error.problems.join('\n  ')}\n`);
+  if (error instanceof ConfigError)
+    process.stderr.write(`auth-server: invalid configuration\n  ${error.problems.join('\n  ')}\n`);
   else if (error instanceof KeyDecryptionError)
     process.stderr.write(`auth-server: ${error.message}; refusing to start (no key was regenerated)\n`);
-  else process.stderr.write(`auth-server: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  else
+    process.stderr.write(
+      `auth-server: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
   process.exit(1);
 });

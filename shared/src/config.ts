@@ -20,7 +20,10 @@ export function duration(defaultValue: string, min = 1) {
     .transform((text, ctx) => {
       const seconds = parseDuration(text);
       if (seconds === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration like 90s, 15m, 12h, 30d, got "${text}"` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a duration like 90s, 15m, 12h, 30d, got "${text}"`,
+        });
         return z.NEVER;
       }
       if (seconds < min) {
@@ -45,7 +48,9 @@ export function httpUrl() {
     .transform((value) => value.replace(/\/+$/, ''));
 }
 
-export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
+export const logLevel = z
+  .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  .default('info');
 
 /** Raised when configuration is invalid; its message has one line per problem, each naming the variable. */
 export class ConfigError extends Error {
@@ -61,9 +66,14 @@ export class ConfigError extends Error {
  * Validates an environment against a schema and reports every problem at once
  * (`PORT: expected a number`), so an operator fixes a config in one round.
  */
-export function readEnv<S extends z.ZodType>(schema: S, env: Readonly<Record<string, string | undefined>>): z.output<S> {
+export function readEnv<S extends z.ZodType>(
+  schema: S,
+  env: Readonly<Record<string, string | undefined>>,
+): z.output<S> {
   // Empty strings mean "unset", as in a compose file's `VAR=`.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  );
   const result = schema.safeParse(cleaned);
   if (!result.success) {
     throw new ConfigError(

@@ -86,7 +86,7 @@ export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   // body-parser and raw-body errors carry `type` and `status` (express.urlencoded/json).
   if (typeof error === 'object' && error !== null && 'type' in error) {
-    const type = (error as { type: unknown }).type;
+    const type = error.type;
     switch (type) {
       case 'entity.too.large':
         return new AppError('payload_too_large', 'request body too large', { cause: error });

@@ -35,10 +35,13 @@ function required(flags: Flags, name: 'username' | 'client-id' | 'grants'): stri
 
 /** Reads the whole of stdin; one trailing newline (from `echo` or a here-doc) is not part of the password. */
 async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) throw new UsageError('--password-stdin reads the password from standard input; pipe it in');
+  if (process.stdin.isTTY)
+    throw new UsageError('--password-stdin reads the password from standard input; pipe it in');
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
@@ -48,9 +51,15 @@ async function run(command: string, flags: Flags, services: Services): Promise<v
   switch (command) {
     case 'users create': {
       if (flags['password-stdin'] !== true)
-        throw new UsageError('--password-stdin is required (passwords are never taken from the command line)');
+        throw new UsageError(
+          '--password-stdin is required (passwords are never taken from the command line)',
+        );
       const username = required(flags, 'username');
-      const user = await services.users.create({ username, password: await readStdin(), scopes: flags.scopes ?? '' });
+      const user = await services.users.create({
+        username,
+        password: await readStdin(),
+        scopes: flags.scopes ?? '',
+      });
       print(`created user ${user.username} (id ${user.id}) with scopes "${user.scopes.join(' ')}"`);
       return;
     }
@@ -68,7 +77,13 @@ async function run(command: string, flags: Flags, services: Services): Promise<v
         isPublic: flags.public === true,
       });
       if (flags.json === true) {
-        print(JSON.stringify(secret === undefined ? { client_id: client.clientId } : { client_id: client.clientId, client_secret: secret }));
+        print(
+          JSON.stringify(
+            secret === undefined
+              ? { client_id: client.clientId }
+              : { client_id: client.clientId, client_secret: secret },
+          ),
+        );
         return;
       }
       print(`client_id:     ${client.clientId}`);
@@ -96,7 +111,9 @@ async function run(command: string, flags: Flags, services: Services): Promise<v
       }
       if (keys.length === 0) print('no signing keys yet (the auth server creates one when it first starts)');
       for (const key of keys)
-        print(`${key.kid}  ${key.state.padEnd(11)}  created ${iso(key.createdAt)}  activated ${iso(key.activatedAt)}`);
+        print(
+          `${key.kid}  ${key.state.padEnd(11)}  created ${iso(key.createdAt)}  activated ${iso(key.activatedAt)}`,
+        );
       return;
     }
     case 'migrate':
@@ -131,7 +148,8 @@ async function main(): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof UsageError) process.stderr.write(`admin: ${error.message}\n${usage}\n`);
-    else if (error instanceof ConfigError) process.stderr.write(`admin: invalid configuration\n  ${error.problems.join('\n  ')}\n`);
+    else if (error instanceof ConfigError)
+      process.stderr.write(`admin: invalid configuration\n  ${error.problems.join('\n  ')}\n`);
     else if (error instanceof UserInputError || error instanceof KeyDecryptionError)
       process.stderr.write(`admin: ${error.message}\n`);
     else process.stderr.write(`admin: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -77,7 +77,9 @@ export function createClientService(deps: { clients: ClientStore; clock: Clock }
 
     async authenticate(credentials) {
       const failed = () => new AppError('invalid_client', 'client authentication failed');
-      const client = clientIdPattern.test(credentials.clientId) ? await clients.find(credentials.clientId) : undefined;
+      const client = clientIdPattern.test(credentials.clientId)
+        ? await clients.find(credentials.clientId)
+        : undefined;
       if (credentials.method === 'none') {
         // A public client identifies itself only; a confidential one must prove it (RFC 6749 §2.1).
         if (client === undefined || !client.isPublic) throw failed();

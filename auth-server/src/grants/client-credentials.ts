@@ -7,7 +7,10 @@ export function createClientCredentialsGrant(): Grant {
     grantType: 'client_credentials',
     parameters: [],
     handle(client, params) {
-      return Promise.resolve({ sub: client.clientId, scope: resolveScope(params.get('scope'), client.scopes) });
+      return Promise.resolve({
+        sub: client.clientId,
+        scope: resolveScope(params.get('scope'), client.scopes),
+      });
     },
   };
 }

@@ -15,7 +15,10 @@ export function createPasswordGrant(deps: { users: UserService }): Grant {
     async handle(client, params) {
       const user = await deps.users.authenticate(params.get('username') ?? '', params.get('password') ?? '');
       if (user === undefined) throw new AppError('invalid_grant', 'invalid username or password');
-      return { sub: user.id, scope: resolveScope(params.get('scope'), intersect(client.scopes, user.scopes)) };
+      return {
+        sub: user.id,
+        scope: resolveScope(params.get('scope'), intersect(client.scopes, user.scopes)),
+      };
     },
   };
 }

@@ -25,7 +25,9 @@ export function createKeyEncryptionKey(secret: string): KeyEncryptionKey {
       const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', key, iv).setAAD(Buffer.from(kid));
       const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-      return [version, iv, cipher.getAuthTag(), ciphertext].map((part) => part.toString('base64url')).join('.');
+      return [version, iv, cipher.getAuthTag(), ciphertext]
+        .map((part) => part.toString('base64url'))
+        .join('.');
     },
     decrypt(sealed, kid) {
       const [tag, ivText, authTag, ciphertext] = sealed.split('.');
@@ -37,9 +39,12 @@ export function createKeyEncryptionKey(secret: string): KeyEncryptionKey {
           .setAuthTag(Buffer.from(authTag, 'base64url'));
         return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]);
       } catch (cause) {
-        throw new KeyDecryptionError(`signing key ${kid} cannot be decrypted with this KEY_ENCRYPTION_SECRET`, {
-          cause,
-        });
+        throw new KeyDecryptionError(
+          `signing key ${kid} cannot be decrypted with this KEY_ENCRYPTION_SECRET`,
+          {
+            cause,
+          },
+        );
       }
     },
   };

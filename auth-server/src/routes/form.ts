@@ -8,7 +8,10 @@ import type { ClientCredentials } from '../clients/clients.js';
  */
 export function createFormParser(): RequestHandler[] {
   const requireForm: RequestHandler = (req, _res, next) => {
-    if (req.is('application/x-www-form-urlencoded') === false || req.is('application/x-www-form-urlencoded') === null) {
+    if (
+      req.is('application/x-www-form-urlencoded') === false ||
+      req.is('application/x-www-form-urlencoded') === null
+    ) {
       next(new AppError('invalid_request', 'the body must be application/x-www-form-urlencoded'));
       return;
     }
@@ -18,7 +21,14 @@ export function createFormParser(): RequestHandler[] {
 }
 
 /** Parameters the request URI must never carry (RFC 6749 §2.3.1, §3.2; RFC 6750 §2.3). */
-const credentialParameters = ['client_secret', 'password', 'refresh_token', 'access_token', 'token', 'assertion'];
+const credentialParameters = [
+  'client_secret',
+  'password',
+  'refresh_token',
+  'access_token',
+  'token',
+  'assertion',
+];
 
 /**
  * The body's parameters as single strings. RFC 6749 §3.1: a parameter sent without a

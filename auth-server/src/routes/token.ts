@@ -28,7 +28,10 @@ export function createTokenRouter(deps: {
 
     const { sub, scope } = await grant.handle(client, params);
     const { token, expiresIn } = await deps.accessTokens.issue({ sub, clientId: client.clientId, scope });
-    req.log.info({ event: 'token.issued', grant_type: grant.grantType, client_id: client.clientId, sub }, 'token issued');
+    req.log.info(
+      { event: 'token.issued', grant_type: grant.grantType, client_id: client.clientId, sub },
+      'token issued',
+    );
     // RFC 6749 §5.1: token responses must not be cached.
     res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
     res.json({ access_token: token, token_type: 'Bearer', expires_in: expiresIn, scope: formatScope(scope) });

@@ -25,7 +25,11 @@ export interface UserService {
   authenticate(username: string, password: string): Promise<UserRecord | undefined>;
 }
 
-export function createUserService(deps: { users: UserStore; hasher: PasswordHasher; clock: Clock }): UserService {
+export function createUserService(deps: {
+  users: UserStore;
+  hasher: PasswordHasher;
+  clock: Clock;
+}): UserService {
   const { users, hasher, clock } = deps;
   return {
     async create(input) {
@@ -45,7 +49,8 @@ export function createUserService(deps: { users: UserStore; hasher: PasswordHash
         createdAt: clock.now(),
       };
       await users.insert(user).catch((error: unknown) => {
-        if (error instanceof StorageConflictError) throw new UserInputError(`user "${username}" already exists`);
+        if (error instanceof StorageConflictError)
+          throw new UserInputError(`user "${username}" already exists`);
         throw error;
       });
       return user;

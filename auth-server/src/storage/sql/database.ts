@@ -6,6 +6,9 @@ import pg from 'pg';
 import type { DatabaseLocation } from '../../config.js';
 import type { Tables } from './tables.js';
 
+/** PostgreSQL's type id for int8 (bigint). */
+const int8Oid = 20;
+
 /**
  * Opens the database: the only place that touches a driver. SQLite gets WAL and a busy
  * timeout so the CLI and the server can share the file; PostgreSQL's int8 comes back as
@@ -24,8 +27,12 @@ export function openDatabase(location: DatabaseLocation): Kysely<Tables> {
     connectionString: location.connectionString,
     max: 10,
     types: {
-      getTypeParser: (oid: number, format?: 'text' | 'binary') =>
-        oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format),
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === int8Oid
+          ? Number
+          : (pg.types.getTypeParser(oid, format) as (
+              value: string,
+            ) => unknown)) as typeof pg.types.getTypeParser,
     },
   });
   return new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });

@@ -50,7 +50,10 @@ const migrations: Record<string, Migration> = {
 
 /** Brings the schema up to date. Kysely's migrator holds a lock, so replicas starting together do not race. */
 export async function migrateToLatest<DB>(db: Kysely<DB>): Promise<void> {
-  const migrator = new Migrator({ db: db as Kysely<unknown>, provider: { getMigrations: () => Promise.resolve(migrations) } });
+  const migrator = new Migrator({
+    db: db as Kysely<unknown>,
+    provider: { getMigrations: () => Promise.resolve(migrations) },
+  });
   const { error } = await migrator.migrateToLatest();
   if (error !== undefined) throw new Error('database migration failed', { cause: error });
 }

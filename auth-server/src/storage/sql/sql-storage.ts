@@ -75,7 +75,11 @@ export function createSqlStorage(db: Kysely<Tables>): Storage {
           .catch(translate);
       },
       async findByUsername(username) {
-        const row = await db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+        const row = await db
+          .selectFrom('users')
+          .selectAll()
+          .where('username', '=', username)
+          .executeTakeFirst();
         return row === undefined ? undefined : toUser(row);
       },
       async setDisabled(username, disabled) {
@@ -103,13 +107,22 @@ export function createSqlStorage(db: Kysely<Tables>): Storage {
           .catch(translate);
       },
       async find(clientId) {
-        const row = await db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+        const row = await db
+          .selectFrom('clients')
+          .selectAll()
+          .where('client_id', '=', clientId)
+          .executeTakeFirst();
         return row === undefined ? undefined : toClient(row);
       },
     },
     keys: {
       async list() {
-        const rows = await db.selectFrom('signing_keys').selectAll().orderBy('created_at').orderBy('kid').execute();
+        const rows = await db
+          .selectFrom('signing_keys')
+          .selectAll()
+          .orderBy('created_at')
+          .orderBy('kid')
+          .execute();
         return rows.map(toSigningKey);
       },
       async insert(key) {
