@@ -8,10 +8,8 @@ import type { ClientCredentials } from '../clients/clients.js';
  */
 export function createFormParser(): RequestHandler[] {
   const requireForm: RequestHandler = (req, _res, next) => {
-    if (
-      req.is('application/x-www-form-urlencoded') === false ||
-      req.is('application/x-www-form-urlencoded') === null
-    ) {
+    // req.is() is null without a body and false for another type: both are refused.
+    if (!req.is('application/x-www-form-urlencoded')) {
       next(new AppError('invalid_request', 'the body must be application/x-www-form-urlencoded'));
       return;
     }
