@@ -30,7 +30,9 @@ export function createHttpLogger(logger: Logger): HttpLogger {
       }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
-    customLogLevel: (_req, res, err) => (err !== undefined || res.statusCode >= 500 ? 'error' : 'info'),
+    // 500 is a bug; 503 (not ready, shedding load) is an expected state, logged as a warning.
+    customLogLevel: (_req, res, err) =>
+      err !== undefined || res.statusCode === 500 ? 'error' : res.statusCode >= 500 ? 'warn' : 'info',
   });
 }
 

@@ -1,0 +1,31 @@
+import { ConfigError, createJwksKeyProvider, createLogger, listen } from '@tessera/shared';
+import { createApp } from './app.js';
+import { loadConfig, type ResourceServerConfig } from './config.js';
+
+// The composition root and the only reader of process.env.
+function configOrExit(): ResourceServerConfig {
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const problem of error.problems) process.stderr.write(`resource-server: ${problem}\n`);
+    process.exit(1);
+  }
+}
+
+const config = configOrExit();
+const logger = createLogger({ name: 'resource-server', level: config.logLevel });
+const keys = createJwksKeyProvider({ jwksUri: config.jwksUri, logger: logger.child({ component: 'jwks' }) });
+// Not awaited: the service listens at once and reports not-ready until the first key set arrives.
+void keys.start();
+const app = createApp({ config, logger, keys });
+const server = await listen(app, { port: config.port, host: config.host });
+logger.info({ port: server.port }, 'listening');
+
+function shutdown(signal: NodeJS.Signals): void {
+  logger.info({ signal }, 'shutting down');
+  keys.stop();
+  void server.close().then(() => process.exit(0));
+}
+process.once('SIGTERM', shutdown);
+process.once('SIGINT', shutdown);

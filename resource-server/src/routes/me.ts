@@ -1,0 +1,11 @@
+import { Router, type RequestHandler } from 'express';
+
+/** GET /api/me: the verified claims of the caller; any valid token will do. */
+export function createMeRouter({ requireToken }: { requireToken: RequestHandler }): Router {
+  const router = Router();
+  router.get('/api/me', requireToken, (req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(req.user?.claims);
+  });
+  return router;
+}

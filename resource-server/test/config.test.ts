@@ -1,0 +1,39 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError } from '@tessera/shared';
+import { loadConfig } from '../src/config.js';
+
+describe('loadConfig', () => {
+  it('uses the documented defaults on an empty environment and returns a frozen object', () => {
+    const config = loadConfig({});
+    expect(config).toEqual({
+      port: 4001,
+      host: '127.0.0.1',
+      issuer: 'http://localhost:4000',
+      audience: 'tessera-api',
+      jwksUri: 'http://localhost:4000/.well-known/jwks.json',
+      logLevel: 'info',
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('derives JWKS_URI from ISSUER unless JWKS_URI is set', () => {
+    expect(loadConfig({ ISSUER: 'https://auth.example/' }).jwksUri).toBe(
+      'https://auth.example/.well-known/jwks.json',
+    );
+    expect(loadConfig({ ISSUER: 'https://auth.example', JWKS_URI: 'http://auth:4000/keys' }).jwksUri).toBe(
+      'http://auth:4000/keys',
+    );
+  });
+
+  it('reports every bad variable at once, each line naming it', () => {
+    let thrown: unknown;
+    try {
+      loadConfig({ PORT: 'abc', ISSUER: 'ftp://x', JWKS_URI: 'nope', LOG_LEVEL: 'loud' });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    const names = (thrown as ConfigError).problems.map((line) => line.split(':', 1)[0]);
+    expect([...new Set(names)].sort()).toEqual(['ISSUER', 'JWKS_URI', 'LOG_LEVEL', 'PORT']);
+  });
+});

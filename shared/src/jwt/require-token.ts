@@ -1,0 +1,112 @@
+import type { RequestHandler } from 'express';
+import type { Authenticator } from 'passport';
+import { AppError } from '../errors.js';
+import { hasTokenOutsideHeader, readBearerToken } from './bearer.js';
+
+/** The part of a passport instance (`new passport.Passport()`) that {@link createRequireToken} uses. */
+export type PassportAuthenticator = Pick<Authenticator, 'authenticate'>;
+
+/** Safe, short descriptions for jsonwebtoken's failures; its own messages may echo configuration. */
+function describeVerifyFailure(failure: Error): string {
+  if (failure.name === 'TokenExpiredError') return 'token expired';
+  if (failure.name === 'NotBeforeError') return 'token not yet valid';
+  const message = failure.message;
+  if (message === 'invalid signature') return 'signature invalid';
+  if (message.startsWith('jwt audience invalid')) return 'audience not accepted';
+  if (message.startsWith('jwt issuer invalid')) return 'issuer not accepted';
+  if (message === 'invalid algorithm') return 'algorithm not accepted';
+  return 'token malformed';
+}
+
+/**
+ * Maps what passport reports for a failed authentication to the RFC 6750 §3.1 answer:
+ * the strategy's own `AppError`s pass through; anything else from verification is `invalid_token`.
+ */
+function toAuthError(info: unknown): AppError {
+  if (info instanceof AppError) return info;
+  if (info instanceof Error)
+    return new AppError('invalid_token', describeVerifyFailure(info), { cause: info });
+  return new AppError('invalid_token', 'token invalid');
+}
+
+/**
+ * Creates the middleware that guards a route with the JWT strategy registered on `passport`
+ * (see {@link createJwtStrategy}) and sets `req.user`. Outcomes, per RFC 6750 §3.1:
+ *
+ * - no bearer token in the `Authorization` header → 401 `unauthorized` (a bare Bearer challenge,
+ *   no error code); a token only in the query string counts as none;
+ * - the Bearer scheme with a malformed credential, or a token also in the query/body → 400 `invalid_request`;
+ * - any invalid token → 401 `invalid_token` with a short reason;
+ * - no key set ever loaded → 503 `temporarily_unavailable` with `Retry-After`.
+ *
+ * @param passport an authenticator instance (`new passport.Passport()`), not necessarily the global one
+ * @param strategyName the name the strategy was registered under
+ */
+export function createRequireToken(passport: PassportAuthenticator, strategyName = 'jwt'): RequestHandler {
+  return (req, res, next) => {
+    const presented = readBearerToken(req);
+    if (presented.kind === 'none') {
+      next(new AppError('unauthorized', 'a bearer token is required'));
+      return;
+    }
+    if (presented.kind === 'malformed') {
+      next(new AppError('invalid_request', presented.reason));
+      return;
+    }
+    if (hasTokenOutsideHeader(req)) {
+      next(new AppError('invalid_request', 'the access token must be sent in exactly one way'));
+      return;
+    }
+    const authenticate = passport.authenticate(
+      strategyName,
+      { session: false },
+      (error: unknown, user: Express.User | false | undefined, info: unknown) => {
+        // The strategy reports bad tokens as failures; an error here is a genuine fault.
+        if (error !== null && error !== undefined) {
+          next(
+            error instanceof AppError
+              ? error
+              : new AppError('server_error', 'internal error', { cause: error }),
+          );
+          return;
+        }
+        if (user === false || user === undefined) {
+          next(toAuthError(info));
+          return;
+        }
+        req.user = user;
+        next();
+      },
+    ) as RequestHandler; // @types/passport types authenticate() as returning any
+    void authenticate(req, res, next);
+  };
+}
+
+/**
+ * Requires every listed scope on the authenticated token (use after `createRequireToken`).
+ * A missing one answers 403 `insufficient_scope` with the needed `scope` in the challenge
+ * (RFC 6750 §3.1).
+ */
+export function requireScope(...scopes: string[]): RequestHandler {
+  if (scopes.length === 0 || scopes.some((scope) => !/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(scope))) {
+    // RFC 6749 §3.3 scope-token syntax.
+    throw new TypeError('requireScope: pass one or more scope values (no spaces or quotes)');
+  }
+  return (req, _res, next) => {
+    if (req.user === undefined) {
+      next(new AppError('server_error', 'requireScope used without createRequireToken'));
+      return;
+    }
+    const granted = new Set(req.user.scope);
+    const missing = scopes.filter((scope) => !granted.has(scope));
+    if (missing.length > 0) {
+      next(
+        new AppError('insufficient_scope', `the token lacks scope ${missing.join(' ')}`, {
+          scope: scopes.join(' '),
+        }),
+      );
+      return;
+    }
+    next();
+  };
+}
