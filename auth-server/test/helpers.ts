@@ -3,16 +3,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Express } from 'express';
+import { expect } from '@jest/globals';
+import type { Response } from 'supertest';
 import { createFixedClock, createLogger, type Logger } from '@tessera/shared';
 import { loadConfig, type AuthConfig } from '../src/config.js';
 import { createAuthApp, loadServices, type Services } from '../src/services.js';
+import { openDatabase } from '../src/storage/sql/database.js';
+import { migrateToLatest } from '../src/storage/sql/migrations.js';
+import { createSqlStorage } from '../src/storage/sql/sql-storage.js';
+import type { Storage } from '../src/storage/storage.js';
 
 /** A logger whose lines are kept in memory, to assert on what was (and was not) logged. */
 export function createCapturedLogger(level: 'debug' | 'info' = 'info'): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      lines.push(...chunk.toString('utf8').split('\n').filter((line) => line !== ''));
+      lines.push(
+        ...chunk
+          .toString('utf8')
+          .split('\n')
+          .filter((line) => line !== ''),
+      );
       done();
     },
   });
@@ -61,4 +72,66 @@ export async function createTestAuth(env: Record<string, string> = {}): Promise<
 
 export function basic(clientId: string, secret: string): string {
   return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+}
+
+/** A real SQLite store on a fresh file in a temp folder (for unit tests of the domain services). */
+export async function createTestStorage(): Promise<{
+  storage: Storage;
+  file: string;
+  dir: string;
+  close(): Promise<void>;
+}> {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-store-'));
+  const file = join(dir, 'tessera.db');
+  const storage = await openTestStorage(file);
+  return {
+    storage,
+    file,
+    dir,
+    async close() {
+      await storage.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Opens (and migrates) a second handle on an existing SQLite file, as another replica would. */
+export async function openTestStorage(file: string): Promise<Storage> {
+  const db = openDatabase({ dialect: 'sqlite', file });
+  await migrateToLatest(db);
+  return createSqlStorage(db);
+}
+
+/** A urlencoded form body from pairs (pairs, not an object, so tests can repeat a parameter). */
+export function form(...pairs: [string, string][]): string {
+  return new URLSearchParams(pairs).toString();
+}
+
+/**
+ * The common shape of every error answer: the status, the RFC 6749 §5.2 JSON body with
+ * exactly `error` (+ `error_description`) and nothing else (no stack, no cause), and
+ * `Cache-Control: no-store`.
+ */
+export function expectError(res: Response, status: number, code: string): void {
+  expect({ status: res.status, error: (res.body as { error?: unknown }).error }).toEqual({
+    status,
+    error: code,
+  });
+  expect(res.headers['content-type']).toMatch(/^application\/json/);
+  expect(Object.keys(res.body as object).sort()).toEqual(
+    'error_description' in (res.body as object) ? ['error', 'error_description'] : ['error'],
+  );
+  expect(res.text).not.toMatch(/\bat .+:\d+:\d+|stack/i);
+  expect(res.headers['cache-control']).toBe('no-store');
+  // RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E (no `"`, `\`, non-ASCII).
+  const description = (res.body as { error_description?: unknown }).error_description;
+  if (description !== undefined) expect(description).toMatch(/^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/);
+  // Only invalid_client carries a challenge here (the auth server has no bearer-protected routes).
+  if (code !== 'invalid_client') expect(res.headers['www-authenticate']).toBeUndefined();
+}
+
+/** RFC 6749 §5.2: invalid_client is 401 with a Basic challenge in our realm. */
+export function expectInvalidClient(res: Response): void {
+  expectError(res, 401, 'invalid_client');
+  expect(res.headers['www-authenticate']).toMatch(/^Basic realm="tessera"(, charset="UTF-8")?$/);
 }

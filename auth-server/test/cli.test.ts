@@ -1,0 +1,225 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { loadConfig } from '../src/config.js';
+import { loadServices, type Services } from '../src/services.js';
+import { createCapturedLogger } from './helpers.js';
+
+const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const cli = join(packageDir, 'dist/src/cli/main.js');
+const keyEncryptionSecret = 'cli-test-secret-cli-test-secret-0123456789';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built admin CLI as an operator would: its own process, env only, optional stdin. */
+function admin(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [cli, ...args], {
+      cwd: dataDir,
+      env: {
+        PATH: process.env.PATH ?? '',
+        DATA_DIR: dataDir,
+        KEY_ENCRYPTION_SECRET: keyEncryptionSecret,
+        ...options.env,
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.on('error', fail);
+    child.on('close', (code) =>
+      done({
+        code,
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+      }),
+    );
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** Opens the same store the CLI wrote to, as the server would. */
+async function withServices<T>(use: (services: Services) => Promise<T>): Promise<T> {
+  const config = loadConfig({ DATA_DIR: dataDir, KEY_ENCRYPTION_SECRET: keyEncryptionSecret });
+  const services = await loadServices(config, createCapturedLogger().logger);
+  try {
+    return await use(services);
+  } finally {
+    await services.storage.close();
+  }
+}
+
+const stackLine = /^\s+at /m;
+
+function newestMtime(dir: string): number {
+  return Math.max(
+    ...readdirSync(dir, { recursive: true, encoding: 'utf8' }).map(
+      (file) => statSync(join(dir, file)).mtimeMs,
+    ),
+  );
+}
+
+let dataDir = '';
+
+beforeAll(() => {
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npx tsc -b auth-server\` before this test`);
+  // tsc -b rewrites only what changed, but always its build info: src newer than that means stale.
+  if (newestMtime(join(packageDir, 'src')) > statSync(join(packageDir, 'dist/tsconfig.tsbuildinfo')).mtimeMs)
+    throw new Error(`${cli} is older than auth-server/src: run \`npx tsc -b auth-server\` before this test`);
+  dataDir = mkdtempSync(join(tmpdir(), 'tessera-cli-'));
+});
+
+afterAll(() => {
+  if (dataDir !== '') rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('users create', () => {
+  test('with the password on stdin: exit 0, and the user can authenticate with it', async () => {
+    const run = await admin(
+      ['users', 'create', '--username', 'alice', '--password-stdin', '--scopes', 'notes:read'],
+      {
+        input: 'stdin-password-123\n',
+      },
+    );
+
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^created user alice \(id [0-9a-f-]{36}\)/);
+    expect(run.stdout).not.toContain('stdin-password-123');
+
+    await withServices(async (services) => {
+      const stored = await services.storage.users.findByUsername('alice');
+      expect(stored).toMatchObject({ username: 'alice', scopes: ['notes:read'], disabled: false });
+      expect(stored?.passwordHash).not.toContain('stdin-password-123');
+      // The one trailing newline is not part of the password.
+      expect((await services.users.authenticate('alice', 'stdin-password-123'))?.id).toBe(stored?.id);
+      expect(await services.users.authenticate('alice', 'stdin-password-123\n')).toBeUndefined();
+    });
+  });
+
+  test('without --password-stdin: exit 2, a clear message on stderr, no stack, nothing stored', async () => {
+    const run = await admin(['users', 'create', '--username', 'bob']);
+
+    expect(run.code).toBe(2);
+    expect(run.stderr.split('\n')[0]).toBe(
+      'admin: --password-stdin is required (passwords are never taken from the command line)',
+    );
+    expect(run.stderr).not.toMatch(stackLine);
+    expect(run.stdout).toBe('');
+    await withServices(async (services) => {
+      expect(await services.storage.users.findByUsername('bob')).toBeUndefined();
+    });
+  });
+
+  test('a password too short: exit 1 with one line, no stack', async () => {
+    const run = await admin(['users', 'create', '--username', 'carol', '--password-stdin'], {
+      input: 'short',
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^admin: password must be 8 to 1024 characters\n$/);
+  });
+});
+
+describe('clients create', () => {
+  test('--json prints exactly {client_id, client_secret}, and that secret authenticates', async () => {
+    const run = await admin([
+      'clients',
+      'create',
+      '--client-id',
+      'svc',
+      '--grants',
+      'client_credentials',
+      '--scopes',
+      'notes:read',
+      '--json',
+    ]);
+
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout.endsWith('\n')).toBe(true);
+    expect(run.stdout.trimEnd().split('\n')).toHaveLength(1);
+    const printed = JSON.parse(run.stdout) as { client_id: string; client_secret: string };
+    expect(Object.keys(printed)).toEqual(['client_id', 'client_secret']);
+    expect(printed.client_id).toBe('svc');
+    expect(printed.client_secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    await withServices(async (services) => {
+      const client = await services.clients.authenticate({
+        method: 'client_secret_basic',
+        clientId: 'svc',
+        secret: printed.client_secret,
+      });
+      expect(client).toMatchObject({
+        clientId: 'svc',
+        grants: ['client_credentials'],
+        scopes: ['notes:read'],
+      });
+      expect(client.secretDigest).not.toContain(printed.client_secret);
+    });
+  });
+
+  test('a duplicate client id: exit 1, "already exists" on one stderr line, the original secret still works', async () => {
+    const run = await admin(['clients', 'create', '--client-id', 'svc', '--grants', 'password', '--json']);
+
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^admin: .*already exists\n$/);
+    expect(run.stdout).toBe('');
+    await withServices(async (services) => {
+      expect((await services.storage.clients.find('svc'))?.grants).toEqual(['client_credentials']);
+    });
+  });
+});
+
+describe('keys list', () => {
+  test('--json, after the server created its key, lists the one active key', async () => {
+    const kid = await withServices(async (services) => {
+      await services.keys.load();
+      return services.keys.signingKey().kid;
+    });
+
+    const run = await admin(['keys', 'list', '--json']);
+
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const keys = JSON.parse(run.stdout) as { kid: string; state: string; created_at: string }[];
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toMatchObject({ kid, state: 'active' });
+    expect(new Date(keys[0]?.created_at ?? '').toISOString()).toBe(keys[0]?.created_at);
+    expect(run.stdout).not.toMatch(/private|v1\./);
+  });
+});
+
+describe('errors', () => {
+  test('an unknown command: exit 2, the command named on stderr, no stack', async () => {
+    const run = await admin(['frobnicate', 'everything']);
+    expect(run.code).toBe(2);
+    expect(run.stderr.split('\n')[0]).toBe('admin: unknown command "frobnicate everything"');
+    expect(run.stderr).not.toMatch(stackLine);
+  });
+
+  test('an unknown flag: exit 2, no stack', async () => {
+    const run = await admin(['users', 'create', '--password', 'on-the-command-line']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^admin: /);
+    expect(run.stderr).not.toMatch(stackLine);
+  });
+
+  test('an invalid environment (PORT=abc): exit 1, one line naming PORT, no stack', async () => {
+    const run = await admin(['keys', 'list'], { env: { PORT: 'abc' } });
+    expect(run.code).toBe(1);
+    expect(run.stderr.split('\n').filter((line) => line.includes('PORT'))).toEqual([
+      expect.stringMatching(/^\s*PORT: /),
+    ]);
+    expect(run.stderr).not.toMatch(stackLine);
+    expect(run.stdout).toBe('');
+  });
+});

@@ -1,0 +1,171 @@
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { AppError, createFixedClock } from '@tessera/shared';
+import { createClientService, type ClientService } from '../src/clients/clients.js';
+import type { Storage } from '../src/storage/storage.js';
+import { UserInputError } from '../src/users/users.js';
+import { createTestStorage } from './helpers.js';
+
+let store: Awaited<ReturnType<typeof createTestStorage>>;
+let storage: Storage;
+let clients: ClientService;
+const clock = createFixedClock(Date.UTC(2026, 0, 1));
+
+beforeAll(async () => {
+  store = await createTestStorage();
+  storage = store.storage;
+  clients = createClientService({ clients: storage.clients, clock });
+});
+
+afterAll(async () => {
+  await store.close();
+});
+
+describe('create', () => {
+  test('a confidential client gets a 256-bit base64url secret; only its SHA-256 hex digest is stored', async () => {
+    const { client, secret } = await clients.create({
+      clientId: 'svc',
+      grants: 'client_credentials',
+      scopes: 'notes:read',
+      isPublic: false,
+    });
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(Buffer.from(secret ?? '', 'base64url')).toHaveLength(32);
+
+    const stored = await storage.clients.find('svc');
+    expect(stored).toEqual(client);
+    expect(stored?.secretDigest).toBe(
+      createHash('sha256')
+        .update(secret ?? '')
+        .digest('hex'),
+    );
+    expect(JSON.stringify(stored)).not.toContain(secret);
+    expect(stored).toMatchObject({
+      isPublic: false,
+      grants: ['client_credentials'],
+      scopes: ['notes:read'],
+      createdAt: clock.now(),
+    });
+  });
+
+  test('two clients get different secrets', async () => {
+    const a = await clients.create({ clientId: 'svc-a', grants: 'password', scopes: '', isPublic: false });
+    const b = await clients.create({ clientId: 'svc-b', grants: 'password', scopes: '', isPublic: false });
+    expect(a.secret).not.toBe(b.secret);
+  });
+
+  test('a public client gets no secret and no digest', async () => {
+    const { secret } = await clients.create({
+      clientId: 'spa',
+      grants: 'password',
+      scopes: 'a',
+      isPublic: true,
+    });
+    expect(secret).toBeUndefined();
+    expect(await storage.clients.find('spa')).toMatchObject({ isPublic: true, secretDigest: null });
+  });
+
+  test('grants are parsed from commas and/or spaces, de-duplicated', async () => {
+    await clients.create({
+      clientId: 'multi',
+      grants: 'password, client_credentials refresh_token,password',
+      scopes: '',
+      isPublic: false,
+    });
+    expect((await storage.clients.find('multi'))?.grants).toEqual([
+      'password',
+      'client_credentials',
+      'refresh_token',
+    ]);
+  });
+
+  test.each([
+    ['an unknown grant', 'password,implicit'],
+    ['no grant', ''],
+    ['only separators', ' , '],
+  ])('%s is a UserInputError, and nothing is stored', async (_what, grants) => {
+    await expect(
+      clients.create({ clientId: 'bad-grants', grants, scopes: '', isPublic: false }),
+    ).rejects.toThrow(UserInputError);
+    expect(await storage.clients.find('bad-grants')).toBeUndefined();
+  });
+
+  test('a public client may not use client_credentials (RFC 6749 §4.4)', async () => {
+    await expect(
+      clients.create({ clientId: 'pub-cc', grants: 'client_credentials', scopes: '', isPublic: true }),
+    ).rejects.toThrow(UserInputError);
+    expect(await storage.clients.find('pub-cc')).toBeUndefined();
+  });
+
+  test.each([
+    ['with a space', 'a b'],
+    ['with a colon', 'a:b'],
+    ['empty', ''],
+    ['65 characters', 'c'.repeat(65)],
+  ])('an invalid client id (%s) is a UserInputError', async (_what, clientId) => {
+    await expect(
+      clients.create({ clientId, grants: 'password', scopes: '', isPublic: false }),
+    ).rejects.toThrow(UserInputError);
+  });
+
+  test('malformed scopes are a UserInputError', async () => {
+    await expect(
+      clients.create({ clientId: 'bad-scope', grants: 'password', scopes: 'a "b"', isPublic: false }),
+    ).rejects.toThrow(UserInputError);
+  });
+
+  test('a duplicate client id is a UserInputError, and the stored digest is unchanged', async () => {
+    const before = await storage.clients.find('svc');
+    const attempt = clients.create({ clientId: 'svc', grants: 'password', scopes: '', isPublic: false });
+    await expect(attempt).rejects.toThrow(UserInputError);
+    await expect(attempt).rejects.toThrow('already exists');
+    expect(await storage.clients.find('svc')).toEqual(before);
+  });
+});
+
+describe('authenticate', () => {
+  let secret: string;
+  beforeAll(async () => {
+    secret =
+      (await clients.create({ clientId: 'auth-me', grants: 'password', scopes: '', isPublic: false }))
+        .secret ?? '';
+  });
+
+  const expectInvalidClient = async (promise: Promise<unknown>) => {
+    await expect(promise).rejects.toBeInstanceOf(AppError);
+    await expect(promise).rejects.toMatchObject({ code: 'invalid_client', status: 401 });
+  };
+
+  test('the right secret, by either method, returns the client', async () => {
+    for (const method of ['client_secret_basic', 'client_secret_post'] as const) {
+      expect((await clients.authenticate({ method, clientId: 'auth-me', secret })).clientId).toBe('auth-me');
+    }
+  });
+
+  test('a wrong secret, an unknown client, or a malformed client id is invalid_client', async () => {
+    await expectInvalidClient(
+      clients.authenticate({ method: 'client_secret_basic', clientId: 'auth-me', secret: 'x' }),
+    );
+    await expectInvalidClient(
+      clients.authenticate({ method: 'client_secret_basic', clientId: 'nobody', secret }),
+    );
+    await expectInvalidClient(
+      clients.authenticate({ method: 'client_secret_basic', clientId: 'a b', secret }),
+    );
+  });
+
+  test('a confidential client without a secret is invalid_client', async () => {
+    await expectInvalidClient(clients.authenticate({ method: 'none', clientId: 'auth-me' }));
+  });
+
+  test('a public client is accepted by id alone, but refused when it presents a secret', async () => {
+    expect((await clients.authenticate({ method: 'none', clientId: 'spa' })).clientId).toBe('spa');
+    await expectInvalidClient(
+      clients.authenticate({ method: 'client_secret_post', clientId: 'spa', secret: '' }),
+    );
+  });
+
+  test('an unknown public client id is invalid_client', async () => {
+    await expectInvalidClient(clients.authenticate({ method: 'none', clientId: 'nobody' }));
+  });
+});

@@ -1,0 +1,148 @@
+import { resolve } from 'node:path';
+import { describe, expect, test } from '@jest/globals';
+import { ConfigError } from '@tessera/shared';
+import { loadConfig } from '../src/config.js';
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('defaults', () => {
+  test('an empty environment gives working development defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      production: false,
+      port: 4000,
+      host: '127.0.0.1',
+      issuer: 'http://localhost:4000',
+      audience: 'tessera-api',
+      dataDir: resolve('./data'),
+      database: { dialect: 'sqlite', file: resolve('./data/tessera.db') },
+      keyEncryptionSecret: undefined,
+      accessTokenTtlSeconds: 900,
+      signingKeySize: 2048,
+      logLevel: 'info',
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  test('the SQLite file lives under DATA_DIR unless DATABASE_URL says otherwise', () => {
+    expect(loadConfig({ DATA_DIR: '/srv/tessera' }).database).toEqual({
+      dialect: 'sqlite',
+      file: '/srv/tessera/tessera.db',
+    });
+    expect(loadConfig({ DATA_DIR: '/srv/tessera', DATABASE_URL: 'sqlite:/var/db/t.db' }).database).toEqual({
+      dialect: 'sqlite',
+      file: '/var/db/t.db',
+    });
+  });
+
+  test('an empty variable counts as unset', () => {
+    expect(loadConfig({ PORT: '', ACCESS_TOKEN_TTL: '' })).toMatchObject({
+      port: 4000,
+      accessTokenTtlSeconds: 900,
+    });
+  });
+
+  test('a trailing slash on ISSUER is dropped', () => {
+    expect(loadConfig({ ISSUER: 'https://auth.example.com/' }).issuer).toBe('https://auth.example.com');
+  });
+});
+
+describe('durations', () => {
+  test.each([
+    ['90s', 90],
+    ['15m', 900],
+    ['12h', 43200],
+    ['1d', 86400],
+    ['60', 60],
+  ])('ACCESS_TOKEN_TTL=%s is %i seconds', (text, seconds) => {
+    expect(loadConfig({ ACCESS_TOKEN_TTL: text }).accessTokenTtlSeconds).toBe(seconds);
+  });
+
+  test.each(['15 minutes', '-5m', '1.5h', '10', 'm'])(
+    'ACCESS_TOKEN_TTL=%s is refused, naming the variable',
+    (text) => {
+      expect(configError({ ACCESS_TOKEN_TTL: text }).problems).toEqual([
+        expect.stringMatching(/^ACCESS_TOKEN_TTL: /),
+      ]);
+    },
+  );
+});
+
+describe('problems', () => {
+  test('a bad PORT and a bad ACCESS_TOKEN_TTL are reported together in one ConfigError', () => {
+    const error = configError({ PORT: 'abc', ACCESS_TOKEN_TTL: 'soon' });
+    expect(error.problems).toHaveLength(2);
+    expect(error.problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^PORT: /),
+        expect.stringMatching(/^ACCESS_TOKEN_TTL: /),
+      ]),
+    );
+    expect(error.message.split('\n')).toHaveLength(2);
+  });
+
+  test.each([
+    ['PORT', '70000'],
+    ['ISSUER', 'ftp://auth.example.com'],
+    ['ISSUER', 'not a url'],
+    ['DATABASE_URL', 'mysql://db/tessera'],
+    ['KEY_ENCRYPTION_SECRET', 'too-short'],
+    ['SIGNING_KEY_SIZE', '1024'],
+    ['NODE_ENV', 'staging'],
+    ['LOG_LEVEL', 'loud'],
+  ])('%s=%s is refused, every problem naming the variable', (name, value) => {
+    const { problems } = configError({ [name]: value });
+    expect(problems.length).toBeGreaterThan(0);
+    for (const problem of problems) expect(problem).toMatch(new RegExp(`^${name}: `));
+  });
+});
+
+describe('production', () => {
+  const secret = 'a-production-secret-a-production-secret';
+
+  test('without KEY_ENCRYPTION_SECRET is refused', () => {
+    const error = configError({ NODE_ENV: 'production', ISSUER: 'https://auth.example.com' });
+    expect(error.problems).toEqual([expect.stringMatching(/^KEY_ENCRYPTION_SECRET: /)]);
+  });
+
+  test('with an http:// issuer on a non-loopback host is refused', () => {
+    const error = configError({
+      NODE_ENV: 'production',
+      KEY_ENCRYPTION_SECRET: secret,
+      ISSUER: 'http://auth.example.com',
+    });
+    expect(error.problems).toEqual([expect.stringMatching(/^ISSUER: /)]);
+  });
+
+  test('both problems are reported at once', () => {
+    const error = configError({ NODE_ENV: 'production', ISSUER: 'http://auth.example.com' });
+    expect(error.problems).toHaveLength(2);
+  });
+
+  test.each([
+    'http://localhost:4000',
+    'http://127.0.0.1:4000',
+    'http://[::1]:4000',
+    'https://auth.example.com',
+  ])('ISSUER=%s is allowed', (issuer) => {
+    const config = loadConfig({ NODE_ENV: 'production', KEY_ENCRYPTION_SECRET: secret, ISSUER: issuer });
+    expect(config).toMatchObject({ production: true, issuer, keyEncryptionSecret: secret });
+  });
+});
+
+test('DATABASE_URL=postgres://… selects PostgreSQL with the URL as connection string', () => {
+  const url = 'postgres://tessera:pw@db.internal:5432/tessera?sslmode=require';
+  expect(loadConfig({ DATABASE_URL: url }).database).toEqual({ dialect: 'postgres', connectionString: url });
+  expect(loadConfig({ DATABASE_URL: 'postgresql://db/tessera' }).database).toEqual({
+    dialect: 'postgres',
+    connectionString: 'postgresql://db/tessera',
+  });
+});

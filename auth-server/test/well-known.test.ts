@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { calculateJwkThumbprint } from 'jose';
+import request from 'supertest';
+import { createTestAuth, expectError, type TestAuth } from './helpers.js';
+
+let auth: TestAuth;
+
+beforeAll(async () => {
+  auth = await createTestAuth();
+});
+
+afterAll(async () => {
+  await auth.close();
+});
+
+describe('GET /.well-known/jwks.json', () => {
+  test('serves the active public key as application/jwk-set+json, cacheable, with a strong ETag', async () => {
+    const res = await request(auth.app).get('/.well-known/jwks.json');
+
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^application\/jwk-set\+json/);
+    expect(res.headers['cache-control']).toBe('public, max-age=300');
+    expect(res.headers['etag']).toMatch(/^"[^"]+"$/);
+
+    const { keys } = JSON.parse(res.text) as { keys: Record<string, string>[] };
+    const [active] = (await auth.services.storage.keys.list()).filter((key) => key.state === 'active');
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toEqual({
+      kty: 'RSA',
+      n: active?.publicJwk.n,
+      e: active?.publicJwk.e,
+      kid: active?.kid,
+      alg: 'RS256',
+      use: 'sig',
+    });
+    expect(keys[0]?.kid).toBe(
+      await calculateJwkThumbprint({ kty: 'RSA', n: keys[0]?.n, e: keys[0]?.e }, 'sha256'),
+    );
+  });
+
+  test('never publishes a private member', async () => {
+    const res = await request(auth.app).get('/.well-known/jwks.json');
+    const { keys } = JSON.parse(res.text) as { keys: Record<string, string>[] };
+    for (const key of keys) {
+      expect(Object.keys(key).sort()).toEqual(['alg', 'e', 'kid', 'kty', 'n', 'use']);
+      for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi']) expect(key).not.toHaveProperty(member);
+    }
+  });
+
+  test.each([
+    ['the exact ETag', (etag: string) => etag],
+    ['a weak form of it', (etag: string) => `W/${etag}`],
+    ['a list containing it', (etag: string) => `"other", ${etag}, W/"another"`],
+    ['*', () => '*'],
+  ])('If-None-Match with %s gives 304 with no body and the same caching headers', async (_what, header) => {
+    const first = await request(auth.app).get('/.well-known/jwks.json').expect(200);
+    const etag = first.headers['etag'] as string;
+
+    const res = await request(auth.app).get('/.well-known/jwks.json').set('If-None-Match', header(etag));
+
+    expect(res.status).toBe(304);
+    expect(res.text).toBe('');
+    expect(res.headers['etag']).toBe(etag);
+    expect(res.headers['cache-control']).toBe('public, max-age=300');
+  });
+
+  test('If-None-Match with another ETag gives 200 and the body', async () => {
+    const res = await request(auth.app).get('/.well-known/jwks.json').set('If-None-Match', '"stale"');
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.text)).toHaveProperty('keys');
+  });
+
+  test('HEAD gives the headers without a body', async () => {
+    const res = await request(auth.app).head('/.well-known/jwks.json');
+    expect(res.status).toBe(200);
+    expect(res.headers['etag']).toMatch(/^"/);
+    expect(res.text ?? '').toBe('');
+  });
+
+  test('POST is 405 with Allow: GET, HEAD', async () => {
+    const res = await request(auth.app).post('/.well-known/jwks.json');
+    expectError(res, 405, 'method_not_allowed');
+    expect(res.headers['allow']).toBe('GET, HEAD');
+  });
+});
+
+describe('server metadata (RFC 8414)', () => {
+  test('is identical at oauth-authorization-server and openid-configuration', async () => {
+    const a = await request(auth.app).get('/.well-known/oauth-authorization-server');
+    const b = await request(auth.app).get('/.well-known/openid-configuration');
+
+    expect(a.status).toBe(200);
+    expect(b.status).toBe(200);
+    expect(a.headers['content-type']).toMatch(/^application\/json/);
+    expect(a.headers['cache-control']).toMatch(/^public, max-age=\d+$/);
+    expect(b.text).toBe(a.text);
+  });
+
+  test('names the issuer, endpoints, grants and client authentication methods', async () => {
+    const res = await request(auth.app).get('/.well-known/oauth-authorization-server');
+    expect(res.body).toMatchObject({
+      issuer: 'http://auth.test',
+      token_endpoint: 'http://auth.test/oauth/token',
+      jwks_uri: 'http://auth.test/.well-known/jwks.json',
+      grant_types_supported: expect.arrayContaining(['password', 'client_credentials']),
+      token_endpoint_auth_methods_supported: expect.arrayContaining([
+        'client_secret_basic',
+        'client_secret_post',
+      ]),
+    });
+  });
+
+  test('advertises only grants the token endpoint accepts', async () => {
+    const res = await request(auth.app).get('/.well-known/oauth-authorization-server');
+    for (const grantType of res.body.grant_types_supported as string[]) {
+      const token = await request(auth.app).post('/oauth/token').type('form').send({ grant_type: grantType });
+      // No client authentication: the grant is recognised far enough to ask for a client.
+      expect(token.body.error).not.toBe('unsupported_grant_type');
+    }
+  });
+
+  test.each(['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration'])(
+    'POST %s is 405 with Allow: GET, HEAD',
+    async (path) => {
+      const res = await request(auth.app).post(path);
+      expectError(res, 405, 'method_not_allowed');
+      expect(res.headers['allow']).toBe('GET, HEAD');
+    },
+  );
+});
