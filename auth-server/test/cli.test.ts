@@ -110,8 +110,8 @@ describe('users create', () => {
     const run = await admin(['users', 'create', '--username', 'bob']);
 
     expect(run.code).toBe(2);
-    expect(run.stderr.split('\n')[0]).toBe(
-      'admin: --password-stdin is required (passwords are never taken from the command line)',
+    expect(run.stderr).toBe(
+      'admin: --password-stdin is required (passwords are never taken from the command line) (see --help)\n',
     );
     expect(run.stderr).not.toMatch(stackLine);
     expect(run.stdout).toBe('');
@@ -202,7 +202,7 @@ describe('errors', () => {
   test('an unknown command: exit 2, the command named on stderr, no stack', async () => {
     const run = await admin(['frobnicate', 'everything']);
     expect(run.code).toBe(2);
-    expect(run.stderr.split('\n')[0]).toBe('admin: unknown command "frobnicate everything"');
+    expect(run.stderr).toBe('admin: unknown command "frobnicate everything" (see --help)\n');
     expect(run.stderr).not.toMatch(stackLine);
   });
 
@@ -216,9 +216,7 @@ describe('errors', () => {
   test('an invalid environment (PORT=abc): exit 1, one line naming PORT, no stack', async () => {
     const run = await admin(['keys', 'list'], { env: { PORT: 'abc' } });
     expect(run.code).toBe(1);
-    expect(run.stderr.split('\n').filter((line) => line.includes('PORT'))).toEqual([
-      expect.stringMatching(/^\s*PORT: /),
-    ]);
+    expect(run.stderr).toMatch(/^admin: invalid configuration: PORT: [^\n]+\n$/);
     expect(run.stderr).not.toMatch(stackLine);
     expect(run.stdout).toBe('');
   });

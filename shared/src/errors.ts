@@ -74,11 +74,17 @@ export interface ErrorBody {
   error_description?: string;
 }
 
-/** What the client sees of an error: the code and description, never a stack or a cause. */
+/** RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E. */
+const descriptionPattern = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;
+
+/**
+ * What the client sees of an error: the code and description (reduced to the RFC 6749
+ * §5.2 character set, so echoed input cannot break it), never a stack or a cause.
+ */
 export function toErrorBody(error: AppError): ErrorBody {
   return error.code === 'server_error'
     ? { error: 'server_error', error_description: 'internal error' }
-    : { error: error.code, error_description: error.message };
+    : { error: error.code, error_description: error.message.replace(descriptionPattern, '') };
 }
 
 /** Turns anything thrown into an AppError; unknown errors become `server_error`. */

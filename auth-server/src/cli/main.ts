@@ -1,9 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, createLogger } from '@tessera/shared';
 import { loadConfig } from '../config.js';
-import { KeyDecryptionError } from '../keys/encryption.js';
 import { loadServices, type Services } from '../services.js';
-import { UserInputError } from '../users/users.js';
 
 const usage = `usage: npm run admin -- <command>
   users create --username U --password-stdin [--scopes "a b"]
@@ -124,20 +122,27 @@ async function run(command: string, flags: Flags, services: Services): Promise<v
   }
 }
 
+const commands = new Set(['users create', 'users disable', 'clients create', 'keys list', 'migrate']);
+
+/** Exit codes: 0 done, 1 the command failed, 2 the command line was wrong. Errors are one line on stderr. */
 async function main(): Promise<number> {
+  const fail = (code: number, message: string) => {
+    process.stderr.write(`admin: ${message}\n`);
+    return code;
+  };
   let parsed;
   try {
     parsed = parseArgs({ args: process.argv.slice(2), options, allowPositionals: true, strict: true });
   } catch (error) {
-    process.stderr.write(`admin: ${(error as Error).message}\n${usage}\n`);
-    return 2;
+    return fail(2, `${(error as Error).message} (see --help)`);
   }
   const { values: flags, positionals } = parsed;
-  if (flags.help === true || positionals.length === 0) {
+  if (flags.help === true) {
     process.stdout.write(`${usage}\n`);
-    return positionals.length === 0 && flags.help !== true ? 2 : 0;
+    return 0;
   }
   const command = positionals.join(' ');
+  if (!commands.has(command)) return fail(2, `unknown command "${command}" (see --help)`);
   let services: Services | undefined;
   try {
     const config = loadConfig(process.env);
@@ -147,13 +152,9 @@ async function main(): Promise<number> {
     await run(command, flags, services);
     return 0;
   } catch (error) {
-    if (error instanceof UsageError) process.stderr.write(`admin: ${error.message}\n${usage}\n`);
-    else if (error instanceof ConfigError)
-      process.stderr.write(`admin: invalid configuration\n  ${error.problems.join('\n  ')}\n`);
-    else if (error instanceof UserInputError || error instanceof KeyDecryptionError)
-      process.stderr.write(`admin: ${error.message}\n`);
-    else process.stderr.write(`admin: ${error instanceof Error ? error.message : String(error)}\n`);
-    return error instanceof UsageError ? 2 : 1;
+    if (error instanceof UsageError) return fail(2, `${error.message} (see --help)`);
+    if (error instanceof ConfigError) return fail(1, `invalid configuration: ${error.problems.join('; ')}`);
+    return fail(1, error instanceof Error ? error.message : String(error));
   } finally {
     await services?.storage.close();
   }

@@ -7,10 +7,11 @@ import {
   type ClientStore,
   type GrantType,
 } from '../storage/storage.js';
-import { parseScope } from '../tokens/scope.js';
+import { parseScopeList } from '../tokens/scope.js';
 import { UserInputError } from '../users/users.js';
 
 const clientIdPattern = /^[A-Za-z0-9._~-]{1,64}$/;
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Client secrets are 256 random bits, so a fast digest is enough (no dictionary to
@@ -53,8 +54,12 @@ export function createClientService(deps: { clients: ClientStore; clock: Clock }
     async create(input) {
       if (!clientIdPattern.test(input.clientId))
         throw new UserInputError('client id must be 1-64 characters of A-Z a-z 0-9 . _ ~ -');
+      // client_credentials tokens carry the client id as `sub`; a UUID-shaped id could pass
+      // for a user's (RFC 9700 §4.15), so those are refused.
+      if (uuidPattern.test(input.clientId))
+        throw new UserInputError('client id must not look like a user id (UUID)');
       const grants = parseGrants(input.grants);
-      const scopes = parseScope(input.scopes);
+      const scopes = parseScopeList(input.scopes);
       if (scopes === undefined) throw new UserInputError('scopes must be space-separated scope tokens');
       if (input.isPublic && grants.includes('client_credentials'))
         throw new UserInputError('a public client cannot use client_credentials (RFC 6749 §4.4)');

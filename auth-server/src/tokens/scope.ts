@@ -1,11 +1,15 @@
-/** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), space-delimited. */
-const scopeTokenPattern = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+/** RFC 6749 §3.3: scope = scope-token *( SP scope-token ), scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
+const scopePattern = /^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/;
 
-/** Parses a scope string into a set; `undefined` if any token is malformed. Empty → empty set. */
+/** Parses a scope string into a set; `undefined` if malformed. The empty string is the empty set. */
 export function parseScope(text: string): ReadonlySet<string> | undefined {
-  const tokens = text.split(' ').filter((token) => token !== '');
-  if (!tokens.every((token) => scopeTokenPattern.test(token))) return undefined;
-  return new Set(tokens);
+  if (text === '') return new Set();
+  return scopePattern.test(text) ? new Set(text.split(' ')) : undefined;
+}
+
+/** A scope list typed by an operator: any whitespace separates; each token must be well-formed. */
+export function parseScopeList(text: string): ReadonlySet<string> | undefined {
+  return parseScope(text.trim().split(/\s+/).join(' '));
 }
 
 export function formatScope(scopes: Iterable<string>): string {

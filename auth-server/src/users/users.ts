@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AppError, type Clock } from '@tessera/shared';
 import { StorageConflictError, type UserRecord, type UserStore } from '../storage/storage.js';
-import { parseScope } from '../tokens/scope.js';
+import { parseScopeList } from '../tokens/scope.js';
 import type { PasswordHasher } from './passwords.js';
 
 /** Usernames: letters, digits and `._@+-`, compared after NFC normalisation. */
@@ -38,7 +38,7 @@ export function createUserService(deps: {
         throw new UserInputError('username must be 1-64 letters, digits or . _ @ + -');
       if (input.password.length < minPasswordLength || input.password.length > maxPasswordLength)
         throw new UserInputError(`password must be ${minPasswordLength} to ${maxPasswordLength} characters`);
-      const scopes = parseScope(input.scopes);
+      const scopes = parseScopeList(input.scopes);
       if (scopes === undefined) throw new UserInputError('scopes must be space-separated scope tokens');
       const user: UserRecord = {
         id: randomUUID(),
