@@ -5,10 +5,15 @@ import type { ClientService } from './clients/clients.js';
 import type { Grant } from './grants/index.js';
 import type { KeyManager } from './keys/key-manager.js';
 import { createHealthRouter } from './routes/health.js';
+import { createIntrospectRouter } from './routes/introspect.js';
+import { createRevocationFeedRouter } from './routes/revocation-feed.js';
+import { createRevokeRouter } from './routes/revoke.js';
 import { createTokenRouter } from './routes/token.js';
 import { createWellKnownRouter } from './routes/well-known.js';
 import type { Storage } from './storage/storage.js';
 import type { AccessTokenIssuer } from './tokens/access-token.js';
+import type { RefreshTokenService } from './tokens/refresh-tokens.js';
+import type { RevocationService } from './tokens/revocations.js';
 
 export interface AuthAppDeps {
   issuer: string;
@@ -18,6 +23,8 @@ export interface AuthAppDeps {
   clients: ClientService;
   grants: ReadonlyMap<string, Grant>;
   accessTokens: AccessTokenIssuer;
+  refreshTokens: RefreshTokenService;
+  revocations: RevocationService;
 }
 
 /** The auth server's HTTP app: middleware order, routers, error handler. No env, no listen. */
@@ -31,6 +38,9 @@ export function createApp(deps: AuthAppDeps): Express {
   app.use(createHealthRouter(deps));
   app.use(createWellKnownRouter(deps));
   app.use(createTokenRouter(deps));
+  app.use(createRevokeRouter(deps));
+  app.use(createIntrospectRouter(deps));
+  app.use(createRevocationFeedRouter(deps));
   app.use(notFound);
   app.use(createErrorHandler({ logger: deps.logger, realm: 'tessera' }));
   return app;

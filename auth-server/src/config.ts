@@ -18,6 +18,9 @@ const schema = z.object({
     .min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 32`)')
     .optional(),
   ACCESS_TOKEN_TTL: duration('15m', 30),
+  REFRESH_TOKEN_TTL: duration('30d', 60),
+  REFRESH_TOKEN_IDLE_TTL: duration('14d', 60),
+  REFRESH_TOKEN_REUSE_GRACE: duration('10s', 0),
   SIGNING_KEY_SIZE: z.enum(['2048', '3072', '4096']).default('2048').transform(Number),
   LOG_LEVEL: logLevel,
 });
@@ -36,6 +39,9 @@ export interface AuthConfig {
   /** Undefined outside production: a dev secret is then generated under `dataDir`. */
   keyEncryptionSecret: string | undefined;
   accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  refreshTokenIdleTtlSeconds: number;
+  refreshTokenReuseGraceSeconds: number;
   signingKeySize: number;
   logLevel: z.output<typeof logLevel>;
 }
@@ -73,6 +79,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
     database,
     keyEncryptionSecret: raw.KEY_ENCRYPTION_SECRET,
     accessTokenTtlSeconds: raw.ACCESS_TOKEN_TTL,
+    refreshTokenTtlSeconds: raw.REFRESH_TOKEN_TTL,
+    // An idle lifetime beyond the absolute one would never apply.
+    refreshTokenIdleTtlSeconds: Math.min(raw.REFRESH_TOKEN_IDLE_TTL, raw.REFRESH_TOKEN_TTL),
+    refreshTokenReuseGraceSeconds: raw.REFRESH_TOKEN_REUSE_GRACE,
     signingKeySize: raw.SIGNING_KEY_SIZE,
     logLevel: raw.LOG_LEVEL,
   });

@@ -13,7 +13,9 @@ import { migrateToLatest } from './storage/sql/migrations.js';
 import { createSqlStorage } from './storage/sql/sql-storage.js';
 import type { Storage } from './storage/storage.js';
 import { createPasswordHasher } from './users/passwords.js';
-import { createAccessTokenIssuer } from './tokens/access-token.js';
+import { createAccessTokenIssuer, type AccessTokenIssuer } from './tokens/access-token.js';
+import { createRefreshTokenService, type RefreshTokenService } from './tokens/refresh-tokens.js';
+import { createRevocationService, type RevocationService } from './tokens/revocations.js';
 import { createUserService, type UserService } from './users/users.js';
 
 export interface Services {
@@ -21,6 +23,9 @@ export interface Services {
   keys: KeyManager;
   users: UserService;
   clients: ClientService;
+  accessTokens: AccessTokenIssuer;
+  refreshTokens: RefreshTokenService;
+  revocations: RevocationService;
   clock: Clock;
 }
 
@@ -43,15 +48,59 @@ export async function loadServices(
     await storage.close();
     throw error;
   }
-  const kek = createKeyEncryptionKey(
-    loadKeyEncryptionSecret({ configured: config.keyEncryptionSecret, dataDir: config.dataDir, logger }),
-  );
+  const secret = loadKeyEncryptionSecret({
+    configured: config.keyEncryptionSecret,
+    dataDir: config.dataDir,
+    logger,
+  });
+  const kek = createKeyEncryptionKey(secret);
+  const keys = createKeyManager({
+    keys: storage.keys,
+    kek,
+    clock,
+    logger,
+    modulusLength: config.signingKeySize,
+  });
+  const revocations = createRevocationService({
+    storage,
+    clock,
+    accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+  });
   return {
     storage,
     clock,
-    keys: createKeyManager({ keys: storage.keys, kek, clock, logger, modulusLength: config.signingKeySize }),
-    users: createUserService({ users: storage.users, hasher: await createPasswordHasher(), clock }),
-    clients: createClientService({ clients: storage.clients, clock }),
+    keys,
+    revocations,
+    users: createUserService({
+      users: storage.users,
+      hasher: await createPasswordHasher(),
+      clock,
+      revokeUser: (userId) => revocations.revokeUser(userId),
+    }),
+    clients: createClientService({
+      clients: storage.clients,
+      clock,
+      deleteClient: (clientId) => revocations.deleteClient(clientId),
+    }),
+    accessTokens: createAccessTokenIssuer({
+      keys,
+      clock,
+      issuer: config.issuer,
+      audience: config.audience,
+      ttlSeconds: config.accessTokenTtlSeconds,
+    }),
+    refreshTokens: createRefreshTokenService({
+      storage,
+      revocations,
+      clock,
+      logger,
+      secret,
+      policy: {
+        ttlSeconds: config.refreshTokenTtlSeconds,
+        idleTtlSeconds: config.refreshTokenIdleTtlSeconds,
+        reuseGraceSeconds: config.refreshTokenReuseGraceSeconds,
+      },
+    }),
   };
 }
 
@@ -63,13 +112,13 @@ export function createAuthApp(config: AuthConfig, logger: Logger, services: Serv
     storage: services.storage,
     keys: services.keys,
     clients: services.clients,
-    grants: createGrantRegistry({ users: services.users }),
-    accessTokens: createAccessTokenIssuer({
-      keys: services.keys,
-      clock: services.clock,
-      issuer: config.issuer,
-      audience: config.audience,
-      ttlSeconds: config.accessTokenTtlSeconds,
+    grants: createGrantRegistry({
+      users: services.users,
+      userStore: services.storage.users,
+      refreshTokens: services.refreshTokens,
     }),
+    accessTokens: services.accessTokens,
+    refreshTokens: services.refreshTokens,
+    revocations: services.revocations,
   });
 }

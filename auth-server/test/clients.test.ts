@@ -14,7 +14,11 @@ const clock = createFixedClock(Date.UTC(2026, 0, 1));
 beforeAll(async () => {
   store = await createTestStorage();
   storage = store.storage;
-  clients = createClientService({ clients: storage.clients, clock });
+  clients = createClientService({
+    clients: storage.clients,
+    clock,
+    deleteClient: (id) => storage.clients.delete(id),
+  });
 });
 
 afterAll(async () => {

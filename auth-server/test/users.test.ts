@@ -30,7 +30,12 @@ beforeAll(async () => {
   store = await createTestStorage();
   storage = store.storage;
   counting = countingHasher(await createPasswordHasher());
-  users = createUserService({ users: storage.users, hasher: counting.hasher, clock: createFixedClock() });
+  users = createUserService({
+    users: storage.users,
+    hasher: counting.hasher,
+    clock: createFixedClock(),
+    revokeUser: () => Promise.resolve(),
+  });
   await users.create({ username: 'alice', password: 'alice-password', scopes: 'notes:read notes:write' });
   await users.create({ username: 'mallory', password: 'mallory-password', scopes: '' });
   await users.disable('mallory');

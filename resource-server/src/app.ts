@@ -6,6 +6,7 @@ import {
   type Clock,
   type JwksKeyProvider,
   type Logger,
+  type RevocationFeed,
 } from '@tessera/shared';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
@@ -19,18 +20,32 @@ export interface AppDependencies {
   config: Pick<ResourceServerConfig, 'issuer' | 'audience'>;
   logger: Logger;
   keys: JwksKeyProvider;
+  /** Revoked tokens to refuse; without it only signature and claims are checked. */
+  revocations?: RevocationFeed;
   clock?: Clock;
 }
 
 /** Builds the resource server's Express app: no environment, no listening (see main.ts). */
-export function createApp({ config, logger, keys, clock = systemClock }: AppDependencies): Express {
+export function createApp({
+  config,
+  logger,
+  keys,
+  revocations,
+  clock = systemClock,
+}: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(helmet());
   app.use(createHttpLogger(logger));
 
-  const { requireToken } = createAuth({ keys, issuer: config.issuer, audience: config.audience, clock });
-  app.use(createHealthRouter({ keys }));
+  const { requireToken } = createAuth({
+    keys,
+    issuer: config.issuer,
+    audience: config.audience,
+    clock,
+    ...(revocations === undefined ? {} : { revocations }),
+  });
+  app.use(createHealthRouter({ keys, ...(revocations === undefined ? {} : { revocations }) }));
   app.use(createMeRouter({ requireToken }));
   app.use(createNotesRouter({ requireToken, clock }));
 

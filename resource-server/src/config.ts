@@ -1,4 +1,4 @@
-import { httpUrl, logLevel, port, readEnv } from '@tessera/shared';
+import { duration, httpUrl, logLevel, port, readEnv } from '@tessera/shared';
 import { z } from 'zod';
 
 const schema = z
@@ -8,6 +8,8 @@ const schema = z
     ISSUER: httpUrl().default('http://localhost:4000'),
     AUDIENCE: z.string().min(1).default('tessera-api'),
     JWKS_URI: httpUrl().optional(),
+    REVOCATION_FEED_URI: httpUrl().optional(),
+    REVOCATION_REFRESH_INTERVAL: duration('15s', 1).refine((seconds) => seconds <= 300, 'must be at most 5m'),
     LOG_LEVEL: logLevel,
   })
   .transform((env) => ({
@@ -17,6 +19,8 @@ const schema = z
     audience: env.AUDIENCE,
     // DESIGN.md: the JWKS lives at the issuer's well-known path unless told otherwise.
     jwksUri: env.JWKS_URI ?? `${env.ISSUER}/.well-known/jwks.json`,
+    revocationFeedUri: env.REVOCATION_FEED_URI ?? `${env.ISSUER}/oauth/revocations`,
+    revocationRefreshSeconds: env.REVOCATION_REFRESH_INTERVAL,
     logLevel: env.LOG_LEVEL,
   }));
 

@@ -1,4 +1,10 @@
-import { ConfigError, createJwksKeyProvider, createLogger, listen } from '@tessera/shared';
+import {
+  ConfigError,
+  createJwksKeyProvider,
+  createLogger,
+  createRevocationFeed,
+  listen,
+} from '@tessera/shared';
 import { createApp } from './app.js';
 import { loadConfig, type ResourceServerConfig } from './config.js';
 
@@ -16,15 +22,22 @@ function configOrExit(): ResourceServerConfig {
 const config = configOrExit();
 const logger = createLogger({ name: 'resource-server', level: config.logLevel });
 const keys = createJwksKeyProvider({ jwksUri: config.jwksUri, logger: logger.child({ component: 'jwks' }) });
+const revocations = createRevocationFeed({
+  uri: config.revocationFeedUri,
+  refreshSeconds: config.revocationRefreshSeconds,
+  logger: logger.child({ component: 'revocations' }),
+});
 // Not awaited: the service listens at once and reports not-ready until the first key set arrives.
 void keys.start();
-const app = createApp({ config, logger, keys });
+void revocations.start();
+const app = createApp({ config, logger, keys, revocations });
 const server = await listen(app, { port: config.port, host: config.host });
 logger.info({ port: server.port }, 'listening');
 
 function shutdown(signal: NodeJS.Signals): void {
   logger.info({ signal }, 'shutting down');
   keys.stop();
+  revocations.stop();
   void server.close().then(() => process.exit(0));
 }
 process.once('SIGTERM', shutdown);

@@ -11,6 +11,8 @@ describe('loadConfig', () => {
       issuer: 'http://localhost:4000',
       audience: 'tessera-api',
       jwksUri: 'http://localhost:4000/.well-known/jwks.json',
+      revocationFeedUri: 'http://localhost:4000/oauth/revocations',
+      revocationRefreshSeconds: 15,
       logLevel: 'info',
     });
     expect(Object.isFrozen(config)).toBe(true);

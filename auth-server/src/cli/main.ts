@@ -6,7 +6,8 @@ import { loadServices, type Services } from '../services.js';
 const usage = `usage: npm run admin -- <command>
   users create --username U --password-stdin [--scopes "a b"]
   users disable --username U
-  clients create --client-id C --grants password,client_credentials --scopes "a b" [--public] [--json]
+  clients create --client-id C --grants password,client_credentials,refresh_token --scopes "a b" [--public] [--json]
+  clients delete --client-id C
   keys list [--json]
   migrate`;
 
@@ -64,7 +65,7 @@ async function run(command: string, flags: Flags, services: Services): Promise<v
     case 'users disable': {
       const username = required(flags, 'username');
       await services.users.disable(username);
-      print(`disabled user ${username}`);
+      print(`disabled user ${username}; their refresh tokens and access tokens are revoked`);
       return;
     }
     case 'clients create': {
@@ -89,6 +90,12 @@ async function run(command: string, flags: Flags, services: Services): Promise<v
         print(`client_secret: ${secret}`);
         print('(the secret is shown only now; only its digest is stored)');
       } else print('(public client: no secret)');
+      return;
+    }
+    case 'clients delete': {
+      const clientId = required(flags, 'client-id');
+      await services.clients.delete(clientId);
+      print(`deleted client ${clientId}; its refresh tokens are gone and its access tokens revoked`);
       return;
     }
     case 'keys list': {
@@ -122,7 +129,14 @@ async function run(command: string, flags: Flags, services: Services): Promise<v
   }
 }
 
-const commands = new Set(['users create', 'users disable', 'clients create', 'keys list', 'migrate']);
+const commands = new Set([
+  'users create',
+  'users disable',
+  'clients create',
+  'clients delete',
+  'keys list',
+  'migrate',
+]);
 
 /** Exit codes: 0 done, 1 the command failed, 2 the command line was wrong. Errors are one line on stderr. */
 async function main(): Promise<number> {

@@ -38,6 +38,8 @@ export interface ClientService {
   }): Promise<{ client: ClientRecord; secret: string | undefined }>;
   /** The authenticated client, or `invalid_client`. */
   authenticate(credentials: ClientCredentials): Promise<ClientRecord>;
+  /** Deletes a client; its refresh tokens go with it and its access tokens are revoked. */
+  delete(clientId: string): Promise<void>;
 }
 
 function parseGrants(text: string): GrantType[] {
@@ -48,7 +50,11 @@ function parseGrants(text: string): GrantType[] {
   return [...new Set(grants as GrantType[])];
 }
 
-export function createClientService(deps: { clients: ClientStore; clock: Clock }): ClientService {
+export function createClientService(deps: {
+  clients: ClientStore;
+  clock: Clock;
+  deleteClient(clientId: string): Promise<boolean>;
+}): ClientService {
   const { clients, clock } = deps;
   return {
     async create(input) {
@@ -94,6 +100,10 @@ export function createClientService(deps: { clients: ClientStore; clock: Clock }
       const matches = timingSafeEqual(digest(credentials.secret), stored);
       if (client === undefined || client.isPublic || !matches) throw failed();
       return client;
+    },
+
+    async delete(clientId) {
+      if (!(await deps.deleteClient(clientId))) throw new UserInputError(`no client "${clientId}"`);
     },
   };
 }

@@ -4,6 +4,10 @@ import type { ClientRecord, GrantType } from '../storage/storage.js';
 export interface GrantResult {
   sub: string;
   scope: readonly string[];
+  /** The refresh-token family the access token belongs to, if any (its `sid` claim). */
+  sid?: string;
+  /** A refresh token to return with the access token. */
+  refreshToken?: string;
 }
 
 /**

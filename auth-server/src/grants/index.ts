@@ -1,12 +1,23 @@
+import type { UserStore } from '../storage/storage.js';
+import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import type { UserService } from '../users/users.js';
 import { createClientCredentialsGrant } from './client-credentials.js';
 import type { Grant } from './grant.js';
 import { createPasswordGrant } from './password.js';
+import { createRefreshTokenGrant } from './refresh-token.js';
 
 export type { Grant, GrantResult } from './grant.js';
 
 /** The grants this server offers, by grant_type. */
-export function createGrantRegistry(deps: { users: UserService }): ReadonlyMap<string, Grant> {
-  const grants = [createPasswordGrant(deps), createClientCredentialsGrant()];
+export function createGrantRegistry(deps: {
+  users: UserService;
+  userStore: UserStore;
+  refreshTokens: RefreshTokenService;
+}): ReadonlyMap<string, Grant> {
+  const grants = [
+    createPasswordGrant(deps),
+    createClientCredentialsGrant(),
+    createRefreshTokenGrant({ refreshTokens: deps.refreshTokens, users: deps.userStore }),
+  ];
   return new Map(grants.map((grant) => [grant.grantType, grant]));
 }

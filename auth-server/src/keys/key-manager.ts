@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { calculateJwkThumbprint } from 'jose';
 import type { Clock, Logger } from '@tessera/shared';
@@ -30,6 +30,8 @@ export interface KeyManager {
   /** The key that signs now; throws if none is loaded. */
   signingKey(): SigningKey;
   jwks(): PublishedJwks;
+  /** The public key of a published key, to verify our own tokens (introspection, revocation). */
+  verificationKey(kid: string): KeyObject | undefined;
   ready(): boolean;
 }
 
@@ -86,7 +88,7 @@ export function createKeyManager(deps: {
   modulusLength: number;
 }): KeyManager {
   const { keys, kek, clock, logger } = deps;
-  let current: { signing: SigningKey; jwks: PublishedJwks } | undefined;
+  let current: { signing: SigningKey; jwks: PublishedJwks; published: Map<string, KeyObject> } | undefined;
 
   async function ensureActiveKey(): Promise<SigningKeyRecord[]> {
     const records = await keys.list();
@@ -117,7 +119,12 @@ export function createKeyManager(deps: {
         format: 'der',
         type: 'pkcs8',
       });
-      current = { signing: { kid: active.kid, privateKey }, jwks: createJwksDocument(records) };
+      const published = new Map(
+        records
+          .filter((key) => publishedStates.has(key.state))
+          .map((key) => [key.kid, createPublicKey({ key: key.publicJwk, format: 'jwk' })]),
+      );
+      current = { signing: { kid: active.kid, privateKey }, jwks: createJwksDocument(records), published };
     },
     signingKey() {
       if (current === undefined) throw new Error('signing keys not loaded');
@@ -127,6 +134,7 @@ export function createKeyManager(deps: {
       if (current === undefined) throw new Error('signing keys not loaded');
       return current.jwks;
     },
+    verificationKey: (kid) => current?.published.get(kid),
     ready: () => current !== undefined,
   };
 }

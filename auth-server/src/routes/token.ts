@@ -26,15 +26,26 @@ export function createTokenRouter(deps: {
     const missing = grant.parameters.filter((name) => !params.has(name));
     if (missing.length > 0) throw new AppError('invalid_request', `missing parameter: ${missing.join(', ')}`);
 
-    const { sub, scope } = await grant.handle(client, params);
-    const { token, expiresIn } = await deps.accessTokens.issue({ sub, clientId: client.clientId, scope });
+    const { sub, scope, sid, refreshToken } = await grant.handle(client, params);
+    const { token, expiresIn } = await deps.accessTokens.issue({
+      sub,
+      clientId: client.clientId,
+      scope,
+      sid,
+    });
     req.log.info(
       { event: 'token.issued', grant_type: grant.grantType, client_id: client.clientId, sub },
       'token issued',
     );
     // RFC 6749 §5.1: token responses must not be cached.
     res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
-    res.json({ access_token: token, token_type: 'Bearer', expires_in: expiresIn, scope: formatScope(scope) });
+    res.json({
+      access_token: token,
+      token_type: 'Bearer',
+      expires_in: expiresIn,
+      scope: formatScope(scope),
+      ...(refreshToken === undefined ? {} : { refresh_token: refreshToken }),
+    });
   });
   router.all('/oauth/token', methodNotAllowed(['POST']));
   return router;

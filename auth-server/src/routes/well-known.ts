@@ -1,15 +1,7 @@
 import { Router } from 'express';
 import { methodNotAllowed } from '@tessera/shared';
 import { jwksMaxAgeSeconds, type KeyManager } from '../keys/key-manager.js';
-
-/** True when an If-None-Match header matches the ETag (weak comparison, RFC 9110 §13.1.2). */
-function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
-  if (ifNoneMatch === undefined) return false;
-  return ifNoneMatch
-    .split(',')
-    .map((tag) => tag.trim().replace(/^W\//, ''))
-    .some((tag) => tag === '*' || tag === etag);
-}
+import { sendCacheable } from './cacheable.js';
 
 /** RFC 8414 metadata (at both well-known paths) and the JWKS (RFC 7517), served from memory. */
 export function createWellKnownRouter(deps: { issuer: string; keys: KeyManager }): Router {
@@ -18,9 +10,14 @@ export function createWellKnownRouter(deps: { issuer: string; keys: KeyManager }
     issuer,
     token_endpoint: `${issuer}/oauth/token`,
     jwks_uri: `${issuer}/.well-known/jwks.json`,
-    grant_types_supported: ['password', 'client_credentials'],
+    revocation_endpoint: `${issuer}/oauth/revoke`,
+    introspection_endpoint: `${issuer}/oauth/introspect`,
+    grant_types_supported: ['password', 'client_credentials', 'refresh_token'],
     response_types_supported: [],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    // RFC 7662 §2.1: introspection is for confidential clients only.
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     // Access tokens are RFC 9068 JWTs signed with RS256.
     access_token_signing_alg_values_supported: ['RS256'],
   });
@@ -34,13 +31,11 @@ export function createWellKnownRouter(deps: { issuer: string; keys: KeyManager }
     router.all(path, methodNotAllowed(['GET', 'HEAD']));
   }
   router.get('/.well-known/jwks.json', (req, res) => {
-    const { body, etag } = keys.jwks();
-    res.set({ 'Cache-Control': `public, max-age=${jwksMaxAgeSeconds}`, ETag: etag });
-    if (matchesEtag(req.headers['if-none-match'], etag)) {
-      res.status(304).end();
-      return;
-    }
-    res.set('Content-Type', 'application/jwk-set+json').send(body);
+    sendCacheable(req, res, {
+      ...keys.jwks(),
+      contentType: 'application/jwk-set+json',
+      maxAgeSeconds: jwksMaxAgeSeconds,
+    });
   });
   router.all('/.well-known/jwks.json', methodNotAllowed(['GET', 'HEAD']));
   return router;

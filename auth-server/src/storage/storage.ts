@@ -41,6 +41,37 @@ export interface SigningKeyRecord {
   retiredAt: number | null;
 }
 
+export interface RefreshTokenRecord {
+  /** SHA-256 digest of the token (hex); the token itself is never stored. */
+  id: string;
+  /** Every token descended from one password grant shares a family (RFC 9700 §4.14.2). */
+  familyId: string;
+  clientId: string;
+  userId: string;
+  /** The scope originally granted; successors keep it (RFC 6749 §6). */
+  scope: readonly string[];
+  createdAt: number;
+  /** Absolute expiry, inherited by every successor in the family. */
+  expiresAt: number;
+  idleExpiresAt: number;
+  consumedAt: number | null;
+  successorId: string | null;
+  revokedAt: number | null;
+}
+
+/**
+ * An entry of the revocation feed: tokens whose `kind` claim (jti, sid, sub or client_id)
+ * equals `value` and that were issued at or before `revokedAt` (epoch seconds) are refused.
+ * Kept until `expiresAt` (epoch seconds), when every such token has expired anyway.
+ */
+export type RevocationKind = 'jti' | 'sid' | 'sub' | 'client_id';
+export interface RevocationRecord {
+  kind: RevocationKind;
+  value: string;
+  revokedAt: number;
+  expiresAt: number;
+}
+
 export class StorageConflictError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -51,13 +82,16 @@ export class StorageConflictError extends Error {
 export interface UserStore {
   insert(user: UserRecord): Promise<void>;
   findByUsername(username: string): Promise<UserRecord | undefined>;
-  /** Returns false if no such user. */
-  setDisabled(username: string, disabled: boolean): Promise<boolean>;
+  findById(id: string): Promise<UserRecord | undefined>;
+  /** The updated user, or undefined if there is no such user. */
+  setDisabled(username: string, disabled: boolean): Promise<UserRecord | undefined>;
 }
 
 export interface ClientStore {
   insert(client: ClientRecord): Promise<void>;
   find(clientId: string): Promise<ClientRecord | undefined>;
+  /** Returns false if there is no such client. */
+  delete(clientId: string): Promise<boolean>;
 }
 
 export interface SigningKeyStore {
@@ -67,10 +101,38 @@ export interface SigningKeyStore {
   insert(key: SigningKeyRecord): Promise<void>;
 }
 
+export interface RefreshTokenStore {
+  insert(token: RefreshTokenRecord): Promise<void>;
+  find(id: string): Promise<RefreshTokenRecord | undefined>;
+  listFamily(familyId: string): Promise<RefreshTokenRecord[]>;
+  /**
+   * Marks a live token consumed and records its successor, as one conditional update:
+   * false if it was already consumed or revoked (another request won the race).
+   */
+  markConsumed(id: string, successorId: string, now: number): Promise<boolean>;
+  /** Revokes every live token of the family; returns how many. */
+  revokeFamily(familyId: string, now: number): Promise<number>;
+  /** Revokes every live token of a user; returns the families touched. */
+  revokeForUser(userId: string, now: number): Promise<string[]>;
+  /** Deletes every token issued to a client. */
+  deleteForClient(clientId: string): Promise<void>;
+}
+
+export interface RevocationStore {
+  /** Adds or extends an entry (the later revokedAt and expiresAt win). */
+  upsert(entry: RevocationRecord): Promise<void>;
+  /** Entries still in force at `nowSeconds`. */
+  listActive(nowSeconds: number): Promise<RevocationRecord[]>;
+}
+
 export interface Storage {
   users: UserStore;
   clients: ClientStore;
   keys: SigningKeyStore;
+  refreshTokens: RefreshTokenStore;
+  revocations: RevocationStore;
+  /** Runs `work` in one transaction on a Storage bound to it; do not nest. */
+  transaction<T>(work: (tx: Storage) => Promise<T>): Promise<T>;
   /** Resolves if the store answers; used by readiness. */
   ping(): Promise<void>;
   close(): Promise<void>;

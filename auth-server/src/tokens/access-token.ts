@@ -1,14 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { SignJWT } from 'jose';
+import { SignJWT, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { Clock } from '@tessera/shared';
 import type { KeyManager } from '../keys/key-manager.js';
 import { formatScope } from './scope.js';
 
 export interface AccessTokenIssuer {
-  issue(grant: { sub: string; clientId: string; scope: readonly string[] }): Promise<{
+  /** `sid` ties the token to a refresh-token family, so revoking the family reaches it. */
+  issue(grant: { sub: string; clientId: string; scope: readonly string[]; sid?: string }): Promise<{
     token: string;
     expiresIn: number;
   }>;
+  /**
+   * The claims of one of our own access tokens if it verifies now (signature by a published
+   * key, typ, iss, aud, exp); undefined for anything else, expired ones included.
+   */
+  verify(token: string): Promise<JWTPayload | undefined>;
 }
 
 /**
@@ -24,10 +30,15 @@ export function createAccessTokenIssuer(deps: {
 }): AccessTokenIssuer {
   const { keys, clock, issuer, audience, ttlSeconds } = deps;
   return {
-    async issue({ sub, clientId, scope }) {
+    async issue({ sub, clientId, scope, sid }) {
       const { kid, privateKey } = keys.signingKey();
       const iat = Math.floor(clock.now() / 1000);
-      const token = await new SignJWT({ client_id: clientId, scope: formatScope(scope) })
+      const claims = {
+        client_id: clientId,
+        scope: formatScope(scope),
+        ...(sid === undefined ? {} : { sid }),
+      };
+      const token = await new SignJWT(claims)
         .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid })
         .setIssuer(issuer)
         .setSubject(sub)
@@ -37,6 +48,31 @@ export function createAccessTokenIssuer(deps: {
         .setJti(randomUUID())
         .sign(privateKey);
       return { token, expiresIn: ttlSeconds };
+    },
+
+    async verify(token) {
+      try {
+        const { payload } = await jwtVerify(
+          token,
+          (header) => {
+            const key = header.kid === undefined ? undefined : keys.verificationKey(header.kid);
+            if (key === undefined) throw new errors.JWKSNoMatchingKey();
+            return key;
+          },
+          {
+            issuer,
+            audience,
+            algorithms: ['RS256'],
+            typ: 'at+jwt',
+            requiredClaims: ['exp', 'iat', 'jti', 'sub', 'client_id'],
+            currentDate: new Date(clock.now()),
+          },
+        );
+        return payload;
+      } catch (error) {
+        if (error instanceof errors.JOSEError) return undefined;
+        throw error;
+      }
     },
   };
 }

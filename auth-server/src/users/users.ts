@@ -29,6 +29,8 @@ export function createUserService(deps: {
   users: UserStore;
   hasher: PasswordHasher;
   clock: Clock;
+  /** Disabling a user revokes their sessions and tokens. */
+  revokeUser(userId: string): Promise<void>;
 }): UserService {
   const { users, hasher, clock } = deps;
   return {
@@ -56,8 +58,9 @@ export function createUserService(deps: {
       return user;
     },
     async disable(username) {
-      const found = await users.setDisabled(normalizeUsername(username), true);
-      if (!found) throw new UserInputError(`no user "${username}"`);
+      const user = await users.setDisabled(normalizeUsername(username), true);
+      if (user === undefined) throw new UserInputError(`no user "${username}"`);
+      await deps.revokeUser(user.id);
     },
     async authenticate(username, password) {
       if (password.length > maxPasswordLength) {

@@ -1,4 +1,10 @@
-import { createJwtStrategy, createRequireToken, type Clock, type JwksKeyProvider } from '@tessera/shared';
+import {
+  createJwtStrategy,
+  createRequireToken,
+  type Clock,
+  type JwksKeyProvider,
+  type RevocationFeed,
+} from '@tessera/shared';
 import type { RequestHandler } from 'express';
 import passport from 'passport';
 
@@ -9,6 +15,7 @@ export interface AuthOptions {
   issuer: string;
   audience: string;
   clock?: Clock;
+  revocations?: RevocationFeed;
 }
 
 /**
@@ -16,11 +23,8 @@ export interface AuthOptions {
  * as in tests — cannot share strategies) with the shared JWT strategy registered as `jwt`.
  * Returns the middleware that guards routes.
  */
-export function createAuth({ keys, issuer, audience, clock }: AuthOptions): { requireToken: RequestHandler } {
+export function createAuth(options: AuthOptions): { requireToken: RequestHandler } {
   const authenticator = new passport.Passport();
-  authenticator.use(
-    'jwt',
-    createJwtStrategy({ keys, issuer, audience, ...(clock === undefined ? {} : { clock }) }),
-  );
+  authenticator.use('jwt', createJwtStrategy(options));
   return { requireToken: createRequireToken(authenticator, 'jwt') };
 }

@@ -46,6 +46,38 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_refresh_tokens': {
+    async up(db: Kysely<unknown>) {
+      // One row per refresh token, keyed by its SHA-256 digest; never the token itself.
+      await db.schema
+        .createTable('refresh_tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('family_id', 'text', (c) => c.notNull())
+        .addColumn('client_id', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('scope', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('idle_expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('consumed_at', 'bigint')
+        .addColumn('successor_id', 'text')
+        .addColumn('revoked_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('refresh_tokens_family').on('refresh_tokens').column('family_id').execute();
+      await db.schema.createIndex('refresh_tokens_user').on('refresh_tokens').column('user_id').execute();
+      await db.schema.createIndex('refresh_tokens_client').on('refresh_tokens').column('client_id').execute();
+      // What resource servers must refuse until `expires_at` (the revocation feed).
+      await db.schema
+        .createTable('revocations')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('revocations_pk', ['kind', 'value'])
+        .execute();
+      await db.schema.createIndex('revocations_expiry').on('revocations').column('expires_at').execute();
+    },
+  },
 };
 
 /** Brings the schema up to date. Kysely's migrator holds a lock, so replicas starting together do not race. */

@@ -1,9 +1,12 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import {
   StorageConflictError,
   type ClientRecord,
   type GrantType,
   type KeyState,
+  type RefreshTokenRecord,
+  type RevocationKind,
+  type RevocationRecord,
   type SigningKeyRecord,
   type Storage,
   type UserRecord,
@@ -56,8 +59,27 @@ function toSigningKey(row: Tables['signing_keys']): SigningKeyRecord {
   };
 }
 
-/** The Storage contract on Kysely: the same code for SQLite and PostgreSQL. */
-export function createSqlStorage(db: Kysely<Tables>): Storage {
+function toRefreshToken(row: Tables['refresh_tokens']): RefreshTokenRecord {
+  return {
+    id: row.id,
+    familyId: row.family_id,
+    clientId: row.client_id,
+    userId: row.user_id,
+    scope: splitList(row.scope),
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    idleExpiresAt: row.idle_expires_at,
+    consumedAt: row.consumed_at,
+    successorId: row.successor_id,
+    revokedAt: row.revoked_at,
+  };
+}
+
+/**
+ * The Storage contract on Kysely: the same code for SQLite and PostgreSQL. Given a
+ * transaction, every method runs inside it.
+ */
+export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Storage {
   return {
     users: {
       async insert(user) {
@@ -82,13 +104,18 @@ export function createSqlStorage(db: Kysely<Tables>): Storage {
           .executeTakeFirst();
         return row === undefined ? undefined : toUser(row);
       },
+      async findById(id) {
+        const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+        return row === undefined ? undefined : toUser(row);
+      },
       async setDisabled(username, disabled) {
-        const result = await db
+        const row = await db
           .updateTable('users')
           .set({ disabled: disabled ? 1 : 0 })
           .where('username', '=', username)
+          .returningAll()
           .executeTakeFirst();
-        return result.numUpdatedRows > 0n;
+        return row === undefined ? undefined : toUser(row);
       },
     },
     clients: {
@@ -113,6 +140,10 @@ export function createSqlStorage(db: Kysely<Tables>): Storage {
           .where('client_id', '=', clientId)
           .executeTakeFirst();
         return row === undefined ? undefined : toClient(row);
+      },
+      async delete(clientId) {
+        const result = await db.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
+        return result.numDeletedRows > 0n;
       },
     },
     keys: {
@@ -141,6 +172,111 @@ export function createSqlStorage(db: Kysely<Tables>): Storage {
           .execute()
           .catch(translate);
       },
+    },
+    refreshTokens: {
+      async insert(token) {
+        await db
+          .insertInto('refresh_tokens')
+          .values({
+            id: token.id,
+            family_id: token.familyId,
+            client_id: token.clientId,
+            user_id: token.userId,
+            scope: token.scope.join(' '),
+            created_at: token.createdAt,
+            expires_at: token.expiresAt,
+            idle_expires_at: token.idleExpiresAt,
+            consumed_at: token.consumedAt,
+            successor_id: token.successorId,
+            revoked_at: token.revokedAt,
+          })
+          .execute()
+          .catch(translate);
+      },
+      async find(id) {
+        const row = await db.selectFrom('refresh_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+        return row === undefined ? undefined : toRefreshToken(row);
+      },
+      async listFamily(familyId) {
+        const rows = await db
+          .selectFrom('refresh_tokens')
+          .selectAll()
+          .where('family_id', '=', familyId)
+          .orderBy('created_at')
+          .execute();
+        return rows.map(toRefreshToken);
+      },
+      async markConsumed(id, successorId, now) {
+        const result = await db
+          .updateTable('refresh_tokens')
+          .set({ consumed_at: now, successor_id: successorId })
+          .where('id', '=', id)
+          .where('consumed_at', 'is', null)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        return result.numUpdatedRows === 1n;
+      },
+      async revokeFamily(familyId, now) {
+        const result = await db
+          .updateTable('refresh_tokens')
+          .set({ revoked_at: now })
+          .where('family_id', '=', familyId)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows);
+      },
+      async revokeForUser(userId, now) {
+        const rows = await db
+          .updateTable('refresh_tokens')
+          .set({ revoked_at: now })
+          .where('user_id', '=', userId)
+          .where('revoked_at', 'is', null)
+          .returning('family_id')
+          .execute();
+        return [...new Set(rows.map((row) => row.family_id))];
+      },
+      async deleteForClient(clientId) {
+        await db.deleteFrom('refresh_tokens').where('client_id', '=', clientId).execute();
+      },
+    },
+    revocations: {
+      async upsert(entry) {
+        await db
+          .insertInto('revocations')
+          .values({
+            kind: entry.kind,
+            value: entry.value,
+            revoked_at: entry.revokedAt,
+            expires_at: entry.expiresAt,
+          })
+          // The later of the two wins; CASE because SQLite lacks GREATEST and PostgreSQL's max() aggregates.
+          .onConflict((conflict) =>
+            conflict.columns(['kind', 'value']).doUpdateSet({
+              revoked_at: sql<number>`case when excluded.revoked_at > revocations.revoked_at then excluded.revoked_at else revocations.revoked_at end`,
+              expires_at: sql<number>`case when excluded.expires_at > revocations.expires_at then excluded.expires_at else revocations.expires_at end`,
+            }),
+          )
+          .execute();
+      },
+      async listActive(nowSeconds) {
+        const rows = await db
+          .selectFrom('revocations')
+          .selectAll()
+          .where('expires_at', '>', nowSeconds)
+          .orderBy('kind')
+          .orderBy('value')
+          .execute();
+        return rows.map((row) => ({
+          kind: row.kind as RevocationKind,
+          value: row.value,
+          revokedAt: row.revoked_at,
+          expiresAt: row.expires_at,
+        })) satisfies RevocationRecord[];
+      },
+    },
+    async transaction(work) {
+      if (db.isTransaction) throw new Error('storage transactions do not nest');
+      return db.transaction().execute((tx) => work(createSqlStorage(tx)));
     },
     async ping() {
       await sql`select 1`.execute(db);

@@ -26,4 +26,23 @@ export interface Tables {
     activated_at: number | null;
     retired_at: number | null;
   };
+  refresh_tokens: {
+    id: string;
+    family_id: string;
+    client_id: string;
+    user_id: string;
+    scope: string;
+    created_at: number;
+    expires_at: number;
+    idle_expires_at: number;
+    consumed_at: number | null;
+    successor_id: string | null;
+    revoked_at: number | null;
+  };
+  revocations: {
+    kind: string;
+    value: string;
+    revoked_at: number;
+    expires_at: number;
+  };
 }

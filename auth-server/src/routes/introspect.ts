@@ -1,0 +1,58 @@
+import { Router } from 'express';
+import { AppError, methodNotAllowed } from '@tessera/shared';
+import type { ClientService } from '../clients/clients.js';
+import type { AccessTokenIssuer } from '../tokens/access-token.js';
+import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
+import type { RevocationService } from '../tokens/revocations.js';
+import { createFormParser, readClientCredentials, readParams } from './form.js';
+
+const seconds = (ms: number) => Math.floor(ms / 1000);
+
+/**
+ * POST /oauth/introspect (RFC 7662), for confidential clients. Our JWT access tokens
+ * (verified, audience checked, revocations applied) and refresh tokens (only to the client
+ * they were issued to); everything else is `{"active": false}` and nothing more (§2.2).
+ */
+export function createIntrospectRouter(deps: {
+  clients: ClientService;
+  accessTokens: AccessTokenIssuer;
+  refreshTokens: RefreshTokenService;
+  revocations: RevocationService;
+}): Router {
+  const router = Router();
+  router.post('/oauth/introspect', ...createFormParser(), async (req, res) => {
+    const params = readParams(req.body, req.query);
+    const client = await deps.clients.authenticate(readClientCredentials(req.headers.authorization, params));
+    if (client.isPublic) throw new AppError('invalid_client', 'introspection requires a confidential client');
+    const token = params.get('token');
+    if (token === undefined) throw new AppError('invalid_request', 'missing parameter: token');
+    res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+
+    const claims = await deps.accessTokens.verify(token);
+    if (claims !== undefined) {
+      if (await deps.revocations.isRevoked(claims)) {
+        res.json({ active: false });
+        return;
+      }
+      const { scope, client_id, sub, exp, iat, iss, aud, jti } = claims;
+      res.json({ active: true, scope, client_id, sub, exp, iat, iss, aud, jti, token_type: 'Bearer' });
+      return;
+    }
+    const record = await deps.refreshTokens.findLive(token);
+    if (record === undefined || record.clientId !== client.clientId) {
+      res.json({ active: false });
+      return;
+    }
+    res.json({
+      active: true,
+      scope: record.scope.join(' '),
+      client_id: record.clientId,
+      sub: record.userId,
+      exp: seconds(Math.min(record.expiresAt, record.idleExpiresAt)),
+      iat: seconds(record.createdAt),
+      token_type: 'refresh_token',
+    });
+  });
+  router.all('/oauth/introspect', methodNotAllowed(['POST']));
+  return router;
+}

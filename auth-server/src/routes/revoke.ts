@@ -1,0 +1,54 @@
+import { Router } from 'express';
+import { AppError, methodNotAllowed } from '@tessera/shared';
+import type { ClientService } from '../clients/clients.js';
+import type { AccessTokenIssuer } from '../tokens/access-token.js';
+import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
+import type { RevocationService } from '../tokens/revocations.js';
+import { createFormParser, readClientCredentials, readParams } from './form.js';
+
+/**
+ * POST /oauth/revoke (RFC 7009). A refresh token revokes its whole family and the access
+ * tokens minted from it; an access token is denied until it expires. Tokens that are
+ * unknown, expired or another client's answer 200 and change nothing (§2.2).
+ */
+export function createRevokeRouter(deps: {
+  clients: ClientService;
+  accessTokens: AccessTokenIssuer;
+  refreshTokens: RefreshTokenService;
+  revocations: RevocationService;
+}): Router {
+  const router = Router();
+  router.post('/oauth/revoke', ...createFormParser(), async (req, res) => {
+    const params = readParams(req.body, req.query);
+    const client = await deps.clients.authenticate(readClientCredentials(req.headers.authorization, params));
+    const token = params.get('token');
+    if (token === undefined) throw new AppError('invalid_request', 'missing parameter: token');
+    // token_type_hint only orders the lookup (§2.1); the two formats cannot be confused.
+    const claims = await deps.accessTokens.verify(token);
+    if (claims !== undefined) {
+      if (
+        claims.client_id === client.clientId &&
+        typeof claims.jti === 'string' &&
+        typeof claims.exp === 'number'
+      ) {
+        await deps.revocations.denyAccessToken(claims.jti, claims.exp);
+        req.log.info(
+          { event: 'token.revoked', kind: 'access_token', client_id: client.clientId },
+          'token revoked',
+        );
+      }
+    } else {
+      const familyId = await deps.refreshTokens.familyOf(token, client.clientId);
+      if (familyId !== undefined) {
+        await deps.revocations.revokeFamily(familyId);
+        req.log.info(
+          { event: 'token.revoked', kind: 'refresh_token', client_id: client.clientId },
+          'token revoked',
+        );
+      }
+    }
+    res.set('Cache-Control', 'no-store').status(200).end();
+  });
+  router.all('/oauth/revoke', methodNotAllowed(['POST']));
+  return router;
+}

@@ -1,0 +1,196 @@
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../clock.js';
+
+/** Options for {@link createDocumentPoller}. */
+export interface DocumentPollerOptions<T> {
+  /** The document's URL. */
+  uri: string;
+  /** What the document is, for log lines ("JWKS", "revocation feed"). */
+  name: string;
+  logger: Logger;
+  /** Turns the parsed JSON into the held value; throws (with a reason) to reject the document. */
+  parse(json: unknown, previous: T | undefined): T;
+  /** Seconds until the next refresh after a success, given the response's `max-age` if any. */
+  refreshSeconds(maxAgeSeconds: number | undefined): number;
+  /** Seconds until the next attempt after `failures` consecutive failures. */
+  retrySeconds(failures: number): number;
+  clock?: Clock;
+  fetch?: typeof fetch;
+  /** Abort a request (including its body) after this long (default 5000 ms). */
+  timeoutMs?: number;
+  /** Refuse bodies larger than this (default 1 MiB). */
+  maxBytes?: number;
+  accept?: string;
+}
+
+export interface DocumentPollerStatus {
+  /** True once a document was loaded (it is never unloaded). */
+  loaded: boolean;
+  /** Seconds since the held document was last confirmed by the server (200 or 304). */
+  ageSeconds: number | undefined;
+  /** The last failure, cleared by the next success. */
+  lastError: string | undefined;
+}
+
+/**
+ * A JSON document kept in memory and refreshed in the background. The last good document is
+ * kept through failures, malformed answers and timeouts; revalidation uses `If-None-Match`
+ * (a 304 keeps it and resets its age; RFC 9110 §13.1.2).
+ */
+export interface DocumentPoller<T> {
+  /** The first fetch, then background refreshing. Resolves after the first attempt; never rejects. */
+  start(): Promise<void>;
+  /** Fetches now, sharing a fetch already in flight; never rejects. */
+  refresh(): Promise<void>;
+  /** The held document, if any. */
+  current(): T | undefined;
+  status(): DocumentPollerStatus;
+  /** Cancels background refreshes. */
+  stop(): void;
+}
+
+class DocumentFetchError extends Error {
+  override name = 'DocumentFetchError';
+}
+
+/** `max-age` from a Cache-Control header (RFC 9111 §5.2.2.1), or undefined. */
+function toMaxAgeSeconds(cacheControl: string | null): number | undefined {
+  if (cacheControl === null) return undefined;
+  const match = /(?:^|,)\s*max-age\s*=\s*"?(\d+)"?\s*(?:,|$)/i.exec(cacheControl);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+/** A one-line reason; undici's "fetch failed" hides the useful part (ECONNREFUSED, ...) in `cause`. */
+export function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return error.cause instanceof Error ? `${error.message} (${error.cause.message})` : error.message;
+}
+
+export function createDocumentPoller<T>(options: DocumentPollerOptions<T>): DocumentPoller<T> {
+  const { uri, name, logger } = options;
+  const clock = options.clock ?? systemClock;
+  const doFetch = options.fetch ?? globalThis.fetch;
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const maxBytes = options.maxBytes ?? 1024 * 1024;
+  try {
+    new URL(uri);
+  } catch {
+    throw new TypeError(`${name}: the URL must be absolute, got "${uri}"`);
+  }
+
+  let held: T | undefined;
+  let etag: string | undefined;
+  let confirmedAt: number | undefined;
+  let lastError: string | undefined;
+  let failures = 0;
+  let inFlight: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+
+  /** One request; resolves to the response's max-age. Throws on any failure. */
+  async function fetchOnce(): Promise<number | undefined> {
+    const controller = new AbortController();
+    const timeout = setTimeout(
+      () => controller.abort(new DocumentFetchError(`${name} request timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    timeout.unref();
+    try {
+      const headers: Record<string, string> = { accept: options.accept ?? 'application/json' };
+      if (etag !== undefined && held !== undefined) headers['if-none-match'] = etag;
+      const response = await doFetch(uri, { headers, signal: controller.signal });
+      const maxAge = toMaxAgeSeconds(response.headers.get('cache-control'));
+      if (response.status === 304 && held !== undefined) {
+        await response.body?.cancel();
+        return maxAge;
+      }
+      if (response.status !== 200) {
+        await response.body?.cancel();
+        throw new DocumentFetchError(`${name} request answered HTTP ${response.status}`);
+      }
+      if (Number(response.headers.get('content-length') ?? 0) > maxBytes) {
+        await response.body?.cancel();
+        throw new DocumentFetchError(`${name} response is too large`);
+      }
+      const text = await response.text();
+      if (text.length > maxBytes) throw new DocumentFetchError(`${name} response is too large`);
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        throw new DocumentFetchError(`${name} response is not JSON`);
+      }
+      const first = held === undefined;
+      held = options.parse(json, held);
+      etag = response.headers.get('etag') ?? undefined;
+      if (first) logger.info({ uri }, `${name} loaded`);
+      return maxAge;
+    } catch (error) {
+      // An abort rejects with the reason given to abort(); undici may wrap it.
+      if (controller.signal.aborted && controller.signal.reason instanceof Error)
+        throw controller.signal.reason;
+      throw error;
+    } finally {
+      clearTimeout(timeout);
+    }
+  }
+
+  function schedule(delaySeconds: number): void {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (!running) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void refresh();
+    }, delaySeconds * 1000);
+    // A cache must never keep the process alive on its own.
+    timer.unref();
+  }
+
+  function refresh(): Promise<void> {
+    inFlight ??= fetchOnce()
+      .then(
+        (maxAgeSeconds) => {
+          confirmedAt = clock.now();
+          lastError = undefined;
+          failures = 0;
+          schedule(options.refreshSeconds(maxAgeSeconds));
+        },
+        (error: unknown) => {
+          lastError = describeError(error);
+          failures += 1;
+          logger.warn(
+            { uri, err: lastError },
+            held === undefined
+              ? `${name} load failed; will retry`
+              : `${name} refresh failed; keeping the last good copy`,
+          );
+          schedule(options.retrySeconds(failures));
+        },
+      )
+      .finally(() => {
+        inFlight = undefined;
+      });
+    return inFlight;
+  }
+
+  return {
+    start() {
+      running = true;
+      return refresh();
+    },
+    refresh,
+    current: () => held,
+    status: () => ({
+      loaded: held !== undefined,
+      ageSeconds:
+        confirmedAt === undefined ? undefined : Math.max(0, Math.floor((clock.now() - confirmedAt) / 1000)),
+      lastError,
+    }),
+    stop() {
+      running = false;
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}
