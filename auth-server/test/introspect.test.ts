@@ -1,0 +1,322 @@
+import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { SignJWT } from 'jose';
+import request from 'supertest';
+import { basic, createTestAuth, expectError, expectInvalidClient, form, type TestAuth } from './helpers.js';
+
+describe('POST /oauth/introspect (RFC 7662)', () => {
+  let auth: TestAuth;
+  let appSecret: string;
+  let otherSecret: string;
+  let aliceId: string;
+
+  beforeAll(async () => {
+    auth = await createTestAuth();
+    const { clients, users } = auth.services;
+    appSecret = (
+      await clients.create({
+        clientId: 'app',
+        grants: 'password,refresh_token,client_credentials',
+        scopes: 'notes:read notes:write',
+        isPublic: false,
+      })
+    ).secret!;
+    otherSecret = (
+      await clients.create({
+        clientId: 'other',
+        grants: 'client_credentials',
+        scopes: 'notes:read',
+        isPublic: false,
+      })
+    ).secret!;
+    await clients.create({
+      clientId: 'mobile',
+      grants: 'password,refresh_token',
+      scopes: 'notes:read',
+      isPublic: true,
+    });
+    aliceId = (
+      await users.create({ username: 'alice', password: 'alice-password', scopes: 'notes:read notes:write' })
+    ).id;
+    await users.create({ username: 'dave', password: 'dave-password', scopes: 'notes:read' });
+  });
+  afterAll(async () => {
+    await auth.close();
+  });
+
+  const nowSeconds = () => Math.floor(auth.clock.now() / 1000);
+  const claimsOf = (jwt: string) =>
+    JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+
+  async function login(username = 'alice', password = 'alice-password') {
+    const res = await request(auth.app)
+      .post('/oauth/token')
+      .set('Authorization', basic('app', appSecret))
+      .type('form')
+      .send(form(['grant_type', 'password'], ['username', username], ['password', password]));
+    expect(res.status).toBe(200);
+    return res.body as { access_token: string; refresh_token: string; scope: string };
+  }
+
+  const introspect = (clientId: string, secret: string, ...pairs: [string, string][]) =>
+    request(auth.app)
+      .post('/oauth/introspect')
+      .set('Authorization', basic(clientId, secret))
+      .type('form')
+      .send(form(...pairs));
+
+  /** An introspection answer: 200, never cached (RFC 7662 §2.2, RFC 6749 §5.1). */
+  function answer(res: request.Response): Record<string, unknown> {
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.headers.pragma).toBe('no-cache');
+    return res.body as Record<string, unknown>;
+  }
+
+  /** A token signed like ours (alg, typ, kid), with chosen claims and key. */
+  async function signed(overrides: Record<string, unknown>, key?: { kid: string; privateKey: KeyObject }) {
+    const { kid, privateKey } = key ?? auth.services.keys.signingKey();
+    const iat = nowSeconds();
+    return new SignJWT({
+      client_id: 'app',
+      scope: 'notes:read',
+      jti: randomUUID(),
+      iss: auth.config.issuer,
+      aud: auth.config.audience,
+      sub: aliceId,
+      iat,
+      exp: iat + 900,
+      ...overrides,
+    })
+      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid })
+      .sign(privateKey);
+  }
+
+  describe('access tokens', () => {
+    it('an active token: 200 with every RFC 7662 §2.2 member we know, and no-store', async () => {
+      const tokens = await login();
+      const claims = claimsOf(tokens.access_token);
+
+      const body = answer(await introspect('app', appSecret, ['token', tokens.access_token]));
+
+      expect(body).toEqual({
+        active: true,
+        scope: 'notes:read notes:write',
+        client_id: 'app',
+        sub: aliceId,
+        exp: nowSeconds() + 900,
+        iat: nowSeconds(),
+        token_type: 'Bearer',
+        iss: 'http://auth.test',
+        aud: 'tessera-api',
+        jti: claims.jti,
+      });
+    });
+
+    it.each([['access_token'], ['refresh_token'], ['bogus']])(
+      'token_type_hint=%s does not change the answer',
+      async (hint) => {
+        const tokens = await login();
+        const body = answer(
+          await introspect('app', appSecret, ['token', tokens.access_token], ['token_type_hint', hint]),
+        );
+        expect(body.active).toBe(true);
+        expect(body.token_type).toBe('Bearer');
+      },
+    );
+
+    it("any confidential client may introspect another client's access token", async () => {
+      const tokens = await login();
+      const body = answer(await introspect('other', otherSecret, ['token', tokens.access_token]));
+      expect(body).toMatchObject({ active: true, client_id: 'app', sub: aliceId });
+    });
+
+    it('client_secret_post works as well as client_secret_basic', async () => {
+      const tokens = await login();
+      const res = await request(auth.app)
+        .post('/oauth/introspect')
+        .type('form')
+        .send(form(['client_id', 'other'], ['client_secret', otherSecret], ['token', tokens.access_token]));
+      expect(answer(res).active).toBe(true);
+    });
+
+    it('a token signed with our own key but with the right claims is active (the helper is sound)', async () => {
+      const body = answer(await introspect('app', appSecret, ['token', await signed({})]));
+      expect(body.active).toBe(true);
+    });
+
+    const inactive: Array<[string, () => Promise<string>]> = [
+      ['another audience (our key)', () => signed({ aud: 'someone-else' })],
+      ['another issuer (our key)', () => signed({ iss: 'http://evil.test' })],
+      [
+        'a foreign key under our kid',
+        () => {
+          const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+          return signed({}, { kid: auth.services.keys.signingKey().kid, privateKey });
+        },
+      ],
+      [
+        'a foreign key under an unknown kid',
+        () => {
+          const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+          return signed({}, { kid: 'unknown-kid', privateKey });
+        },
+      ],
+      [
+        'a tampered payload',
+        async () => {
+          const [header, , signature] = (await signed({})).split('.');
+          const payload = Buffer.from(JSON.stringify({ sub: 'admin' })).toString('base64url');
+          return `${header}.${payload}.${signature}`;
+        },
+      ],
+      ['garbage', async () => 'not-a-token'],
+      ['an unknown opaque token', async () => 'A'.repeat(43)],
+    ];
+    it.each(inactive)('%s: exactly {active: false}', async (_name, token) => {
+      const body = answer(await introspect('app', appSecret, ['token', await token()]));
+      expect(body).toEqual({ active: false });
+    });
+
+    it('an expired token (the clock advanced past exp): exactly {active: false}', async () => {
+      const tokens = await login();
+      expect(answer(await introspect('app', appSecret, ['token', tokens.access_token])).active).toBe(true);
+      auth.clock.advance(900_000);
+
+      const body = answer(await introspect('app', appSecret, ['token', tokens.access_token]));
+
+      expect(body).toEqual({ active: false });
+    });
+
+    it('a token revoked through /oauth/revoke: exactly {active: false}, for every client', async () => {
+      const tokens = await login();
+      const revoked = await request(auth.app)
+        .post('/oauth/revoke')
+        .set('Authorization', basic('app', appSecret))
+        .type('form')
+        .send(form(['token', tokens.access_token]));
+      expect(revoked.status).toBe(200);
+
+      expect(answer(await introspect('app', appSecret, ['token', tokens.access_token]))).toEqual({
+        active: false,
+      });
+      expect(answer(await introspect('other', otherSecret, ['token', tokens.access_token]))).toEqual({
+        active: false,
+      });
+    });
+  });
+
+  describe('refresh tokens', () => {
+    it('introspected by its own client: active, token_type refresh_token, and its scope, client, subject and lifetime', async () => {
+      const tokens = await login();
+
+      const body = answer(await introspect('app', appSecret, ['token', tokens.refresh_token]));
+
+      // The default idle lifetime (14 days) is shorter than the absolute one (30 days).
+      expect(body).toEqual({
+        active: true,
+        token_type: 'refresh_token',
+        scope: 'notes:read notes:write',
+        client_id: 'app',
+        sub: aliceId,
+        iat: nowSeconds(),
+        exp: nowSeconds() + 14 * 86_400,
+      });
+    });
+
+    it('introspected by another client: exactly {active: false}, and the token stays usable', async () => {
+      const tokens = await login();
+      expect(answer(await introspect('other', otherSecret, ['token', tokens.refresh_token]))).toEqual({
+        active: false,
+      });
+      expect(answer(await introspect('app', appSecret, ['token', tokens.refresh_token])).active).toBe(true);
+    });
+
+    it('a consumed (rotated) token is inactive; its successor is active', async () => {
+      const tokens = await login();
+      const rotated = await request(auth.app)
+        .post('/oauth/token')
+        .set('Authorization', basic('app', appSecret))
+        .type('form')
+        .send(form(['grant_type', 'refresh_token'], ['refresh_token', tokens.refresh_token]));
+      expect(rotated.status).toBe(200);
+
+      expect(answer(await introspect('app', appSecret, ['token', tokens.refresh_token]))).toEqual({
+        active: false,
+      });
+      expect(
+        answer(await introspect('app', appSecret, ['token', rotated.body.refresh_token as string])).active,
+      ).toBe(true);
+    });
+
+    it('a revoked token is inactive', async () => {
+      const tokens = await login();
+      await request(auth.app)
+        .post('/oauth/revoke')
+        .set('Authorization', basic('app', appSecret))
+        .type('form')
+        .send(form(['token', tokens.refresh_token]));
+      expect(answer(await introspect('app', appSecret, ['token', tokens.refresh_token]))).toEqual({
+        active: false,
+      });
+    });
+  });
+
+  it('after the user is disabled, both their access and refresh tokens are inactive', async () => {
+    const tokens = await login('dave', 'dave-password');
+    expect(answer(await introspect('app', appSecret, ['token', tokens.access_token])).active).toBe(true);
+    expect(answer(await introspect('app', appSecret, ['token', tokens.refresh_token])).active).toBe(true);
+
+    await auth.services.users.disable('dave');
+
+    expect(answer(await introspect('app', appSecret, ['token', tokens.access_token]))).toEqual({
+      active: false,
+    });
+    expect(answer(await introspect('app', appSecret, ['token', tokens.refresh_token]))).toEqual({
+      active: false,
+    });
+  });
+
+  describe('refused requests', () => {
+    it('a public client: 401 invalid_client (introspection needs a confidential client)', async () => {
+      const tokens = await login();
+      const res = await request(auth.app)
+        .post('/oauth/introspect')
+        .type('form')
+        .send(form(['client_id', 'mobile'], ['token', tokens.access_token]));
+      expectInvalidClient(res);
+    });
+
+    it('no client authentication: 401 invalid_client with a Basic challenge', async () => {
+      const res = await request(auth.app)
+        .post('/oauth/introspect')
+        .type('form')
+        .send(form(['token', 'anything']));
+      expectInvalidClient(res);
+    });
+
+    it('a wrong secret: 401 invalid_client', async () => {
+      const tokens = await login();
+      expectInvalidClient(await introspect('app', 'wrong-secret', ['token', tokens.access_token]));
+    });
+
+    it('a missing token: 400 invalid_request', async () => {
+      expectError(await introspect('app', appSecret), 400, 'invalid_request');
+    });
+
+    it('GET: 405 with Allow: POST', async () => {
+      const res = await request(auth.app).get('/oauth/introspect');
+      expectError(res, 405, 'method_not_allowed');
+      expect(res.headers.allow).toBe('POST');
+    });
+
+    it('a JSON body: 400 invalid_request', async () => {
+      const res = await request(auth.app)
+        .post('/oauth/introspect')
+        .set('Authorization', basic('app', appSecret))
+        .send({ token: 'anything' });
+      expectError(res, 400, 'invalid_request');
+    });
+  });
+});
