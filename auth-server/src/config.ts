@@ -25,6 +25,9 @@ const schema = z.object({
   LOG_LEVEL: logLevel,
 });
 
+/** Every environment variable the auth server reads (checked against docker-compose.yml by a test). */
+export const configVariables: readonly string[] = Object.keys(schema.shape);
+
 export type DatabaseLocation =
   { dialect: 'sqlite'; file: string } | { dialect: 'postgres'; connectionString: string };
 

@@ -1,28 +1,31 @@
 import { duration, httpUrl, logLevel, port, readEnv } from '@tessera/shared';
 import { z } from 'zod';
 
-const schema = z
-  .object({
-    PORT: port(4001),
-    HOST: z.string().min(1).default('127.0.0.1'),
-    ISSUER: httpUrl().default('http://localhost:4000'),
-    AUDIENCE: z.string().min(1).default('tessera-api'),
-    JWKS_URI: httpUrl().optional(),
-    REVOCATION_FEED_URI: httpUrl().optional(),
-    REVOCATION_REFRESH_INTERVAL: duration('15s', 1).refine((seconds) => seconds <= 300, 'must be at most 5m'),
-    LOG_LEVEL: logLevel,
-  })
-  .transform((env) => ({
-    port: env.PORT,
-    host: env.HOST,
-    issuer: env.ISSUER,
-    audience: env.AUDIENCE,
-    // DESIGN.md: the JWKS lives at the issuer's well-known path unless told otherwise.
-    jwksUri: env.JWKS_URI ?? `${env.ISSUER}/.well-known/jwks.json`,
-    revocationFeedUri: env.REVOCATION_FEED_URI ?? `${env.ISSUER}/oauth/revocations`,
-    revocationRefreshSeconds: env.REVOCATION_REFRESH_INTERVAL,
-    logLevel: env.LOG_LEVEL,
-  }));
+const variables = z.object({
+  PORT: port(4001),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  ISSUER: httpUrl().default('http://localhost:4000'),
+  AUDIENCE: z.string().min(1).default('tessera-api'),
+  JWKS_URI: httpUrl().optional(),
+  REVOCATION_FEED_URI: httpUrl().optional(),
+  REVOCATION_REFRESH_INTERVAL: duration('15s', 1).refine((seconds) => seconds <= 300, 'must be at most 5m'),
+  LOG_LEVEL: logLevel,
+});
+
+/** Every environment variable the resource server reads (checked against docker-compose.yml by a test). */
+export const configVariables: readonly string[] = Object.keys(variables.shape);
+
+const schema = variables.transform((env) => ({
+  port: env.PORT,
+  host: env.HOST,
+  issuer: env.ISSUER,
+  audience: env.AUDIENCE,
+  // DESIGN.md: the JWKS lives at the issuer's well-known path unless told otherwise.
+  jwksUri: env.JWKS_URI ?? `${env.ISSUER}/.well-known/jwks.json`,
+  revocationFeedUri: env.REVOCATION_FEED_URI ?? `${env.ISSUER}/oauth/revocations`,
+  revocationRefreshSeconds: env.REVOCATION_REFRESH_INTERVAL,
+  logLevel: env.LOG_LEVEL,
+}));
 
 /** The resource server's validated configuration. */
 export type ResourceServerConfig = Readonly<z.output<typeof schema>>;
