@@ -1,6 +1,6 @@
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import { createErrorHandler, createHttpLogger, notFound, type Logger } from '@tessera/shared';
+import { createErrorHandler, createHttpLogger, notFound, type AppError, type Logger } from '@tessera/shared';
 import type { ClientService } from './clients/clients.js';
 import type { Grant } from './grants/index.js';
 import type { KeyManager } from './keys/key-manager.js';
@@ -25,6 +25,8 @@ export interface AuthAppDeps {
   accessTokens: AccessTokenIssuer;
   refreshTokens: RefreshTokenService;
   revocations: RevocationService;
+  /** Recognises storage failures (database down → 503); from the storage implementation. */
+  translateError?: (error: unknown) => AppError | undefined;
 }
 
 /** The auth server's HTTP app: middleware order, routers, error handler. No env, no listen. */
@@ -42,6 +44,6 @@ export function createApp(deps: AuthAppDeps): Express {
   app.use(createIntrospectRouter(deps));
   app.use(createRevocationFeedRouter(deps));
   app.use(notFound);
-  app.use(createErrorHandler({ logger: deps.logger, realm: 'tessera' }));
+  app.use(createErrorHandler({ logger: deps.logger, realm: 'tessera', translate: deps.translateError }));
   return app;
 }

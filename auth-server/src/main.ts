@@ -1,4 +1,5 @@
 import { ConfigError, createLogger, listen } from '@tessera/shared';
+import { isUnsafeInProduction } from './clients/clients.js';
 import { loadConfig } from './config.js';
 import { KeyDecryptionError } from './keys/encryption.js';
 import { createAuthApp, loadServices } from './services.js';
@@ -8,6 +9,16 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger({ name: 'auth-server', level: config.logLevel });
   const services = await loadServices(config, logger);
+  if (config.production) {
+    const unsafe = (await services.storage.clients.list()).filter(isUnsafeInProduction);
+    if (unsafe.length > 0)
+      throw new ConfigError(
+        unsafe.map(
+          (client) =>
+            `client ${client.clientId}: a public client with the password grant is refused in production (RFC 9700 §2.4); delete it or register it as confidential`,
+        ),
+      );
+  }
   await services.keys.load();
   const app = createAuthApp(config, logger, services);
   const server = await listen(app, { port: config.port, host: config.host });

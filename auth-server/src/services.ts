@@ -8,7 +8,7 @@ import { createGrantRegistry } from './grants/index.js';
 import { createKeyEncryptionKey } from './keys/encryption.js';
 import { loadKeyEncryptionSecret } from './keys/encryption-secret.js';
 import { createKeyManager, type KeyManager } from './keys/key-manager.js';
-import { openDatabase } from './storage/sql/database.js';
+import { openDatabase, toDatabaseUnavailable } from './storage/sql/database.js';
 import { migrateToLatest } from './storage/sql/migrations.js';
 import { createSqlStorage } from './storage/sql/sql-storage.js';
 import type { Storage } from './storage/storage.js';
@@ -40,7 +40,9 @@ export async function loadServices(
   clock: Clock = systemClock,
 ): Promise<Services> {
   mkdirSync(config.dataDir, { recursive: true });
-  const db = openDatabase(config.database);
+  const db = openDatabase(config.database, (error) =>
+    logger.warn({ err: error.message }, 'database connection lost; it is replaced on the next query'),
+  );
   const storage = createSqlStorage(db);
   try {
     await migrateToLatest(db);
@@ -80,6 +82,7 @@ export async function loadServices(
     clients: createClientService({
       clients: storage.clients,
       clock,
+      production: config.production,
       deleteClient: (clientId) => revocations.deleteClient(clientId),
     }),
     accessTokens: createAccessTokenIssuer({
@@ -120,5 +123,6 @@ export function createAuthApp(config: AuthConfig, logger: Logger, services: Serv
     accessTokens: services.accessTokens,
     refreshTokens: services.refreshTokens,
     revocations: services.revocations,
+    translateError: toDatabaseUnavailable,
   });
 }

@@ -17,7 +17,29 @@ beforeAll(async () => {
   clients = createClientService({
     clients: storage.clients,
     clock,
+    production: false,
     deleteClient: (id) => storage.clients.delete(id),
+  });
+});
+
+describe('production mode', () => {
+  test('refuses to register a public client for the password grant (RFC 9700 §2.4), but allows it in development', async () => {
+    const production = createClientService({
+      clients: storage.clients,
+      clock,
+      production: true,
+      deleteClient: (id) => storage.clients.delete(id),
+    });
+    await expect(
+      production.create({ clientId: 'spa-prod', grants: 'password', scopes: 'a', isPublic: true }),
+    ).rejects.toThrow(/production mode refuses the password grant for a public client/);
+    expect(await storage.clients.find('spa-prod')).toBeUndefined();
+    await expect(
+      production.create({ clientId: 'spa-prod', grants: 'refresh_token', scopes: 'a', isPublic: true }),
+    ).resolves.toBeDefined();
+    await expect(
+      clients.create({ clientId: 'spa-dev', grants: 'password', scopes: 'a', isPublic: true }),
+    ).resolves.toBeDefined();
   });
 });
 

@@ -1,7 +1,8 @@
-import { duration, httpUrl, logLevel, port, readEnv } from '@tessera/shared';
+import { ConfigError, duration, httpUrl, isLoopbackUrl, logLevel, port, readEnv } from '@tessera/shared';
 import { z } from 'zod';
 
 const variables = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: port(4001),
   HOST: z.string().min(1).default('127.0.0.1'),
   ISSUER: httpUrl().default('http://localhost:4000'),
@@ -25,6 +26,7 @@ const schema = variables.transform((env) => ({
   revocationFeedUri: env.REVOCATION_FEED_URI ?? `${env.ISSUER}/oauth/revocations`,
   revocationRefreshSeconds: env.REVOCATION_REFRESH_INTERVAL,
   logLevel: env.LOG_LEVEL,
+  production: env.NODE_ENV === 'production',
 }));
 
 /** The resource server's validated configuration. */
@@ -35,5 +37,20 @@ export type ResourceServerConfig = Readonly<z.output<typeof schema>>;
  * `process.env`. Throws a `ConfigError` listing every problem at once.
  */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): ResourceServerConfig {
-  return Object.freeze(readEnv(schema, env));
+  const config = readEnv(schema, env);
+  if (config.production) {
+    // Keys and revocations fetched over plain http could be swapped in transit (RFC 8725 §3.10).
+    const insecure = (
+      [
+        ['ISSUER', config.issuer],
+        ['JWKS_URI', config.jwksUri],
+        ['REVOCATION_FEED_URI', config.revocationFeedUri],
+      ] as const
+    ).filter(([, url]) => url.startsWith('http://') && !isLoopbackUrl(url));
+    if (insecure.length > 0)
+      throw new ConfigError(
+        insecure.map(([name]) => `${name}: must be https:// in production (http:// only on loopback)`),
+      );
+  }
+  return Object.freeze(config);
 }

@@ -14,6 +14,7 @@ describe('loadConfig', () => {
       revocationFeedUri: 'http://localhost:4000/oauth/revocations',
       revocationRefreshSeconds: 15,
       logLevel: 'info',
+      production: false,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -37,5 +38,29 @@ describe('loadConfig', () => {
     expect(thrown).toBeInstanceOf(ConfigError);
     const names = (thrown as ConfigError).problems.map((line) => line.split(':', 1)[0]);
     expect([...new Set(names)].sort()).toEqual(['ISSUER', 'JWKS_URI', 'LOG_LEVEL', 'PORT']);
+  });
+});
+
+describe('production mode', () => {
+  it('refuses http:// issuer, JWKS and revocation feed URLs other than loopback, one line each', () => {
+    let error: unknown;
+    try {
+      loadConfig({ NODE_ENV: 'production', ISSUER: 'http://auth.example' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      'ISSUER: must be https:// in production (http:// only on loopback)',
+      'JWKS_URI: must be https:// in production (http:// only on loopback)',
+      'REVOCATION_FEED_URI: must be https:// in production (http:// only on loopback)',
+    ]);
+  });
+
+  it('accepts https:// URLs, and http:// on loopback', () => {
+    expect(loadConfig({ NODE_ENV: 'production', ISSUER: 'https://auth.example' }).production).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', ISSUER: 'http://127.0.0.1:4000' }).jwksUri).toBe(
+      'http://127.0.0.1:4000/.well-known/jwks.json',
+    );
   });
 });

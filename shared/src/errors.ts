@@ -142,19 +142,21 @@ export function toChallenge(error: AppError, realm: string): string | undefined 
 export interface ErrorHandlerOptions {
   logger: Logger;
   realm: string;
+  /** Recognises a service's own failures (e.g. its database being down) before the defaults apply. */
+  translate?: (error: unknown) => AppError | undefined;
 }
 
 /**
  * The one error handler, registered last: maps to the wire, sets `WWW-Authenticate`,
  * logs once (5xx at error with the cause, 4xx at debug), and never leaks a stack.
  */
-export function createErrorHandler({ logger, realm }: ErrorHandlerOptions): ErrorRequestHandler {
+export function createErrorHandler({ logger, realm, translate }: ErrorHandlerOptions): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
     if (res.headersSent) {
       next(err);
       return;
     }
-    const error = toAppError(err);
+    const error = translate?.(err) ?? toAppError(err);
     const log = (req as { log?: Logger }).log ?? logger;
     if (error.status >= 500) log.error({ err: error.cause ?? error, code: error.code }, 'request failed');
     else log.debug({ code: error.code, description: error.message }, 'request rejected');

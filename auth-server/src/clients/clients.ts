@@ -50,9 +50,19 @@ function parseGrants(text: string): GrantType[] {
   return [...new Set(grants as GrantType[])];
 }
 
+/**
+ * RFC 9700 §2.4: the password grant must not be used, and a public client cannot keep a
+ * secret to protect it; production mode refuses such registrations.
+ */
+export function isUnsafeInProduction(client: Pick<ClientRecord, 'isPublic' | 'grants'>): boolean {
+  return client.isPublic && client.grants.includes('password');
+}
+
 export function createClientService(deps: {
   clients: ClientStore;
   clock: Clock;
+  /** Refuse registrations that production mode forbids. */
+  production: boolean;
   deleteClient(clientId: string): Promise<boolean>;
 }): ClientService {
   const { clients, clock } = deps;
@@ -69,6 +79,10 @@ export function createClientService(deps: {
       if (scopes === undefined) throw new UserInputError('scopes must be space-separated scope tokens');
       if (input.isPublic && grants.includes('client_credentials'))
         throw new UserInputError('a public client cannot use client_credentials (RFC 6749 §4.4)');
+      if (deps.production && isUnsafeInProduction({ isPublic: input.isPublic, grants }))
+        throw new UserInputError(
+          'production mode refuses the password grant for a public client (RFC 9700 §2.4)',
+        );
       const secret = input.isPublic ? undefined : randomBytes(32).toString('base64url');
       const client: ClientRecord = {
         clientId: input.clientId,

@@ -90,6 +90,7 @@ export interface UserStore {
 export interface ClientStore {
   insert(client: ClientRecord): Promise<void>;
   find(clientId: string): Promise<ClientRecord | undefined>;
+  list(): Promise<ClientRecord[]>;
   /** Returns false if there is no such client. */
   delete(clientId: string): Promise<boolean>;
 }

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { AppError } from '@tessera/shared';
 import pg from 'pg';
 import type { DatabaseLocation } from '../../config.js';
 import type { Tables } from './tables.js';
@@ -14,7 +15,10 @@ const int8Oid = 20;
  * timeout so the CLI and the server can share the file; PostgreSQL's int8 comes back as
  * a number (our timestamps are milliseconds, well inside 2^53).
  */
-export function openDatabase(location: DatabaseLocation): Kysely<Tables> {
+export function openDatabase(
+  location: DatabaseLocation,
+  onIdleClientError: (error: Error) => void = () => undefined,
+): Kysely<Tables> {
   if (location.dialect === 'sqlite') {
     mkdirSync(dirname(location.file), { recursive: true });
     const database = new Database(location.file);
@@ -26,6 +30,8 @@ export function openDatabase(location: DatabaseLocation): Kysely<Tables> {
   const pool = new pg.Pool({
     connectionString: location.connectionString,
     max: 10,
+    // Fail fast while the database is down (requests get 503) instead of queueing forever.
+    connectionTimeoutMillis: 3000,
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === int8Oid
@@ -35,5 +41,41 @@ export function openDatabase(location: DatabaseLocation): Kysely<Tables> {
             ) => unknown)) as typeof pg.types.getTypeParser,
     },
   });
+  // An idle connection dropped by the server emits 'error' on the pool; unhandled it would
+  // crash the process. The pool replaces it on the next query.
+  pool.on('error', onIdleClientError);
   return new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/** Driver errors that mean "the database cannot be reached right now", not "this request is wrong". */
+const unavailableCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'SQLITE_BUSY',
+]);
+
+/**
+ * Maps an unreachable or shutting-down database to 503 temporarily_unavailable (RFC 6749
+ * §5.2's code for an overloaded or down server) with Retry-After; anything else is left alone.
+ */
+export function toDatabaseUnavailable(error: unknown): AppError | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const code = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message : '';
+  const unavailable =
+    (typeof code === 'string' &&
+      (unavailableCodes.has(code) || code.startsWith('08') || code.startsWith('57P'))) ||
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(
+      message,
+    );
+  return unavailable
+    ? new AppError('temporarily_unavailable', 'the database is unavailable; retry shortly', {
+        cause: error,
+        headers: { 'Retry-After': '5' },
+      })
+    : undefined;
 }

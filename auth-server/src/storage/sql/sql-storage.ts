@@ -141,6 +141,10 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
           .executeTakeFirst();
         return row === undefined ? undefined : toClient(row);
       },
+      async list() {
+        const rows = await db.selectFrom('clients').selectAll().orderBy('client_id').execute();
+        return rows.map(toClient);
+      },
       async delete(clientId) {
         const result = await db.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
         return result.numDeletedRows > 0n;
