@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, duration, httpUrl, isLoopbackUrl, logLevel, port, readEnv } from '@tessera/shared';
+import { checkKeyDurations, deriveKeyDurations, type KeyDurations } from './keys/lifecycle.js';
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -18,6 +19,10 @@ const schema = z.object({
     .min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 32`)')
     .optional(),
   ACCESS_TOKEN_TTL: duration('15m', 30),
+  KEY_ROTATION_INTERVAL: duration('30d'),
+  KEY_RELOAD_INTERVAL: duration('30s').refine((value) => value <= 300, 'must be at most 300s'),
+  JWKS_MAX_AGE: duration('5m').refine((value) => value <= 86400, 'must be at most 1d'),
+  CLOCK_TOLERANCE: duration('30s', 0).refine((value) => value <= 300, 'must be at most 300s'),
   SIGNING_KEY_SIZE: z.enum(['2048', '3072', '4096']).default('2048').transform(Number),
   LOG_LEVEL: logLevel,
 });
@@ -36,6 +41,8 @@ export interface AuthConfig {
   /** Undefined outside production: a dev secret is then generated under `dataDir`. */
   keyEncryptionSecret: string | undefined;
   accessTokenTtlSeconds: number;
+  /** The signing-key lifecycle: configured and derived durations (keys/lifecycle.ts). */
+  keyDurations: KeyDurations;
   signingKeySize: number;
   logLevel: z.output<typeof logLevel>;
 }
@@ -54,14 +61,24 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
     ? { dialect: 'sqlite', file: resolve(url.slice('sqlite:'.length)) }
     : { dialect: 'postgres', connectionString: url };
 
+  const keyDurations = deriveKeyDurations({
+    rotationIntervalSeconds: raw.KEY_ROTATION_INTERVAL,
+    reloadIntervalSeconds: raw.KEY_RELOAD_INTERVAL,
+    jwksMaxAgeSeconds: raw.JWKS_MAX_AGE,
+    accessTokenTtlSeconds: raw.ACCESS_TOKEN_TTL,
+    clockToleranceSeconds: raw.CLOCK_TOLERANCE,
+  });
+  const problems = checkKeyDurations(keyDurations);
   if (production) {
-    const problems: string[] = [];
     if (raw.KEY_ENCRYPTION_SECRET === undefined)
       problems.push('KEY_ENCRYPTION_SECRET: required in production (the generated dev secret is refused)');
     if (raw.ISSUER.startsWith('http://') && !isLoopbackUrl(raw.ISSUER))
       problems.push('ISSUER: must be https:// in production (http:// only on loopback)');
-    if (problems.length > 0) throw new ConfigError(problems);
+    // Verifiers do not refresh more often than every 30 s by default (JWKS_MIN_REFRESH), so a
+    // shorter max-age would publish keys for less time than the lifecycle counts on.
+    if (raw.JWKS_MAX_AGE < 30) problems.push('JWKS_MAX_AGE: must be at least 30s in production');
   }
+  if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
     production,
@@ -73,6 +90,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
     database,
     keyEncryptionSecret: raw.KEY_ENCRYPTION_SECRET,
     accessTokenTtlSeconds: raw.ACCESS_TOKEN_TTL,
+    keyDurations: Object.freeze(keyDurations),
     signingKeySize: raw.SIGNING_KEY_SIZE,
     logLevel: raw.LOG_LEVEL,
   });

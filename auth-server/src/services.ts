@@ -49,7 +49,14 @@ export async function loadServices(
   return {
     storage,
     clock,
-    keys: createKeyManager({ keys: storage.keys, kek, clock, logger, modulusLength: config.signingKeySize }),
+    keys: createKeyManager({
+      keys: storage.keys,
+      kek,
+      clock,
+      logger,
+      modulusLength: config.signingKeySize,
+      durations: config.keyDurations,
+    }),
     users: createUserService({ users: storage.users, hasher: await createPasswordHasher(), clock }),
     clients: createClientService({ clients: storage.clients, clock }),
   };

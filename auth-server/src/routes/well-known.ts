@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { methodNotAllowed } from '@tessera/shared';
-import { jwksMaxAgeSeconds, type KeyManager } from '../keys/key-manager.js';
+import type { KeyManager } from '../keys/key-manager.js';
+import { toJwksCacheControl } from '../keys/lifecycle.js';
 
 /** True when an If-None-Match header matches the ETag (weak comparison, RFC 9110 §13.1.2). */
 function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
@@ -11,7 +12,10 @@ function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
     .some((tag) => tag === '*' || tag === etag);
 }
 
-/** RFC 8414 metadata (at both well-known paths) and the JWKS (RFC 7517), served from memory. */
+/**
+ * RFC 8414 metadata (at both well-known paths) and the JWKS (RFC 7517), served from memory: the
+ * key manager keeps it current and never empty (there is always an active key once loaded).
+ */
 export function createWellKnownRouter(deps: { issuer: string; keys: KeyManager }): Router {
   const { issuer, keys } = deps;
   const metadata = Object.freeze({
@@ -25,6 +29,7 @@ export function createWellKnownRouter(deps: { issuer: string; keys: KeyManager }
     access_token_signing_alg_values_supported: ['RS256'],
   });
   const metadataBody = JSON.stringify(metadata);
+  const jwksCacheControl = toJwksCacheControl(keys.durations);
 
   const router = Router();
   for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
@@ -35,7 +40,7 @@ export function createWellKnownRouter(deps: { issuer: string; keys: KeyManager }
   }
   router.get('/.well-known/jwks.json', (req, res) => {
     const { body, etag } = keys.jwks();
-    res.set({ 'Cache-Control': `public, max-age=${jwksMaxAgeSeconds}`, ETag: etag });
+    res.set({ 'Cache-Control': jwksCacheControl, ETag: etag });
     if (matchesEtag(req.headers['if-none-match'], etag)) {
       res.status(304).end();
       return;
