@@ -16,7 +16,8 @@ import { createMeRouter } from './routes/me.js';
 import { createNotesRouter } from './routes/notes.js';
 
 export interface AppDependencies {
-  config: Pick<ResourceServerConfig, 'issuer' | 'audience'>;
+  config: Pick<ResourceServerConfig, 'issuer' | 'audience'> &
+    Partial<Pick<ResourceServerConfig, 'clockToleranceSeconds'>>;
   logger: Logger;
   keys: JwksKeyProvider;
   clock?: Clock;
@@ -29,7 +30,13 @@ export function createApp({ config, logger, keys, clock = systemClock }: AppDepe
   app.use(helmet());
   app.use(createHttpLogger(logger));
 
-  const { requireToken } = createAuth({ keys, issuer: config.issuer, audience: config.audience, clock });
+  const { requireToken } = createAuth({
+    keys,
+    issuer: config.issuer,
+    audience: config.audience,
+    clock,
+    clockToleranceSeconds: config.clockToleranceSeconds,
+  });
   app.use(createHealthRouter({ keys }));
   app.use(createMeRouter({ requireToken }));
   app.use(createNotesRouter({ requireToken, clock }));

@@ -15,7 +15,12 @@ function configOrExit(): ResourceServerConfig {
 
 const config = configOrExit();
 const logger = createLogger({ name: 'resource-server', level: config.logLevel });
-const keys = createJwksKeyProvider({ jwksUri: config.jwksUri, logger: logger.child({ component: 'jwks' }) });
+const keys = createJwksKeyProvider({
+  jwksUri: config.jwksUri,
+  logger: logger.child({ component: 'jwks' }),
+  staleWindowSeconds: config.jwksStaleWindowSeconds,
+  minRefreshSeconds: config.jwksMinRefreshSeconds,
+});
 // Not awaited: the service listens at once and reports not-ready until the first key set arrives.
 void keys.start();
 const app = createApp({ config, logger, keys });

@@ -11,6 +11,9 @@ describe('loadConfig', () => {
       issuer: 'http://localhost:4000',
       audience: 'tessera-api',
       jwksUri: 'http://localhost:4000/.well-known/jwks.json',
+      jwksStaleWindowSeconds: 3600,
+      jwksMinRefreshSeconds: 30,
+      clockToleranceSeconds: 30,
       logLevel: 'info',
     });
     expect(Object.isFrozen(config)).toBe(true);

@@ -9,6 +9,7 @@ export interface AuthOptions {
   issuer: string;
   audience: string;
   clock?: Clock;
+  clockToleranceSeconds?: number | undefined;
 }
 
 /**
@@ -16,11 +17,19 @@ export interface AuthOptions {
  * as in tests — cannot share strategies) with the shared JWT strategy registered as `jwt`.
  * Returns the middleware that guards routes.
  */
-export function createAuth({ keys, issuer, audience, clock }: AuthOptions): { requireToken: RequestHandler } {
+export function createAuth({ keys, issuer, audience, clock, clockToleranceSeconds }: AuthOptions): {
+  requireToken: RequestHandler;
+} {
   const authenticator = new passport.Passport();
   authenticator.use(
     'jwt',
-    createJwtStrategy({ keys, issuer, audience, ...(clock === undefined ? {} : { clock }) }),
+    createJwtStrategy({
+      keys,
+      issuer,
+      audience,
+      ...(clock === undefined ? {} : { clock }),
+      ...(clockToleranceSeconds === undefined ? {} : { clockToleranceSeconds }),
+    }),
   );
   return { requireToken: createRequireToken(authenticator, 'jwt') };
 }

@@ -2,9 +2,9 @@ import type { JwksKeyProvider } from '@tessera/shared';
 import { Router } from 'express';
 
 /**
- * Liveness (the process answers) and readiness (DESIGN.md: the JWKS was loaded at least once,
- * so tokens can be verified). Readiness stays true while refreshes fail: verification keeps
- * working from the cached set. Refresh errors are logged, not published here.
+ * Liveness (the process answers) and readiness (DESIGN.md: a usable key set is held, so tokens can
+ * be verified). Readiness stays true while refreshes fail, as long as the held set is within its
+ * stale window; the set's age is published so operators see a refresh problem before it bites.
  */
 export function createHealthRouter({ keys }: { keys: JwksKeyProvider }): Router {
   const router = Router();
@@ -14,9 +14,15 @@ export function createHealthRouter({ keys }: { keys: JwksKeyProvider }): Router 
   });
   router.get('/readyz', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
-    const { loaded, keyCount, ageSeconds } = keys.status();
-    if (loaded) res.json({ status: 'ok', jwks: { key_count: keyCount, age_seconds: ageSeconds } });
-    else res.status(503).json({ status: 'not ready', reason: 'signing keys not loaded yet' });
+    const { loaded, usable, keyCount, ageSeconds } = keys.status();
+    const jwks = { key_count: keyCount, age_seconds: ageSeconds ?? null };
+    if (usable) res.json({ status: 'ok', jwks });
+    else
+      res.status(503).json({
+        status: 'not ready',
+        reason: loaded ? 'signing keys are older than the stale window' : 'signing keys not loaded yet',
+        jwks,
+      });
   });
   return router;
 }
