@@ -19,7 +19,7 @@ export interface JwksKeyProviderOptions {
   /** At most one refetch for an unknown `kid` per this many seconds (default 30). */
   unknownKidCooldownSeconds?: number;
   /**
-   * And at most this many unknown-`kid` refetches per `unknownKidBudgetWindowSeconds` (default 10
+   * And at most this many unknown-`kid` refetches per `unknownKidBudgetWindowSeconds` (default 5
    * per 3600): a sustained flood of made-up kids costs the auth server a bounded number of requests.
    */
   unknownKidBudget?: number;
@@ -180,7 +180,7 @@ export function createJwksKeyProvider(options: JwksKeyProviderOptions): JwksKeyP
   const maxRefreshSeconds = positive('maxRefreshSeconds', options.maxRefreshSeconds ?? 3600);
   const cooldownMs = positive('unknownKidCooldownSeconds', options.unknownKidCooldownSeconds ?? 30) * 1000;
   const fetchTimeoutMs = positive('fetchTimeoutMs', options.fetchTimeoutMs ?? 5000);
-  const unknownKidBudget = positive('unknownKidBudget', options.unknownKidBudget ?? 10);
+  const unknownKidBudget = positive('unknownKidBudget', options.unknownKidBudget ?? 5);
   const budgetWindowMs =
     positive('unknownKidBudgetWindowSeconds', options.unknownKidBudgetWindowSeconds ?? 3600) * 1000;
   const staleWindowSeconds = positive('staleWindowSeconds', options.staleWindowSeconds ?? 3600);
