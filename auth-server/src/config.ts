@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, duration, httpUrl, isLoopbackUrl, logLevel, port, readEnv } from '@tessera/shared';
+import { checkKeyDurations, deriveKeyDurations, type KeyDurations } from './keys/lifecycle.js';
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -21,6 +22,10 @@ const schema = z.object({
   REFRESH_TOKEN_TTL: duration('30d', 60),
   REFRESH_TOKEN_IDLE_TTL: duration('14d', 60),
   REFRESH_TOKEN_REUSE_GRACE: duration('10s', 0),
+  KEY_ROTATION_INTERVAL: duration('30d'),
+  KEY_RELOAD_INTERVAL: duration('30s').refine((value) => value <= 300, 'must be at most 300s'),
+  JWKS_MAX_AGE: duration('5m').refine((value) => value <= 86400, 'must be at most 1d'),
+  CLOCK_TOLERANCE: duration('30s', 0).refine((value) => value <= 300, 'must be at most 300s'),
   SIGNING_KEY_SIZE: z.enum(['2048', '3072', '4096']).default('2048').transform(Number),
   LOG_LEVEL: logLevel,
 });
@@ -45,6 +50,8 @@ export interface AuthConfig {
   refreshTokenTtlSeconds: number;
   refreshTokenIdleTtlSeconds: number;
   refreshTokenReuseGraceSeconds: number;
+  /** The signing-key lifecycle: configured and derived durations (keys/lifecycle.ts). */
+  keyDurations: KeyDurations;
   signingKeySize: number;
   logLevel: z.output<typeof logLevel>;
 }
@@ -63,14 +70,24 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
     ? { dialect: 'sqlite', file: resolve(url.slice('sqlite:'.length)) }
     : { dialect: 'postgres', connectionString: url };
 
+  const keyDurations = deriveKeyDurations({
+    rotationIntervalSeconds: raw.KEY_ROTATION_INTERVAL,
+    reloadIntervalSeconds: raw.KEY_RELOAD_INTERVAL,
+    jwksMaxAgeSeconds: raw.JWKS_MAX_AGE,
+    accessTokenTtlSeconds: raw.ACCESS_TOKEN_TTL,
+    clockToleranceSeconds: raw.CLOCK_TOLERANCE,
+  });
+  const problems = checkKeyDurations(keyDurations);
   if (production) {
-    const problems: string[] = [];
     if (raw.KEY_ENCRYPTION_SECRET === undefined)
       problems.push('KEY_ENCRYPTION_SECRET: required in production (the generated dev secret is refused)');
     if (raw.ISSUER.startsWith('http://') && !isLoopbackUrl(raw.ISSUER))
       problems.push('ISSUER: must be https:// in production (http:// only on loopback)');
-    if (problems.length > 0) throw new ConfigError(problems);
+    // Verifiers do not refresh more often than every 30 s by default (JWKS_MIN_REFRESH), so a
+    // shorter max-age would publish keys for less time than the lifecycle counts on.
+    if (raw.JWKS_MAX_AGE < 30) problems.push('JWKS_MAX_AGE: must be at least 30s in production');
   }
+  if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
     production,
@@ -86,6 +103,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
     // An idle lifetime beyond the absolute one would never apply.
     refreshTokenIdleTtlSeconds: Math.min(raw.REFRESH_TOKEN_IDLE_TTL, raw.REFRESH_TOKEN_TTL),
     refreshTokenReuseGraceSeconds: raw.REFRESH_TOKEN_REUSE_GRACE,
+    keyDurations: Object.freeze(keyDurations),
     signingKeySize: raw.SIGNING_KEY_SIZE,
     logLevel: raw.LOG_LEVEL,
   });

@@ -20,12 +20,15 @@ async function main(): Promise<void> {
       );
   }
   await services.keys.load();
+  // Due lifecycle transitions and other replicas' changes are picked up every KEY_RELOAD_INTERVAL.
+  services.keys.start();
   const app = createAuthApp(config, logger, services);
   const server = await listen(app, { port: config.port, host: config.host });
   logger.info({ port: server.port, host: config.host, issuer: config.issuer }, 'listening');
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
+    services.keys.stop();
     void server
       .close()
       .then(() => services.storage.close())

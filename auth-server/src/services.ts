@@ -62,6 +62,7 @@ export async function loadServices(
     clock,
     logger,
     modulusLength: config.signingKeySize,
+    durations: config.keyDurations,
   });
   const revocations = createRevocationService({
     storage,

@@ -179,8 +179,8 @@ describe('clients create', () => {
   });
 });
 
-describe('keys list', () => {
-  test('--json, after the server created its key, lists the one active key', async () => {
+describe('keys', () => {
+  test('list --json, after the server created its keys: the active and the pending key, each with its next change', async () => {
     const kid = await withServices(async (services) => {
       await services.keys.load();
       return services.keys.signingKey().kid;
@@ -190,11 +190,97 @@ describe('keys list', () => {
 
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    const keys = JSON.parse(run.stdout) as { kid: string; state: string; created_at: string }[];
-    expect(keys).toHaveLength(1);
-    expect(keys[0]).toMatchObject({ kid, state: 'active' });
-    expect(new Date(keys[0]?.created_at ?? '').toISOString()).toBe(keys[0]?.created_at);
+    const keys = JSON.parse(run.stdout) as {
+      kid: string;
+      state: string;
+      created_at: string;
+      next_state: string | null;
+      next_change_at: string | null;
+    }[];
+    expect(keys).toHaveLength(2);
+    const active = keys.find((key) => key.state === 'active');
+    expect(active).toMatchObject({ kid, next_state: 'retiring' });
+    expect(keys.find((key) => key.state === 'pending')).toMatchObject({
+      next_state: 'active',
+      next_change_at: active?.next_change_at,
+    });
+    expect(new Date(active?.created_at ?? '').toISOString()).toBe(active?.created_at);
+    expect(
+      new Date(active?.next_change_at ?? '').getTime() - new Date(active?.created_at ?? '').getTime(),
+    ).toBe(30 * 86400 * 1000);
     expect(run.stdout).not.toMatch(/private|v1\./);
+  });
+
+  test('rotate before the pending key was published long enough: exit 1 with the reason; --force rotates', async () => {
+    const refused = await admin(['keys', 'rotate']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /^admin: the pending key \S+ has been published only since .*use --force.*\n$/,
+    );
+
+    const before = JSON.parse((await admin(['keys', 'list', '--json'])).stdout) as {
+      kid: string;
+      state: string;
+    }[];
+    const forced = await admin(['keys', 'rotate', '--force']);
+    expect(forced.stderr).toBe('');
+    expect(forced.code).toBe(0);
+    const pending = before.find((key) => key.state === 'pending')?.kid ?? '';
+    const active = before.find((key) => key.state === 'active')?.kid ?? '';
+    expect(forced.stdout).toContain(`${pending} is now active; ${active} is retiring`);
+  });
+
+  test('two admin processes rotating at the same moment rotate once: one active key, one new pending key', async () => {
+    const before = JSON.parse((await admin(['keys', 'list', '--json'])).stdout) as { state: string }[];
+
+    const runs = await Promise.all([
+      admin(['keys', 'rotate', '--force']),
+      admin(['keys', 'rotate', '--force']),
+    ]);
+
+    const after = JSON.parse((await admin(['keys', 'list', '--json'])).stdout) as { state: string }[];
+    const count = (keys: { state: string }[], state: string) =>
+      keys.filter((key) => key.state === state).length;
+    expect(count(after, 'active')).toBe(1);
+    expect(count(after, 'pending')).toBe(1);
+    // Each successful run added one key; both succeeding one after the other is fine too, racing is not.
+    const succeeded = runs.filter((run) => run.code === 0).length;
+    expect(succeeded).toBeGreaterThanOrEqual(1);
+    expect(after.length - before.length).toBe(succeeded);
+    expect(count(after, 'retiring') - count(before, 'retiring')).toBe(succeeded);
+    for (const run of runs.filter((run) => run.code !== 0))
+      expect(run.stderr).toMatch(/^admin: the keys changed while rotating/);
+  });
+
+  test('compromise <kid> on the active key: exit 0, it is unpublished, a fresh key is active', async () => {
+    const before = JSON.parse((await admin(['keys', 'list', '--json'])).stdout) as {
+      kid: string;
+      state: string;
+    }[];
+    const leaked = before.find((key) => key.state === 'active')?.kid ?? '';
+
+    const run = await admin(['keys', 'compromise', leaked]);
+
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`${leaked} (was active) is unpublished`);
+    const after = JSON.parse((await admin(['keys', 'list', '--json'])).stdout) as {
+      kid: string;
+      state: string;
+    }[];
+    expect(after.find((key) => key.kid === leaked)?.state).toBe('compromised');
+    const fresh = after.find((key) => key.state === 'active')?.kid ?? '';
+    expect(before.map((key) => key.kid)).not.toContain(fresh);
+    expect(run.stdout).toContain(`${fresh} is now active`);
+  });
+
+  test('compromise of an unknown kid: exit 1; without a kid: exit 2', async () => {
+    const unknown = await admin(['keys', 'compromise', 'nope']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toBe('admin: no published key has kid "nope" (see keys list)\n');
+    const missing = await admin(['keys', 'compromise']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^admin: keys compromise takes one kid/);
   });
 });
 

@@ -4,6 +4,7 @@ import { calculateJwkThumbprint, compactVerify, importJWK, SignJWT } from 'jose'
 import { createFixedClock } from '@tessera/shared';
 import { createKeyEncryptionKey, KeyDecryptionError } from '../src/keys/encryption.js';
 import { createJwksDocument, createKeyManager, type KeyManager } from '../src/keys/key-manager.js';
+import { loadConfig } from '../src/config.js';
 import type { Storage } from '../src/storage/storage.js';
 import { createCapturedLogger, createTestStorage, openTestStorage } from './helpers.js';
 
@@ -17,6 +18,7 @@ function keyManager(storage: Storage, kekSecret = secret): KeyManager {
     clock,
     logger: createCapturedLogger().logger,
     modulusLength: 2048,
+    durations: loadConfig({}).keyDurations,
   });
 }
 
@@ -87,15 +89,15 @@ describe('key manager', () => {
     expect(() => manager.jwks()).toThrow();
   });
 
-  test('the first load creates one active key: kid is its RFC 7638 thumbprint, private part encrypted', async () => {
+  test('the first load creates an active key and the next, pending one: kid is the RFC 7638 thumbprint, private part encrypted', async () => {
     const store = await createTestStorage();
     opened.push(store);
     const manager = keyManager(store.storage);
     await manager.load();
 
     const records = await store.storage.keys.list();
-    expect(records).toHaveLength(1);
-    const [record] = records;
+    expect(records.map((key) => key.state).sort()).toEqual(['active', 'pending']);
+    const record = records.find((key) => key.state === 'active');
     expect(record).toMatchObject({
       state: 'active',
       alg: 'RS256',
@@ -125,7 +127,7 @@ describe('key manager', () => {
 
     expect(second.signingKey().kid).toBe(first.signingKey().kid);
     expect(second.jwks().etag).toBe(first.jwks().etag);
-    expect(await store.storage.keys.list()).toHaveLength(1);
+    expect(await store.storage.keys.list()).toHaveLength(2);
   });
 
   test('with a wrong secret, load() rejects with KeyDecryptionError and the store still holds exactly one key', async () => {
@@ -150,8 +152,10 @@ describe('key manager', () => {
 
     await Promise.all([a.load(), b.load()]);
 
-    const active = (await store.storage.keys.list()).filter((key) => key.state === 'active');
+    const stored = await store.storage.keys.list();
+    const active = stored.filter((key) => key.state === 'active');
     expect(active).toHaveLength(1);
+    expect(stored.filter((key) => key.state === 'pending')).toHaveLength(1);
     expect(a.signingKey().kid).toBe(active[0]?.kid);
     expect(b.signingKey().kid).toBe(active[0]?.kid);
     expect(await signsWithStoredKey(a, store.storage)).toBe(active[0]?.kid);
@@ -168,7 +172,9 @@ describe('JWKS document', () => {
     privateKeyEncrypted: 'v1.secret',
     createdAt: 0,
     activatedAt: null,
+    retiringAt: null,
     retiredAt: null,
+    compromisedAt: null,
   });
 
   test('publishes pending, active and retiring keys only, each with only public members', () => {

@@ -195,9 +195,7 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
     const res = await request(auth.app)
       .post('/oauth/revoke')
       .type('form')
-      .send(
-        form(['client_id', 'app'], ['client_secret', appSecret], ['token', tokens.refresh_token]),
-      );
+      .send(form(['client_id', 'app'], ['client_secret', appSecret], ['token', tokens.refresh_token]));
     expectRevoked(res);
     expect((await familyRows(tokens.refresh_token))[0]!.revokedAt).not.toBeNull();
   });

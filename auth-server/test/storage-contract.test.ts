@@ -98,7 +98,9 @@ for (const { dialect, enabled } of testDialects()) {
         privateKeyEncrypted: 'v1.x.y.z',
         createdAt: now,
         activatedAt: now,
+        retiringAt: null,
         retiredAt: null,
+        compromisedAt: null,
       });
       const results = await Promise.allSettled([one.keys.insert(key('k1')), two.keys.insert(key('k2'))]);
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);

@@ -103,8 +103,9 @@ describe('client_credentials grant: success', () => {
     });
 
     expect(protectedHeader).toMatchObject({ alg: 'RS256', typ: 'at+jwt' });
-    const [published] = keySet.keys;
-    expect(keySet.keys).toHaveLength(1);
+    // The JWKS also carries the next (pending) key; the token names the one that signed it.
+    expect(keySet.keys).toHaveLength(2);
+    const published = keySet.keys.find((key) => key.kid === protectedHeader.kid);
     const thumbprint = await calculateJwkThumbprint(
       { kty: 'RSA', n: published?.n, e: published?.e },
       'sha256',

@@ -14,25 +14,29 @@ afterAll(async () => {
 });
 
 describe('GET /.well-known/jwks.json', () => {
-  test('serves the active public key as application/jwk-set+json, cacheable, with a strong ETag', async () => {
+  test('serves the active and the pending public key as application/jwk-set+json, cacheable, with a strong ETag', async () => {
     const res = await request(auth.app).get('/.well-known/jwks.json');
 
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/jwk-set\+json/);
-    expect(res.headers['cache-control']).toBe('public, max-age=300');
+    // max-age = JWKS_MAX_AGE; stale-if-error = the retiring duration (keys/lifecycle.ts).
+    expect(res.headers['cache-control']).toBe('public, max-age=300, stale-if-error=1260');
     expect(res.headers['etag']).toMatch(/^"[^"]+"$/);
 
     const { keys } = JSON.parse(res.text) as { keys: Record<string, string>[] };
-    const [active] = (await auth.services.storage.keys.list()).filter((key) => key.state === 'active');
-    expect(keys).toHaveLength(1);
-    expect(keys[0]).toEqual({
-      kty: 'RSA',
-      n: active?.publicJwk.n,
-      e: active?.publicJwk.e,
-      kid: active?.kid,
-      alg: 'RS256',
-      use: 'sig',
-    });
+    const stored = await auth.services.storage.keys.list();
+    expect(keys).toHaveLength(2);
+    for (const state of ['active', 'pending'] as const) {
+      const record = stored.find((key) => key.state === state);
+      expect(keys).toContainEqual({
+        kty: 'RSA',
+        n: record?.publicJwk.n,
+        e: record?.publicJwk.e,
+        kid: record?.kid,
+        alg: 'RS256',
+        use: 'sig',
+      });
+    }
     expect(keys[0]?.kid).toBe(
       await calculateJwkThumbprint({ kty: 'RSA', n: keys[0]?.n, e: keys[0]?.e }, 'sha256'),
     );
@@ -61,7 +65,7 @@ describe('GET /.well-known/jwks.json', () => {
     expect(res.status).toBe(304);
     expect(res.text).toBe('');
     expect(res.headers['etag']).toBe(etag);
-    expect(res.headers['cache-control']).toBe('public, max-age=300');
+    expect(res.headers['cache-control']).toBe('public, max-age=300, stale-if-error=1260');
   });
 
   test('If-None-Match with another ETag gives 200 and the body', async () => {

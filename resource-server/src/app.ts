@@ -17,7 +17,8 @@ import { createMeRouter } from './routes/me.js';
 import { createNotesRouter } from './routes/notes.js';
 
 export interface AppDependencies {
-  config: Pick<ResourceServerConfig, 'issuer' | 'audience'>;
+  config: Pick<ResourceServerConfig, 'issuer' | 'audience'> &
+    Partial<Pick<ResourceServerConfig, 'clockToleranceSeconds'>>;
   logger: Logger;
   keys: JwksKeyProvider;
   /** Revoked tokens to refuse; without it only signature and claims are checked. */
@@ -43,6 +44,7 @@ export function createApp({
     issuer: config.issuer,
     audience: config.audience,
     clock,
+    clockToleranceSeconds: config.clockToleranceSeconds,
     ...(revocations === undefined ? {} : { revocations }),
   });
   app.use(createHealthRouter({ keys, ...(revocations === undefined ? {} : { revocations }) }));

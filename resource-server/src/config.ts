@@ -8,6 +8,9 @@ const variables = z.object({
   ISSUER: httpUrl().default('http://localhost:4000'),
   AUDIENCE: z.string().min(1).default('tessera-api'),
   JWKS_URI: httpUrl().optional(),
+  JWKS_STALE_WINDOW: duration('1h'),
+  JWKS_MIN_REFRESH: duration('30s').refine((value) => value <= 3600, 'must be at most 1h'),
+  CLOCK_TOLERANCE: duration('30s', 0).refine((value) => value <= 300, 'must be at most 300s'),
   REVOCATION_FEED_URI: httpUrl().optional(),
   REVOCATION_REFRESH_INTERVAL: duration('15s', 1).refine((seconds) => seconds <= 300, 'must be at most 5m'),
   LOG_LEVEL: logLevel,
@@ -23,6 +26,11 @@ const schema = variables.transform((env) => ({
   audience: env.AUDIENCE,
   // DESIGN.md: the JWKS lives at the issuer's well-known path unless told otherwise.
   jwksUri: env.JWKS_URI ?? `${env.ISSUER}/.well-known/jwks.json`,
+  /** How long past its max-age the key set is still used while the auth server cannot be reached. */
+  jwksStaleWindowSeconds: env.JWKS_STALE_WINDOW,
+  /** The JWKS is refreshed at its max-age, but never more often than this. */
+  jwksMinRefreshSeconds: env.JWKS_MIN_REFRESH,
+  clockToleranceSeconds: env.CLOCK_TOLERANCE,
   revocationFeedUri: env.REVOCATION_FEED_URI ?? `${env.ISSUER}/oauth/revocations`,
   revocationRefreshSeconds: env.REVOCATION_REFRESH_INTERVAL,
   logLevel: env.LOG_LEVEL,

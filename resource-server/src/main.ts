@@ -21,7 +21,12 @@ function configOrExit(): ResourceServerConfig {
 
 const config = configOrExit();
 const logger = createLogger({ name: 'resource-server', level: config.logLevel });
-const keys = createJwksKeyProvider({ jwksUri: config.jwksUri, logger: logger.child({ component: 'jwks' }) });
+const keys = createJwksKeyProvider({
+  jwksUri: config.jwksUri,
+  logger: logger.child({ component: 'jwks' }),
+  staleWindowSeconds: config.jwksStaleWindowSeconds,
+  minRefreshSeconds: config.jwksMinRefreshSeconds,
+});
 const revocations = createRevocationFeed({
   uri: config.revocationFeedUri,
   refreshSeconds: config.revocationRefreshSeconds,

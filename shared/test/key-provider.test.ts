@@ -96,6 +96,7 @@ describe('createJwksKeyProvider against a JWKS server on loopback', () => {
     const keys = provider();
     expect(keys.status()).toEqual({
       loaded: false,
+      usable: false,
       keyCount: 0,
       ageSeconds: undefined,
       lastError: undefined,
@@ -103,7 +104,13 @@ describe('createJwksKeyProvider against a JWKS server on loopback', () => {
 
     await keys.start();
 
-    expect(keys.status()).toEqual({ loaded: true, keyCount: 1, ageSeconds: 0, lastError: undefined });
+    expect(keys.status()).toEqual({
+      loaded: true,
+      usable: true,
+      keyCount: 1,
+      ageSeconds: 0,
+      lastError: undefined,
+    });
     const key = await keys.getKey(first.kid);
     expect(key).toBeInstanceOf(KeyObject);
     expect(key?.type).toBe('public');
@@ -128,7 +135,13 @@ describe('createJwksKeyProvider against a JWKS server on loopback', () => {
 
     expect(server.requests).toHaveLength(2);
     expect(server.requests[1]?.['if-none-match']).toBe('"v1"');
-    expect(keys.status()).toEqual({ loaded: true, keyCount: 1, ageSeconds: 0, lastError: undefined });
+    expect(keys.status()).toEqual({
+      loaded: true,
+      usable: true,
+      keyCount: 1,
+      ageSeconds: 0,
+      lastError: undefined,
+    });
     expect(await keys.getKey(first.kid)).toBe(key);
   });
 

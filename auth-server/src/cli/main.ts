@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, createLogger } from '@tessera/shared';
 import { loadConfig } from '../config.js';
+import { nextChange } from '../keys/lifecycle.js';
 import { loadServices, type Services } from '../services.js';
 
 const usage = `usage: npm run admin -- <command>
@@ -8,7 +9,9 @@ const usage = `usage: npm run admin -- <command>
   users disable --username U
   clients create --client-id C --grants password,client_credentials,refresh_token --scopes "a b" [--public] [--json]
   clients delete --client-id C
-  keys list [--json]
+  keys list [--json]        each key's state and when it changes next
+  keys rotate [--force]     pending → active, active → retiring, a new pending key
+  keys compromise <kid>     unpublish that key now; if it was signing, a fresh key signs from now
   migrate`;
 
 class UsageError extends Error {}
@@ -21,6 +24,7 @@ const options = {
   grants: { type: 'string' },
   public: { type: 'boolean' },
   json: { type: 'boolean' },
+  force: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -46,7 +50,12 @@ async function readStdin(): Promise<string> {
 const print = (line: string) => process.stdout.write(`${line}\n`);
 const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString());
 
-async function run(command: string, flags: Flags, services: Services): Promise<void> {
+async function run(
+  command: string,
+  args: readonly string[],
+  flags: Flags,
+  services: Services,
+): Promise<void> {
   switch (command) {
     case 'users create': {
       if (flags['password-stdin'] !== true)
@@ -100,25 +109,49 @@ async function run(command: string, flags: Flags, services: Services): Promise<v
     }
     case 'keys list': {
       const keys = await services.storage.keys.list();
+      const withNext = keys.map((key) => ({ key, next: nextChange(key, keys, services.keys.durations) }));
       if (flags.json === true) {
         print(
           JSON.stringify(
-            keys.map((key) => ({
+            withNext.map(({ key, next }) => ({
               kid: key.kid,
               state: key.state,
               created_at: iso(key.createdAt),
               activated_at: key.activatedAt === null ? null : iso(key.activatedAt),
+              retiring_at: key.retiringAt === null ? null : iso(key.retiringAt),
               retired_at: key.retiredAt === null ? null : iso(key.retiredAt),
+              compromised_at: key.compromisedAt === null ? null : iso(key.compromisedAt),
+              next_state: next?.state ?? null,
+              next_change_at: next === undefined ? null : iso(next.at),
             })),
           ),
         );
         return;
       }
-      if (keys.length === 0) print('no signing keys yet (the auth server creates one when it first starts)');
-      for (const key of keys)
+      if (keys.length === 0) print('no signing keys yet (the auth server creates them when it first starts)');
+      for (const { key, next } of withNext)
         print(
-          `${key.kid}  ${key.state.padEnd(11)}  created ${iso(key.createdAt)}  activated ${iso(key.activatedAt)}`,
+          `${key.kid}  ${key.state.padEnd(11)}  created ${iso(key.createdAt)}  ` +
+            (next === undefined ? 'no further change' : `${next.state} at ${iso(next.at)}`),
         );
+      return;
+    }
+    case 'keys rotate': {
+      const { activated, retiring } = await services.keys.rotate({ force: flags.force === true });
+      print(`${activated} is now active${retiring === undefined ? '' : `; ${retiring} is retiring`}`);
+      print(`auth-server replicas sign with it within ${services.keys.durations.reloadIntervalSeconds}s`);
+      return;
+    }
+    case 'keys compromise': {
+      const [kid] = args;
+      if (kid === undefined || args.length !== 1) throw new UsageError('keys compromise takes one kid');
+      const { previousState, activated } = await services.keys.compromise(kid);
+      print(`${kid} (was ${previousState}) is unpublished and its private key destroyed`);
+      if (activated !== undefined) print(`${activated} is now active`);
+      print(
+        `auth-server replicas stop publishing it within ${services.keys.durations.reloadIntervalSeconds}s; ` +
+          'resource servers refuse its tokens from their next JWKS refresh',
+      );
       return;
     }
     case 'migrate':
@@ -135,6 +168,8 @@ const commands = new Set([
   'clients create',
   'clients delete',
   'keys list',
+  'keys rotate',
+  'keys compromise',
   'migrate',
 ]);
 
@@ -155,15 +190,19 @@ async function main(): Promise<number> {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
-  const command = positionals.join(' ');
-  if (!commands.has(command)) return fail(2, `unknown command "${command}" (see --help)`);
+  // `keys compromise <kid>` is the one command with an argument after its two words.
+  const command = positionals.slice(0, 2).join(' ');
+  const args = positionals.slice(2);
+  if (!commands.has(command)) return fail(2, `unknown command "${positionals.join(' ')}" (see --help)`);
+  if (command !== 'keys compromise' && args.length > 0)
+    return fail(2, `unexpected argument "${args.join(' ')}" (see --help)`);
   let services: Services | undefined;
   try {
     const config = loadConfig(process.env);
     // Diagnostics go to stderr so stdout stays machine-readable (--json).
     const logger = createLogger({ name: 'admin', level: 'error', destination: process.stderr });
     services = await loadServices(config, logger);
-    await run(command, flags, services);
+    await run(command, args, flags, services);
     return 0;
   } catch (error) {
     if (error instanceof UsageError) return fail(2, `${error.message} (see --help)`);

@@ -4,11 +4,9 @@ import { calculateJwkThumbprint } from 'jose';
 import type { Clock, Logger } from '@tessera/shared';
 import { StorageConflictError, type SigningKeyRecord, type SigningKeyStore } from '../storage/storage.js';
 import type { KeyEncryptionKey } from './encryption.js';
+import { dueTransitions, planRotation, type KeyDurations, type KeyTransition } from './lifecycle.js';
 
 const generateRsaKeyPair = promisify(generateKeyPair);
-
-/** How long resource servers may cache the JWKS (`Cache-Control: max-age`). */
-export const jwksMaxAgeSeconds = 300;
 
 /** The states whose public key is published. */
 const publishedStates: ReadonlySet<SigningKeyRecord['state']> = new Set(['pending', 'active', 'retiring']);
@@ -25,14 +23,35 @@ export interface PublishedJwks {
 }
 
 export interface KeyManager {
-  /** Loads the key set from the store, creating the first key if there is none. */
+  /** The lifecycle durations this manager works with (the JWKS route derives its caching from them). */
+  readonly durations: KeyDurations;
+  /**
+   * Applies the transitions due now (the first start creates the first keys), then loads the key
+   * set from the store and swaps it in. Rejects if the set cannot be loaded (a wrong
+   * KEY_ENCRYPTION_SECRET: KeyDecryptionError); the previous set then stays in use.
+   */
   load(): Promise<void>;
+  /** Runs load() every reload interval (an unref'd timer); failures are logged and retried. */
+  start(): void;
+  stop(): void;
+  /** Manual rotation (`keys rotate`), see planRotation. Throws KeyLifecycleError if refused or raced. */
+  rotate(options: { force: boolean }): Promise<{ activated: string; retiring: string | undefined }>;
+  /**
+   * Unpublishes `kid` now and destroys its private part; if it was signing, a fresh key signs from
+   * now on. Throws KeyLifecycleError if no published key has that kid.
+   */
+  compromise(kid: string): Promise<{ previousState: 'pending' | 'active' | 'retiring'; activated?: string }>;
   /** The key that signs now; throws if none is loaded. */
   signingKey(): SigningKey;
   jwks(): PublishedJwks;
   /** The public key of a published key, to verify our own tokens (introspection, revocation). */
   verificationKey(kid: string): KeyObject | undefined;
   ready(): boolean;
+}
+
+/** A lifecycle command that cannot be carried out as asked; the message says why and what to do. */
+export class KeyLifecycleError extends Error {
+  override name = 'KeyLifecycleError';
 }
 
 /**
@@ -72,13 +91,16 @@ export async function generateSigningKey(options: {
     privateKeyEncrypted: options.kek.encrypt(pkcs8, kid),
     createdAt: options.now,
     activatedAt: options.state === 'active' ? options.now : null,
+    retiringAt: null,
     retiredAt: null,
+    compromisedAt: null,
   };
 }
 
 /**
- * Holds the signing key (a parsed KeyObject, decrypted once per load) and the published
- * JWKS in memory; requests never touch the store or re-parse a key.
+ * Holds the signing key (a parsed KeyObject, decrypted once per key change) and the published
+ * JWKS in memory; requests never touch the store or re-parse a key. Every reload swaps both in
+ * one assignment, so a request sees either the old set or the new one, never a mix.
  */
 export function createKeyManager(deps: {
   keys: SigningKeyStore;
@@ -86,45 +108,156 @@ export function createKeyManager(deps: {
   clock: Clock;
   logger: Logger;
   modulusLength: number;
+  durations: KeyDurations;
 }): KeyManager {
-  const { keys, kek, clock, logger } = deps;
+  const { keys, kek, clock, logger, durations } = deps;
   let current: { signing: SigningKey; jwks: PublishedJwks; published: Map<string, KeyObject> } | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let loading: Promise<void> | undefined;
 
-  async function ensureActiveKey(): Promise<SigningKeyRecord[]> {
-    const records = await keys.list();
-    if (records.some((key) => key.state === 'active')) return records;
-    const record = await generateSigningKey({
-      modulusLength: deps.modulusLength,
-      kek,
-      state: 'active',
-      now: clock.now(),
-    });
-    try {
-      await keys.insert(record);
-      logger.info({ kid: record.kid, event: 'key.created' }, 'created the first signing key');
-    } catch (error) {
-      // Another replica created one first: use theirs (the unique index allows one active key).
-      if (!(error instanceof StorageConflictError)) throw error;
+  const generate = (state: 'pending' | 'active') =>
+    generateSigningKey({ modulusLength: deps.modulusLength, kek, state, now: clock.now() });
+
+  /** Applies one transition; false if another replica changed the keys first (then the next load sees theirs). */
+  async function apply(transition: KeyTransition): Promise<boolean> {
+    const now = clock.now();
+    switch (transition.kind) {
+      case 'create-active':
+      case 'create-pending':
+        // One insert: the unique indexes let only one replica's key in.
+        return keys.insert(await generate(transition.kind === 'create-active' ? 'active' : 'pending')).then(
+          () => true,
+          (error: unknown) => {
+            if (error instanceof StorageConflictError) return false;
+            throw error;
+          },
+        );
+      case 'rotate':
+        return keys.rotate({
+          now,
+          demote: transition.demote,
+          promote: transition.promote,
+          insert: [await generate('pending')],
+        });
+      case 'retire':
+        return keys.retire(transition.kid, now);
     }
-    return keys.list();
+  }
+
+  /**
+   * Decrypts one stored private key before anything is written, so a wrong KEY_ENCRYPTION_SECRET
+   * stops here (KeyDecryptionError) instead of adding keys no other replica could use.
+   */
+  function checkSecret(records: readonly SigningKeyRecord[]): void {
+    const sample =
+      records.find((key) => key.state === 'active' && key.privateKeyEncrypted !== null) ??
+      records.find((key) => key.privateKeyEncrypted !== null);
+    if (sample?.privateKeyEncrypted != null) kek.decrypt(sample.privateKeyEncrypted, sample.kid);
+  }
+
+  async function applyDue(): Promise<void> {
+    const records = await keys.list();
+    checkSecret(records);
+    for (const transition of dueTransitions(records, clock.now(), durations)) {
+      if (await apply(transition))
+        logger.info({ event: `key.${transition.kind}`, ...transition }, 'signing keys changed');
+      // Lost to another replica: what it did is in the store, and the next pass starts from that.
+      else return;
+    }
+  }
+
+  async function reload(): Promise<void> {
+    const records = await keys.list();
+    const active = records.find((key) => key.state === 'active');
+    if (active?.privateKeyEncrypted == null) throw new Error('no active signing key with a private part');
+    // Decrypt only when the signing key changed.
+    const signing =
+      current?.signing.kid === active.kid
+        ? current.signing
+        : {
+            kid: active.kid,
+            privateKey: createPrivateKey({
+              key: kek.decrypt(active.privateKeyEncrypted, active.kid),
+              format: 'der',
+              type: 'pkcs8',
+            }),
+          };
+    if (current !== undefined && current.signing.kid !== signing.kid)
+      logger.info({ event: 'key.reloaded', kid: signing.kid }, 'now signing with a new key');
+    const published = new Map(
+      records
+        .filter((key) => publishedStates.has(key.state))
+        .map((key) => [key.kid, createPublicKey({ key: key.publicJwk, format: 'jwk' })]),
+    );
+    current = { signing, jwks: createJwksDocument(records), published };
+  }
+
+  function load(): Promise<void> {
+    // One pass at a time: a slow pass (RSA generation) is not overlapped by the next tick.
+    loading ??= applyDue()
+      .then(reload)
+      .finally(() => {
+        loading = undefined;
+      });
+    return loading;
+  }
+
+  function schedule(): void {
+    timer = setTimeout(() => {
+      load().then(schedule, (error: unknown) => {
+        logger.error(
+          { err: error, event: 'key.reload_failed' },
+          'signing keys not reloaded; keeping the current set',
+        );
+        schedule();
+      });
+    }, durations.reloadIntervalSeconds * 1000);
+    // The key timer never keeps the process alive on its own (shutdown closes the server and the store).
+    timer.unref();
   }
 
   return {
-    async load() {
-      const records = await ensureActiveKey();
-      const active = records.find((key) => key.state === 'active');
-      if (active?.privateKeyEncrypted == null) throw new Error('no active signing key with a private part');
-      const privateKey = createPrivateKey({
-        key: kek.decrypt(active.privateKeyEncrypted, active.kid),
-        format: 'der',
-        type: 'pkcs8',
+    durations,
+    load,
+    start() {
+      if (timer === undefined) schedule();
+    },
+    stop() {
+      clearTimeout(timer);
+      timer = undefined;
+    },
+    async rotate({ force }) {
+      const records = await keys.list();
+      checkSecret(records);
+      const plan = planRotation(records, clock.now(), durations, force);
+      if (!plan.ok) throw new KeyLifecycleError(plan.reason);
+      const fresh = plan.promote === undefined ? await generate('active') : undefined;
+      const next = await generate('pending');
+      const done = await keys.rotate({
+        now: clock.now(),
+        demote: plan.demote,
+        promote: plan.promote,
+        insert: fresh === undefined ? [next] : [fresh, next],
       });
-      const published = new Map(
-        records
-          .filter((key) => publishedStates.has(key.state))
-          .map((key) => [key.kid, createPublicKey({ key: key.publicJwk, format: 'jwk' })]),
+      if (!done)
+        throw new KeyLifecycleError(
+          'the keys changed while rotating (another replica rotated); nothing done, see keys list',
+        );
+      const activated = plan.promote ?? (fresh as SigningKeyRecord).kid;
+      logger.info(
+        { event: 'key.rotate', demote: plan.demote, promote: activated, force },
+        'signing keys rotated',
       );
-      current = { signing: { kid: active.kid, privateKey }, jwks: createJwksDocument(records), published };
+      return { activated, retiring: plan.demote };
+    },
+    async compromise(kid) {
+      checkSecret(await keys.list());
+      const replacement = await generate('active');
+      const previousState = await keys.compromise(kid, clock.now(), replacement);
+      if (previousState === undefined)
+        throw new KeyLifecycleError(`no published key has kid "${kid}" (see keys list)`);
+      logger.warn({ event: 'key.compromise', kid, previousState }, 'signing key declared compromised');
+      return previousState === 'active' ? { previousState, activated: replacement.kid } : { previousState };
     },
     signingKey() {
       if (current === undefined) throw new Error('signing keys not loaded');

@@ -13,9 +13,9 @@ function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
 export function sendCacheable(
   req: Request,
   res: Response,
-  document: { body: string | Buffer; etag: string; contentType: string; maxAgeSeconds: number },
+  document: { body: string | Buffer; etag: string; contentType: string; cacheControl: string },
 ): void {
-  res.set({ 'Cache-Control': `public, max-age=${document.maxAgeSeconds}`, ETag: document.etag });
+  res.set({ 'Cache-Control': document.cacheControl, ETag: document.etag });
   if (matchesEtag(req.headers['if-none-match'], document.etag)) {
     res.status(304).end();
     return;

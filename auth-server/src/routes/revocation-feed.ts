@@ -14,7 +14,7 @@ export function createRevocationFeedRouter(deps: { revocations: RevocationServic
     sendCacheable(req, res, {
       ...(await deps.revocations.feed()),
       contentType: 'application/json',
-      maxAgeSeconds: revocationFeedMaxAgeSeconds,
+      cacheControl: `public, max-age=${revocationFeedMaxAgeSeconds}`,
     });
   });
   router.all('/oauth/revocations', methodNotAllowed(['GET', 'HEAD']));

@@ -1,9 +1,13 @@
 import { Router } from 'express';
 import { methodNotAllowed } from '@tessera/shared';
-import { jwksMaxAgeSeconds, type KeyManager } from '../keys/key-manager.js';
+import type { KeyManager } from '../keys/key-manager.js';
+import { toJwksCacheControl } from '../keys/lifecycle.js';
 import { sendCacheable } from './cacheable.js';
 
-/** RFC 8414 metadata (at both well-known paths) and the JWKS (RFC 7517), served from memory. */
+/**
+ * RFC 8414 metadata (at both well-known paths) and the JWKS (RFC 7517), served from memory: the
+ * key manager keeps it current and never empty (there is always an active key once loaded).
+ */
 export function createWellKnownRouter(deps: { issuer: string; keys: KeyManager }): Router {
   const { issuer, keys } = deps;
   const metadata = Object.freeze({
@@ -22,6 +26,7 @@ export function createWellKnownRouter(deps: { issuer: string; keys: KeyManager }
     access_token_signing_alg_values_supported: ['RS256'],
   });
   const metadataBody = JSON.stringify(metadata);
+  const jwksCacheControl = toJwksCacheControl(keys.durations);
 
   const router = Router();
   for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
@@ -34,7 +39,7 @@ export function createWellKnownRouter(deps: { issuer: string; keys: KeyManager }
     sendCacheable(req, res, {
       ...keys.jwks(),
       contentType: 'application/jwk-set+json',
-      maxAgeSeconds: jwksMaxAgeSeconds,
+      cacheControl: jwksCacheControl,
     });
   });
   router.all('/.well-known/jwks.json', methodNotAllowed(['GET', 'HEAD']));

@@ -46,11 +46,16 @@ export function createRevocationService(deps: {
 
   async function document(): Promise<RevocationFeedDocument> {
     const now = nowSeconds();
+    const entries = await storage.revocations.listActive(now);
+    // Object.fromEntries defines own properties, so a value like "__proto__" stays an entry.
     const revoked = Object.fromEntries(
-      revocationKinds.map((kind) => [kind, {}]),
+      revocationKinds.map((kind) => [
+        kind,
+        Object.fromEntries(
+          entries.filter((entry) => entry.kind === kind).map((entry) => [entry.value, entry.revokedAt]),
+        ),
+      ]),
     ) as RevocationFeedDocument['revoked'];
-    for (const entry of await storage.revocations.listActive(now))
-      revoked[entry.kind][entry.value] = entry.revokedAt;
     return { generated_at: now, revoked };
   }
 

@@ -15,6 +15,7 @@ export interface AuthOptions {
   issuer: string;
   audience: string;
   clock?: Clock;
+  clockToleranceSeconds?: number | undefined;
   revocations?: RevocationFeed;
 }
 

@@ -2,9 +2,9 @@ import type { JwksKeyProvider, RevocationFeed } from '@tessera/shared';
 import { Router } from 'express';
 
 /**
- * Liveness (the process answers) and readiness (DESIGN.md: the JWKS was loaded at least once,
- * so tokens can be verified). Readiness stays true while refreshes fail: verification keeps
- * working from the cached set. Refresh errors are logged, not published here.
+ * Liveness (the process answers) and readiness (DESIGN.md: a usable key set is held, so tokens can
+ * be verified). Readiness stays true while refreshes fail, as long as the held set is within its
+ * stale window; the set's age is published so operators see a refresh problem before it bites.
  */
 export function createHealthRouter({
   keys,
@@ -20,7 +20,8 @@ export function createHealthRouter({
   });
   router.get('/readyz', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
-    const { loaded, keyCount, ageSeconds } = keys.status();
+    const { loaded, usable, keyCount, ageSeconds } = keys.status();
+    const jwks = { key_count: keyCount, age_seconds: ageSeconds ?? null };
     // The revocation feed is reported, not required: an unreachable feed keeps its last list.
     const feed = revocations?.status();
     const revocationsReport =
@@ -30,17 +31,18 @@ export function createHealthRouter({
             revocations: {
               loaded: feed.loaded,
               entries: feed.entries,
-              age_seconds: feed.ageSeconds,
+              age_seconds: feed.ageSeconds ?? null,
               ...(feed.lastError === undefined ? {} : { last_error: feed.lastError }),
             },
           };
-    if (loaded)
-      res.json({
-        status: 'ok',
-        jwks: { key_count: keyCount, age_seconds: ageSeconds },
+    if (usable) res.json({ status: 'ok', jwks, ...revocationsReport });
+    else
+      res.status(503).json({
+        status: 'not ready',
+        reason: loaded ? 'signing keys are older than the stale window' : 'signing keys not loaded yet',
+        jwks,
         ...revocationsReport,
       });
-    else res.status(503).json({ status: 'not ready', reason: 'signing keys not loaded yet' });
   });
   return router;
 }

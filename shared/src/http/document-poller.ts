@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
 
@@ -62,8 +63,25 @@ function toMaxAgeSeconds(cacheControl: string | null): number | undefined {
 
 /** A one-line reason; undici's "fetch failed" hides the useful part (ECONNREFUSED, ...) in `cause`. */
 export function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  return error.cause instanceof Error ? `${error.message} (${error.cause.message})` : error.message;
+  // isNativeError, not instanceof: errors from another realm (undici under jest's VM) are Errors too.
+  if (!types.isNativeError(error)) return String(error);
+  return types.isNativeError(error.cause) ? `${error.message} (${error.cause.message})` : error.message;
+}
+
+/** Reads a body as UTF-8, counting bytes as they arrive and giving up past `maxBytes` (chunked bodies too). */
+async function readLimited(response: Response, maxBytes: number, name: string): Promise<string> {
+  if (response.body === null) return '';
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    total += chunk.byteLength;
+    if (total > maxBytes) {
+      await response.body.cancel().catch(() => undefined);
+      throw new DocumentFetchError(`${name} response is too large`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 export function createDocumentPoller<T>(options: DocumentPollerOptions<T>): DocumentPoller<T> {
@@ -112,8 +130,7 @@ export function createDocumentPoller<T>(options: DocumentPollerOptions<T>): Docu
         await response.body?.cancel();
         throw new DocumentFetchError(`${name} response is too large`);
       }
-      const text = await response.text();
-      if (text.length > maxBytes) throw new DocumentFetchError(`${name} response is too large`);
+      const text = await readLimited(response, maxBytes, name);
       let json: unknown;
       try {
         json = JSON.parse(text);

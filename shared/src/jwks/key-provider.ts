@@ -18,6 +18,18 @@ export interface JwksKeyProviderOptions {
   maxRefreshSeconds?: number;
   /** At most one refetch for an unknown `kid` per this many seconds (default 30). */
   unknownKidCooldownSeconds?: number;
+  /**
+   * And at most this many unknown-`kid` refetches per `unknownKidBudgetWindowSeconds` (default 5
+   * per 3600): a sustained flood of made-up kids costs the auth server a bounded number of requests.
+   */
+  unknownKidBudget?: number;
+  unknownKidBudgetWindowSeconds?: number;
+  /**
+   * How long after the set's max-age has run out it may still be used when refreshes fail
+   * (default 3600). The response's `stale-if-error` (RFC 5861 §4), when smaller, wins. Past it the
+   * provider reports the set unusable and the strategy answers 503 instead of trusting old keys.
+   */
+  staleWindowSeconds?: number;
   /** Abort a JWKS request (including its body) after this long (default 5000 ms). */
   fetchTimeoutMs?: number;
 }
@@ -26,6 +38,8 @@ export interface JwksKeyProviderOptions {
 export interface JwksKeyProviderStatus {
   /** True once a key set has been loaded at least once (it is never unloaded). */
   loaded: boolean;
+  /** True while the held set may be used: loaded, and not past its max-age plus the stale window. */
+  usable: boolean;
   /** Number of usable keys held. */
   keyCount: number;
   /** Seconds since the held set was last confirmed by the server (200 or 304); undefined before the first load. */
@@ -43,8 +57,9 @@ export interface JwksKeyProvider {
   start(): Promise<void>;
   /**
    * The public key for `kid`, or `undefined`. An unknown `kid` causes at most one refetch
-   * (shared by concurrent callers, and not more than once per cooldown) — the way a resource
-   * server learns about a rotated-in key without letting token senders drive its traffic.
+   * (shared by concurrent callers, not more than once per cooldown, and within a budget per
+   * window) — the way a resource server learns about a rotated-in key without letting token
+   * senders drive its traffic. It does not look at the stale window: check `status().usable`.
    */
   getKey(kid: string): Promise<KeyObject | undefined>;
   /** The current state of the held key set. */
@@ -81,6 +96,13 @@ function positive(name: string, value: number): number {
 function toMaxAgeSeconds(cacheControl: string | null): number | undefined {
   if (cacheControl === null) return undefined;
   const match = /(?:^|,)\s*max-age\s*=\s*"?(\d+)"?\s*(?:,|$)/i.exec(cacheControl);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+/** `stale-if-error` from a Cache-Control header (RFC 5861 §4), or undefined. */
+function toStaleIfErrorSeconds(cacheControl: string | null): number | undefined {
+  if (cacheControl === null) return undefined;
+  const match = /(?:^|,)\s*stale-if-error\s*=\s*"?(\d+)"?\s*(?:,|$)/i.exec(cacheControl);
   return match?.[1] === undefined ? undefined : Number(match[1]);
 }
 
@@ -142,7 +164,9 @@ function toKeys(
  * Refreshes follow the response's `Cache-Control: max-age` (clamped), revalidate with
  * `If-None-Match` (a 304 keeps the set and resets its age), and a failed, malformed or empty
  * response never replaces the last good set — so verification keeps working while the auth
- * server is unreachable (DESIGN.md, "kept serving from cache").
+ * server is unreachable (DESIGN.md, "kept serving from cache"), for a bounded stale window.
+ * A successful refresh replaces the set, so keys the server stopped publishing (retired,
+ * compromised) stop verifying from then on.
  *
  * @example
  * const keys = createJwksKeyProvider({ jwksUri: 'http://localhost:4000/.well-known/jwks.json', logger });
@@ -156,6 +180,10 @@ export function createJwksKeyProvider(options: JwksKeyProviderOptions): JwksKeyP
   const maxRefreshSeconds = positive('maxRefreshSeconds', options.maxRefreshSeconds ?? 3600);
   const cooldownMs = positive('unknownKidCooldownSeconds', options.unknownKidCooldownSeconds ?? 30) * 1000;
   const fetchTimeoutMs = positive('fetchTimeoutMs', options.fetchTimeoutMs ?? 5000);
+  const unknownKidBudget = positive('unknownKidBudget', options.unknownKidBudget ?? 5);
+  const budgetWindowMs =
+    positive('unknownKidBudgetWindowSeconds', options.unknownKidBudgetWindowSeconds ?? 3600) * 1000;
+  const staleWindowSeconds = positive('staleWindowSeconds', options.staleWindowSeconds ?? 3600);
   if (minRefreshSeconds > maxRefreshSeconds) {
     throw new TypeError('createJwksKeyProvider: minRefreshSeconds must not exceed maxRefreshSeconds');
   }
@@ -172,12 +200,15 @@ export function createJwksKeyProvider(options: JwksKeyProviderOptions): JwksKeyP
   let lastError: string | undefined;
   let consecutiveFailures = 0;
   let inFlight: Promise<void> | undefined;
-  let lastUnknownKidFetchAt: number | undefined;
+  /** When the last unknown-kid refetches happened, newest last, within the budget window. */
+  const unknownKidFetches: number[] = [];
+  /** Until when the held set may be used: confirmation + refresh interval + stale window. */
+  let usableUntil = 0;
   let timer: NodeJS.Timeout | undefined;
   let running = false;
 
-  /** One request; resolves to the refresh interval the response asks for. Throws on any failure. */
-  async function fetchOnce(): Promise<number> {
+  /** One request; resolves to the caching the response asks for. Throws on any failure. */
+  async function fetchOnce(): Promise<{ maxAge: number; staleIfError: number | undefined }> {
     const controller = new AbortController();
     const timeout = setTimeout(
       () => controller.abort(new JwksFetchError(`JWKS request timed out after ${fetchTimeoutMs} ms`)),
@@ -189,10 +220,14 @@ export function createJwksKeyProvider(options: JwksKeyProviderOptions): JwksKeyP
       // RFC 9110 §13.1.2: revalidate instead of downloading the same set again.
       if (etag !== undefined && loaded) headers['if-none-match'] = etag;
       const response = await doFetch(jwksUri, { headers, signal: controller.signal });
-      const maxAge = toMaxAgeSeconds(response.headers.get('cache-control')) ?? defaultRefreshSeconds;
+      const cacheControl = response.headers.get('cache-control');
+      const caching = {
+        maxAge: toMaxAgeSeconds(cacheControl) ?? defaultRefreshSeconds,
+        staleIfError: toStaleIfErrorSeconds(cacheControl),
+      };
       if (response.status === 304 && loaded) {
         await response.body?.cancel();
-        return maxAge;
+        return caching;
       }
       if (response.status !== 200) {
         await response.body?.cancel();
@@ -214,7 +249,7 @@ export function createJwksKeyProvider(options: JwksKeyProviderOptions): JwksKeyP
       etag = response.headers.get('etag') ?? undefined;
       if (!loaded) logger.info({ keyCount: keys.size }, 'JWKS loaded');
       loaded = true;
-      return maxAge;
+      return caching;
     } catch (error) {
       // An abort rejects with the reason given to abort(); undici may wrap it.
       if (controller.signal.aborted && controller.signal.reason instanceof Error)
@@ -241,11 +276,14 @@ export function createJwksKeyProvider(options: JwksKeyProviderOptions): JwksKeyP
   function refresh(): Promise<void> {
     inFlight ??= fetchOnce()
       .then(
-        (maxAgeSeconds) => {
+        ({ maxAge, staleIfError }) => {
           confirmedAt = clock.now();
           lastError = undefined;
           consecutiveFailures = 0;
-          schedule(Math.min(maxRefreshSeconds, Math.max(minRefreshSeconds, maxAgeSeconds)));
+          const refreshSeconds = Math.min(maxRefreshSeconds, Math.max(minRefreshSeconds, maxAge));
+          const staleSeconds = Math.min(staleWindowSeconds, staleIfError ?? staleWindowSeconds);
+          usableUntil = confirmedAt + (refreshSeconds + staleSeconds) * 1000;
+          schedule(refreshSeconds);
         },
         (error: unknown) => {
           lastError = describe(error);
@@ -274,9 +312,14 @@ export function createJwksKeyProvider(options: JwksKeyProviderOptions): JwksKeyP
       if (held !== undefined) return held.key;
       if (inFlight === undefined) {
         const now = clock.now();
-        // Cooldown: a flood of tokens with made-up kids costs the auth server one request per period.
-        if (lastUnknownKidFetchAt !== undefined && now - lastUnknownKidFetchAt < cooldownMs) return undefined;
-        lastUnknownKidFetchAt = now;
+        while (unknownKidFetches[0] !== undefined && now - unknownKidFetches[0] >= budgetWindowMs)
+          unknownKidFetches.shift();
+        const last = unknownKidFetches.at(-1);
+        // Cooldown and budget: a flood of tokens with made-up kids costs the auth server at most one
+        // request per cooldown, and at most `unknownKidBudget` per window however long it lasts.
+        if (last !== undefined && now - last < cooldownMs) return undefined;
+        if (unknownKidFetches.length >= unknownKidBudget) return undefined;
+        unknownKidFetches.push(now);
         await refresh();
       } else {
         await inFlight;
@@ -287,6 +330,7 @@ export function createJwksKeyProvider(options: JwksKeyProviderOptions): JwksKeyP
     status() {
       return {
         loaded,
+        usable: loaded && clock.now() < usableUntil,
         keyCount: keys.size,
         ageSeconds:
           confirmedAt === undefined ? undefined : Math.max(0, Math.floor((clock.now() - confirmedAt) / 1000)),

@@ -37,7 +37,8 @@ function toAuthError(info: unknown): AppError {
  *   no error code); a token only in the query string counts as none;
  * - the Bearer scheme with a malformed credential, or a token also in the query/body → 400 `invalid_request`;
  * - any invalid token → 401 `invalid_token` with a short reason;
- * - no key set ever loaded → 503 `temporarily_unavailable` with `Retry-After`.
+ * - no usable key set (never loaded, or past its stale window) → 503 `temporarily_unavailable`
+ *   with `Retry-After`.
  *
  * @param passport an authenticator instance (`new passport.Passport()`), not necessarily the global one
  * @param strategyName the name the strategy was registered under

@@ -128,8 +128,8 @@ function toUser(payload: unknown, nowSeconds: number, toleranceSeconds: number):
  * `alg: RS256`, `typ: at+jwt`, carry a `kid`, and have no `crit` or key-reference parameters;
  * the key comes only from the JWKS provider; the signature, `iss`, `aud`, `exp` (required),
  * `nbf`, `iat`, `sub`, `client_id` and `jti` are then checked. Every rejection reaches passport
- * as a failure carrying an `AppError` (`invalid_token`, or `temporarily_unavailable` when no key
- * set was ever loaded), never as an error, so a bad token can never become a 500.
+ * as a failure carrying an `AppError` (`invalid_token`, or `temporarily_unavailable` when the
+ * provider holds no usable key set: never loaded, or past its stale window), never as an error, so a bad token can never become a 500.
  *
  * @example
  * const auth = new passport.Passport();
@@ -160,11 +160,17 @@ export function createJwtStrategy(options: JwtStrategyOptions): Strategy {
           done(checked.error);
           return;
         }
-        if (!keys.status().loaded) {
+        // No usable key set (never loaded, or past its stale window): the token may well be valid,
+        // we cannot tell. 503 + Retry-After (RFC 9110 §15.6.4) rather than a 401 that would make
+        // clients throw away good tokens.
+        const { loaded, usable } = keys.status();
+        if (!usable) {
           done(
-            new AppError('temporarily_unavailable', 'signing keys not available yet', {
-              headers: { 'Retry-After': '5' },
-            }),
+            new AppError(
+              'temporarily_unavailable',
+              loaded ? 'signing keys are out of date' : 'signing keys not available yet',
+              { headers: { 'Retry-After': '5' } },
+            ),
           );
           return;
         }

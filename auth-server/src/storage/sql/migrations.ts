@@ -78,6 +78,22 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('revocations_expiry').on('revocations').column('expires_at').execute();
     },
   },
+  // Issue #4, key lifecycle: when a key stopped signing (its retirement is counted from then) and
+  // when it was declared compromised; at most one pending key, like the one active key, so two
+  // replicas preparing the next key at once cannot both add one.
+  '0003_key_lifecycle': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('signing_keys').addColumn('retiring_at', 'bigint').execute();
+      await db.schema.alterTable('signing_keys').addColumn('compromised_at', 'bigint').execute();
+      await db.schema
+        .createIndex('signing_keys_one_pending')
+        .on('signing_keys')
+        .column('state')
+        .unique()
+        .where(sql.ref('state'), '=', 'pending')
+        .execute();
+    },
+  },
 };
 
 /** Brings the schema up to date. Kysely's migrator holds a lock, so replicas starting together do not race. */

@@ -55,7 +55,9 @@ function toSigningKey(row: Tables['signing_keys']): SigningKeyRecord {
     privateKeyEncrypted: row.private_key_encrypted,
     createdAt: row.created_at,
     activatedAt: row.activated_at,
+    retiringAt: row.retiring_at,
     retiredAt: row.retired_at,
+    compromisedAt: row.compromised_at,
   };
 }
 
@@ -74,6 +76,24 @@ function toRefreshToken(row: Tables['refresh_tokens']): RefreshTokenRecord {
     revokedAt: row.revoked_at,
   };
 }
+
+function toSigningKeyRow(key: SigningKeyRecord): Tables['signing_keys'] {
+  return {
+    kid: key.kid,
+    state: key.state,
+    alg: key.alg,
+    public_jwk: JSON.stringify(key.publicJwk),
+    private_key_encrypted: key.privateKeyEncrypted,
+    created_at: key.createdAt,
+    activated_at: key.activatedAt,
+    retiring_at: key.retiringAt,
+    retired_at: key.retiredAt,
+    compromised_at: key.compromisedAt,
+  };
+}
+
+/** Thrown inside a transaction to roll it back when a compare-and-set finds the row changed. */
+class LostRace extends Error {}
 
 /**
  * The Storage contract on Kysely: the same code for SQLite and PostgreSQL. Given a
@@ -161,20 +181,77 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
         return rows.map(toSigningKey);
       },
       async insert(key) {
-        await db
-          .insertInto('signing_keys')
-          .values({
-            kid: key.kid,
-            state: key.state,
-            alg: key.alg,
-            public_jwk: JSON.stringify(key.publicJwk),
-            private_key_encrypted: key.privateKeyEncrypted,
-            created_at: key.createdAt,
-            activated_at: key.activatedAt,
-            retired_at: key.retiredAt,
-          })
-          .execute()
-          .catch(translate);
+        await db.insertInto('signing_keys').values(toSigningKeyRow(key)).execute().catch(translate);
+      },
+      async rotate({ now, demote, promote, insert }) {
+        try {
+          await db.transaction().execute(async (trx) => {
+            // Demote first: the unique index allows one active key at any instant, even inside a transaction.
+            if (demote !== undefined) {
+              const demoted = await trx
+                .updateTable('signing_keys')
+                .set({ state: 'retiring', retiring_at: now })
+                .where('kid', '=', demote)
+                .where('state', '=', 'active')
+                .executeTakeFirst();
+              if (demoted.numUpdatedRows === 0n) throw new LostRace();
+            }
+            if (promote !== undefined) {
+              const promoted = await trx
+                .updateTable('signing_keys')
+                .set({ state: 'active', activated_at: now })
+                .where('kid', '=', promote)
+                .where('state', '=', 'pending')
+                .executeTakeFirst();
+              if (promoted.numUpdatedRows === 0n) throw new LostRace();
+            }
+            for (const key of insert) {
+              await trx.insertInto('signing_keys').values(toSigningKeyRow(key)).execute().catch(translate);
+            }
+          });
+          return true;
+        } catch (error) {
+          if (error instanceof LostRace || error instanceof StorageConflictError) return false;
+          throw error;
+        }
+      },
+      async retire(kid, now) {
+        const result = await db
+          .updateTable('signing_keys')
+          .set({ state: 'retired', retired_at: now, private_key_encrypted: null })
+          .where('kid', '=', kid)
+          .where('state', '=', 'retiring')
+          .executeTakeFirst();
+        return result.numUpdatedRows > 0n;
+      },
+      async compromise(kid, now, replacement) {
+        const compromised = { state: 'compromised', compromised_at: now, private_key_encrypted: null };
+        return db.transaction().execute(async (trx) => {
+          const wasActive = await trx
+            .updateTable('signing_keys')
+            .set(compromised)
+            .where('kid', '=', kid)
+            .where('state', '=', 'active')
+            .executeTakeFirst();
+          if (wasActive.numUpdatedRows > 0n) {
+            await trx
+              .insertInto('signing_keys')
+              .values(toSigningKeyRow({ ...replacement, state: 'active', activatedAt: now }))
+              .execute()
+              .catch(translate);
+            return 'active' as const;
+          }
+          for (const state of ['pending', 'retiring'] as const) {
+            const result = await trx
+              .updateTable('signing_keys')
+              .set(compromised)
+              .where('kid', '=', kid)
+              .where('state', '=', state)
+              .executeTakeFirst();
+            if (result.numUpdatedRows > 0n) return state;
+          }
+          return undefined;
+        });
       },
     },
     refreshTokens: {

@@ -24,7 +24,9 @@ export interface Tables {
     private_key_encrypted: string | null;
     created_at: number;
     activated_at: number | null;
+    retiring_at: number | null;
     retired_at: number | null;
+    compromised_at: number | null;
   };
   refresh_tokens: {
     id: string;

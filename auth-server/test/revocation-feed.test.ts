@@ -1,0 +1,235 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import request from 'supertest';
+import { digestRefreshToken } from '../src/tokens/refresh-tokens.js';
+import { basic, createTestAuth, expectError, form, type TestAuth } from './helpers.js';
+
+interface Feed {
+  generated_at: number;
+  revoked: Record<'jti' | 'sid' | 'sub' | 'client_id', Record<string, number>>;
+}
+
+const accessTtlSeconds = 900;
+const skewSeconds = 60;
+
+describe('GET /oauth/revocations: the revocation feed resource servers poll', () => {
+  let auth: TestAuth;
+  let appSecret: string;
+
+  beforeAll(async () => {
+    auth = await createTestAuth();
+    const { clients, users } = auth.services;
+    appSecret = (
+      await clients.create({
+        clientId: 'app',
+        grants: 'password,refresh_token,client_credentials',
+        scopes: 'notes:read',
+        isPublic: false,
+      })
+    ).secret!;
+    await users.create({ username: 'alice', password: 'alice-password', scopes: 'notes:read' });
+    await users.create({ username: 'erin', password: 'erin-password', scopes: 'notes:read' });
+  });
+  afterAll(async () => {
+    await auth.close();
+  });
+
+  const nowSeconds = () => Math.floor(auth.clock.now() / 1000);
+  const claimsOf = (jwt: string) =>
+    JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as {
+      jti: string;
+      sid?: string;
+      sub: string;
+      exp: number;
+    };
+
+  async function getFeed(ifNoneMatch?: string) {
+    const req = request(auth.app).get('/oauth/revocations');
+    return ifNoneMatch === undefined ? req : req.set('If-None-Match', ifNoneMatch);
+  }
+
+  async function login(
+    username = 'alice',
+    password = 'alice-password',
+    clientId = 'app',
+    secret = appSecret,
+  ) {
+    const res = await request(auth.app)
+      .post('/oauth/token')
+      .set('Authorization', basic(clientId, secret))
+      .type('form')
+      .send(form(['grant_type', 'password'], ['username', username], ['password', password]));
+    expect(res.status).toBe(200);
+    return res.body as { access_token: string; refresh_token: string };
+  }
+
+  async function revoke(token: string) {
+    const res = await request(auth.app)
+      .post('/oauth/revoke')
+      .set('Authorization', basic('app', appSecret))
+      .type('form')
+      .send(form(['token', token]));
+    expect(res.status).toBe(200);
+  }
+
+  /** Every answer carrying the document: public, cacheable for 5 s, with a strong ETag. */
+  function expectCacheable(res: request.Response) {
+    expect(res.headers['cache-control']).toBe('public, max-age=5');
+    expect(res.headers.etag).toMatch(/^"[A-Za-z0-9_-]{43}"$/);
+  }
+
+  it('answers 200 JSON {generated_at, revoked: {jti, sid, sub, client_id}}, public for 5 s, with a strong ETag', async () => {
+    const res = await getFeed();
+
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expectCacheable(res);
+    expect(res.body).toEqual({
+      generated_at: nowSeconds(),
+      revoked: { jti: {}, sid: {}, sub: {}, client_id: {} },
+    });
+  });
+
+  it('If-None-Match with the current ETag (strong, weak, or in a list) answers 304 with no body', async () => {
+    const { headers } = await getFeed();
+    const etag = headers.etag as string;
+
+    for (const tag of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
+      const res = await getFeed(tag);
+      expect(res.status).toBe(304);
+      expect(res.text).toBe('');
+      expectCacheable(res);
+      expect(res.headers.etag).toBe(etag);
+    }
+    expect((await getFeed('"stale"')).status).toBe(200);
+  });
+
+  it('HEAD answers the headers only; other methods are 405 with Allow: GET, HEAD', async () => {
+    const head = await request(auth.app).head('/oauth/revocations');
+    expect(head.status).toBe(200);
+    expectCacheable(head);
+    expect(head.text).toBeUndefined();
+
+    const post = await request(auth.app).post('/oauth/revocations');
+    expectError(post, 405, 'method_not_allowed');
+    expect(post.headers.allow).toBe('GET, HEAD');
+  });
+
+  it('the ETag changes when an entry is added, and not when only time passes', async () => {
+    const before = await getFeed();
+    auth.clock.advance(3_000);
+    const later = await getFeed();
+    expect(later.headers.etag).toBe(before.headers.etag);
+    expect(later.body.generated_at).toBe(before.body.generated_at + 3);
+    expect((await getFeed(before.headers.etag as string)).status).toBe(304);
+
+    const tokens = await login();
+    await revoke(tokens.access_token);
+
+    const after = await getFeed(before.headers.etag);
+    expect(after.status).toBe(200);
+    expect(after.headers.etag).not.toBe(before.headers.etag);
+    expect((after.body as Feed).revoked.jti[claimsOf(tokens.access_token).jti]).toBe(nowSeconds());
+  });
+
+  it('disabling a user lists their id under sub and revokes their refresh tokens', async () => {
+    const tokens = await login('erin', 'erin-password');
+    const { sub } = claimsOf(tokens.access_token);
+
+    await auth.services.users.disable('erin');
+
+    const feed = (await getFeed()).body as Feed;
+    expect(feed.revoked.sub).toEqual({ [sub]: nowSeconds() });
+    const row = await auth.services.storage.refreshTokens.find(digestRefreshToken(tokens.refresh_token));
+    expect(row!.revokedAt).toBe(auth.clock.now());
+  });
+
+  it('deleting a client lists it under client_id and deletes its refresh tokens', async () => {
+    const { secret } = await auth.services.clients.create({
+      clientId: 'temp',
+      grants: 'password,refresh_token',
+      scopes: 'notes:read',
+      isPublic: false,
+    });
+    const tokens = await login('alice', 'alice-password', 'temp', secret);
+
+    await auth.services.clients.delete('temp');
+
+    const feed = (await getFeed()).body as Feed;
+    expect(feed.revoked.client_id).toEqual({ temp: nowSeconds() });
+    expect(
+      await auth.services.storage.refreshTokens.find(digestRefreshToken(tokens.refresh_token)),
+    ).toBeUndefined();
+  });
+
+  // Client ids may be any of A-Z a-z 0-9 . _ ~ -, so "__proto__" is a valid one. Assigning it
+  // as a key of a plain object sets the prototype instead of adding an entry.
+  it('a client whose id is "__proto__" is listed once deleted, and its tokens are no longer active', async () => {
+    const { secret } = await auth.services.clients.create({
+      clientId: '__proto__',
+      grants: 'client_credentials',
+      scopes: 'notes:read',
+      isPublic: false,
+    });
+    const issued = await request(auth.app)
+      .post('/oauth/token')
+      .set('Authorization', basic('__proto__', secret!))
+      .type('form')
+      .send(form(['grant_type', 'client_credentials']));
+    expect(issued.status).toBe(200);
+
+    await auth.services.clients.delete('__proto__');
+
+    const stored = await auth.services.storage.revocations.listActive(nowSeconds());
+    expect(stored.map((entry) => `${entry.kind}:${entry.value}`)).toContain('client_id:__proto__');
+    const feed = JSON.parse((await getFeed()).text) as Feed;
+    const introspection = await request(auth.app)
+      .post('/oauth/introspect')
+      .set('Authorization', basic('app', appSecret))
+      .type('form')
+      .send(form(['token', issued.body.access_token as string]));
+    expect({
+      listed: Object.keys(feed.revoked.client_id).includes('__proto__'),
+      introspection: introspection.body,
+    }).toEqual({ listed: true, introspection: { active: false } });
+  });
+
+  describe('entries leave the feed once every token they match has expired', () => {
+    it('a revoked access token stays until its exp + 60 s, a family, user or client until now + access TTL + 60 s', async () => {
+      // Start from a feed emptied of the entries above.
+      auth.clock.advance((accessTtlSeconds + skewSeconds + 1) * 1000);
+      const empty = await getFeed();
+      expect(empty.body).toEqual({
+        generated_at: nowSeconds(),
+        revoked: { jti: {}, sid: {}, sub: {}, client_id: {} },
+      });
+
+      const tokens = await login();
+      const { jti, sid, exp } = claimsOf(tokens.access_token);
+      await revoke(tokens.access_token);
+      auth.clock.advance(10_000);
+      await revoke(tokens.refresh_token);
+      const familyRevokedAt = nowSeconds();
+
+      const both = (await getFeed()).body as Feed;
+      expect(Object.keys(both.revoked.jti)).toEqual([jti]);
+      expect(Object.keys(both.revoked.sid)).toEqual([sid]);
+
+      // The jti entry: until exp + 60 s (exclusive).
+      auth.clock.set((exp + skewSeconds - 1) * 1000);
+      expect(((await getFeed()).body as Feed).revoked.jti[jti]).toBeDefined();
+      auth.clock.set((exp + skewSeconds) * 1000);
+      const afterJti = (await getFeed()).body as Feed;
+      expect(afterJti.revoked.jti).toEqual({});
+      expect(afterJti.revoked.sid[sid!]).toBe(familyRevokedAt);
+
+      // The sid entry: until the revocation time + access TTL + 60 s.
+      auth.clock.set((familyRevokedAt + accessTtlSeconds + skewSeconds - 1) * 1000);
+      expect(((await getFeed()).body as Feed).revoked.sid[sid!]).toBe(familyRevokedAt);
+      auth.clock.set((familyRevokedAt + accessTtlSeconds + skewSeconds) * 1000);
+      const gone = await getFeed();
+      expect((gone.body as Feed).revoked).toEqual({ jti: {}, sid: {}, sub: {}, client_id: {} });
+      // Same entries, same ETag: a resource server holding the empty feed gets a 304.
+      expect(gone.headers.etag).toBe(empty.headers.etag);
+    });
+  });
+});
