@@ -3,6 +3,7 @@
 // config reads, the effective environment of each service passes its loadConfig in production
 // mode, and the deployment keeps its health checks, healthy-only start order and named volumes.
 // Static checks only: CI has no Docker engine (`docker-compose config -q` covers the schema).
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
@@ -49,7 +50,17 @@ function parseDotEnv(text: string): Env {
   return env;
 }
 
-const dotEnv = parseDotEnv(read('.env.example'));
+const example = parseDotEnv(read('.env.example'));
+/**
+ * The .env an operator writes from .env.example: every change-me placeholder replaced by a
+ * random value (production mode refuses the placeholders themselves).
+ */
+const dotEnv: Env = Object.fromEntries(
+  Object.entries(example).map(([key, value]) => [
+    key,
+    value.startsWith('change-me') ? randomBytes(32).toString('hex') : value,
+  ]),
+);
 
 /** Every ${NAME...} or $NAME a string refers to (`$$` is a literal dollar). */
 function referencedVariables(text: string): string[] {
@@ -254,7 +265,7 @@ describe('docker-compose.yml', () => {
 
 describe('.env.example', () => {
   it('holds placeholders, not secrets, for every secret', () => {
-    for (const [key, value] of Object.entries(dotEnv))
+    for (const [key, value] of Object.entries(example))
       if (/SECRET|PASSWORD/.test(key)) expect(value).toMatch(/^change-me/);
   });
 });

@@ -81,6 +81,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
   if (production) {
     if (raw.KEY_ENCRYPTION_SECRET === undefined)
       problems.push('KEY_ENCRYPTION_SECRET: required in production (the generated dev secret is refused)');
+    else if (raw.KEY_ENCRYPTION_SECRET.startsWith('change-me'))
+      problems.push(
+        'KEY_ENCRYPTION_SECRET: still the .env.example placeholder; set a random one (openssl rand -base64 32)',
+      );
     if (raw.ISSUER.startsWith('http://') && !isLoopbackUrl(raw.ISSUER))
       problems.push('ISSUER: must be https:// in production (http:// only on loopback)');
     // Verifiers do not refresh more often than every 30 s by default (JWKS_MIN_REFRESH), so a

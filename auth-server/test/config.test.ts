@@ -146,3 +146,15 @@ test('DATABASE_URL=postgres://… selects PostgreSQL with the URL as connection 
     connectionString: 'postgresql://db/tessera',
   });
 });
+
+describe('production mode and the .env.example placeholder', () => {
+  test('refuses a KEY_ENCRYPTION_SECRET still set to the change-me placeholder', () => {
+    expect(() =>
+      loadConfig({
+        NODE_ENV: 'production',
+        ISSUER: 'https://auth.example',
+        KEY_ENCRYPTION_SECRET: 'change-me-to-32-random-bytes-base64-encoded',
+      }),
+    ).toThrow(/KEY_ENCRYPTION_SECRET: still the \.env\.example placeholder/);
+  });
+});

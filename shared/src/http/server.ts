@@ -40,8 +40,12 @@ export interface Listening {
   server: Server;
   /** The bound port (useful with port 0). */
   port: number;
-  /** Stops accepting, lets in-flight requests finish, then resolves. */
-  close(): Promise<void>;
+  /**
+   * Graceful stop: accept no new connections, tell keep-alive clients to go
+   * (`Connection: close` on every response from now on), let in-flight requests finish, then
+   * resolve. Connections still open after `graceMs` are cut.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Starts an app listening; resolves once bound. */
@@ -53,14 +57,26 @@ export function listen(app: Express, options: { port: number; host: string }): P
         return;
       }
       const { port } = server.address() as AddressInfo;
+      let closing: Promise<void> | undefined;
       resolve({
         server,
         port,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
+        close(graceMs = 10_000) {
+          closing ??= new Promise<void>((done) => {
+            // Runs before the app's handler, so even synchronous responses carry it.
+            server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+              res.setHeader('Connection', 'close');
+            });
+            const force = setTimeout(() => server.closeAllConnections(), graceMs);
+            force.unref();
+            server.close(() => {
+              clearTimeout(force);
+              done();
+            });
             server.closeIdleConnections();
-          }),
+          });
+          return closing;
+        },
       });
     });
     server.once('error', reject);
