@@ -12,6 +12,7 @@ const usage = `usage: npm run admin -- <command>
   keys list [--json]        each key's state and when it changes next
   keys rotate [--force]     pending → active, active → retiring, a new pending key
   keys compromise <kid>     unpublish that key now; if it was signing, a fresh key signs from now
+  keys reencrypt --old-secret-stdin   re-encrypt the private keys under the current KEY_ENCRYPTION_SECRET
   migrate`;
 
 class UsageError extends Error {}
@@ -19,6 +20,7 @@ class UsageError extends Error {}
 const options = {
   username: { type: 'string' },
   'password-stdin': { type: 'boolean' },
+  'old-secret-stdin': { type: 'boolean' },
   scopes: { type: 'string' },
   'client-id': { type: 'string' },
   grants: { type: 'string' },
@@ -37,9 +39,8 @@ function required(flags: Flags, name: 'username' | 'client-id' | 'grants'): stri
 }
 
 /** Reads the whole of stdin; one trailing newline (from `echo` or a here-doc) is not part of the password. */
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY)
-    throw new UsageError('--password-stdin reads the password from standard input; pipe it in');
+async function readStdin(flag = '--password-stdin'): Promise<string> {
+  if (process.stdin.isTTY) throw new UsageError(`${flag} reads from standard input; pipe it in`);
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks)
@@ -154,6 +155,15 @@ async function run(
       );
       return;
     }
+    case 'keys reencrypt': {
+      if (flags['old-secret-stdin'] !== true)
+        throw new UsageError(
+          '--old-secret-stdin is required (secrets are never taken from the command line)',
+        );
+      const count = await services.keys.reencryptFrom(await readStdin('--old-secret-stdin'));
+      print(`re-encrypted ${count} signing keys under the current KEY_ENCRYPTION_SECRET`);
+      return;
+    }
     case 'migrate':
       print('database schema is up to date');
       return;
@@ -170,6 +180,7 @@ const commands = new Set([
   'keys list',
   'keys rotate',
   'keys compromise',
+  'keys reencrypt',
   'migrate',
 ]);
 

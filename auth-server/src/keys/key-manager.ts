@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { calculateJwkThumbprint } from 'jose';
 import type { Clock, Logger } from '@tessera/shared';
 import { StorageConflictError, type SigningKeyRecord, type SigningKeyStore } from '../storage/storage.js';
-import type { KeyEncryptionKey } from './encryption.js';
+import { createKeyEncryptionKey, type KeyEncryptionKey } from './encryption.js';
 import { dueTransitions, planRotation, type KeyDurations, type KeyTransition } from './lifecycle.js';
 
 const generateRsaKeyPair = promisify(generateKeyPair);
@@ -41,6 +41,11 @@ export interface KeyManager {
    * now on. Throws KeyLifecycleError if no published key has that kid.
    */
   compromise(kid: string): Promise<{ previousState: 'pending' | 'active' | 'retiring'; activated?: string }>;
+  /**
+   * Re-encrypts every stored private key, now under `oldSecret`, with this manager's
+   * (the new) secret, in one transaction. Resolves how many keys were re-encrypted.
+   */
+  reencryptFrom(oldSecret: string): Promise<number>;
   /** The key that signs now; throws if none is loaded. */
   signingKey(): SigningKey;
   jwks(): PublishedJwks;
@@ -258,6 +263,27 @@ export function createKeyManager(deps: {
         throw new KeyLifecycleError(`no published key has kid "${kid}" (see keys list)`);
       logger.warn({ event: 'key.compromise', kid, previousState }, 'signing key declared compromised');
       return previousState === 'active' ? { previousState, activated: replacement.kid } : { previousState };
+    },
+    async reencryptFrom(oldSecret) {
+      const old = createKeyEncryptionKey(oldSecret);
+      const sealed = (await keys.list()).filter(
+        (key): key is SigningKeyRecord & { privateKeyEncrypted: string } => key.privateKeyEncrypted !== null,
+      );
+      // Decrypting every key first: a wrong old secret stops here, before anything is written.
+      const updates = sealed.map((key) => ({
+        kid: key.kid,
+        from: key.privateKeyEncrypted,
+        to: kek.encrypt(old.decrypt(key.privateKeyEncrypted, key.kid), key.kid),
+      }));
+      if (!(await keys.replaceEncrypted(updates)))
+        throw new KeyLifecycleError(
+          'the keys changed while re-encrypting (a rotation?); nothing done, run it again',
+        );
+      logger.warn(
+        { event: 'key.reencrypted', count: updates.length },
+        'signing keys re-encrypted under a new secret',
+      );
+      return updates.length;
     },
     signingKey() {
       if (current === undefined) throw new Error('signing keys not loaded');

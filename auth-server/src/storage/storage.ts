@@ -141,6 +141,11 @@ export interface SigningKeyStore {
     now: number,
     replacement: SigningKeyRecord,
   ): Promise<'pending' | 'active' | 'retiring' | undefined>;
+  /**
+   * Replaces private parts (re-encrypted under a new secret) in one transaction, each only if
+   * it still holds `from`; false, changing nothing, if any row changed meanwhile.
+   */
+  replaceEncrypted(updates: readonly { kid: string; from: string; to: string }[]): Promise<boolean>;
 }
 
 export interface RefreshTokenStore {

@@ -215,6 +215,25 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
           throw error;
         }
       },
+      async replaceEncrypted(updates) {
+        try {
+          await db.transaction().execute(async (trx) => {
+            for (const { kid, from, to } of updates) {
+              const result = await trx
+                .updateTable('signing_keys')
+                .set({ private_key_encrypted: to })
+                .where('kid', '=', kid)
+                .where('private_key_encrypted', '=', from)
+                .executeTakeFirst();
+              if (result.numUpdatedRows === 0n) throw new LostRace();
+            }
+          });
+          return true;
+        } catch (error) {
+          if (error instanceof LostRace) return false;
+          throw error;
+        }
+      },
       async retire(kid, now) {
         const result = await db
           .updateTable('signing_keys')
