@@ -5,6 +5,7 @@ import {
   createDocumentPoller,
   createFixedClock,
   createLogger,
+  type CacheDirectives,
   type DocumentPoller,
   type DocumentPollerOptions,
 } from '../src/index.js';
@@ -62,7 +63,7 @@ describe('createDocumentPoller against a loopback server', () => {
       logger: logSink().logger,
       clock: createFixedClock(),
       parse: (value) => value as T,
-      refreshSeconds: () => 60,
+      onSuccess: () => 60,
       retrySeconds: () => 60,
       ...overrides,
     });
@@ -244,12 +245,12 @@ describe('createDocumentPoller against a loopback server', () => {
     expect(documents.status().ageSeconds).toBe(0);
   });
 
-  it('passes the response max-age to refreshSeconds and the failure count to retrySeconds', async () => {
-    const maxAges: Array<number | undefined> = [];
+  it('passes the response cache directives to onSuccess and the failure count to retrySeconds', async () => {
+    const seen: CacheDirectives[] = [];
     const failureCounts: number[] = [];
     const documents = poller({
-      refreshSeconds(maxAge) {
-        maxAges.push(maxAge);
+      onSuccess(directives) {
+        seen.push(directives);
         return 60;
       },
       retrySeconds(failures) {
@@ -269,8 +270,15 @@ describe('createDocumentPoller against a loopback server', () => {
     await documents.refresh();
     server.serve((_req, res) => void res.writeHead(500).end());
     await documents.refresh();
+    server.serve(json({ version: 3 }, { 'cache-control': 'max-age=60, stale-if-error=600' }));
+    await documents.refresh();
 
-    expect(maxAges).toEqual([42, undefined, 7]);
+    expect(seen).toEqual([
+      { maxAgeSeconds: 42 },
+      {},
+      { maxAgeSeconds: 7 },
+      { maxAgeSeconds: 60, staleIfErrorSeconds: 600 },
+    ]);
     expect(failureCounts).toEqual([1, 2, 1]);
   });
 

@@ -1,6 +1,7 @@
-import express, { type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler } from 'express';
 import { AppError } from '@tessera/shared';
-import type { ClientCredentials } from '../clients/clients.js';
+import type { ClientCredentials, ClientService } from '../clients/clients.js';
+import type { ClientRecord } from '../storage/storage.js';
 
 /**
  * Form bodies for the OAuth endpoints (RFC 6749 §3.2): urlencoded only, small, flat.
@@ -84,4 +85,21 @@ export function readClientCredentials(
   return bodySecret === undefined
     ? { method: 'none', clientId: bodyId }
     : { method: 'client_secret_post', clientId: bodyId, secret: bodySecret };
+}
+
+/** The form's parameters and the client they authenticate (token, revocation, introspection). */
+export async function authenticateClient(
+  req: Request,
+  clients: ClientService,
+): Promise<{ client: ClientRecord; params: ReadonlyMap<string, string> }> {
+  const params = readParams(req.body, req.query);
+  const client = await clients.authenticate(readClientCredentials(req.headers.authorization, params));
+  return { client, params };
+}
+
+/** A parameter the endpoint requires; `invalid_request` if it is missing (RFC 6749 §5.2). */
+export function requireParam(params: ReadonlyMap<string, string>, name: string): string {
+  const value = params.get(name);
+  if (value === undefined) throw new AppError('invalid_request', `missing parameter: ${name}`);
+  return value;
 }

@@ -4,7 +4,7 @@ import type { ClientService } from '../clients/clients.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import type { RevocationService } from '../tokens/revocations.js';
-import { createFormParser, readClientCredentials, readParams } from './form.js';
+import { authenticateClient, createFormParser, requireParam } from './form.js';
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
@@ -21,11 +21,9 @@ export function createIntrospectRouter(deps: {
 }): Router {
   const router = Router();
   router.post('/oauth/introspect', ...createFormParser(), async (req, res) => {
-    const params = readParams(req.body, req.query);
-    const client = await deps.clients.authenticate(readClientCredentials(req.headers.authorization, params));
+    const { client, params } = await authenticateClient(req, deps.clients);
     if (client.isPublic) throw new AppError('invalid_client', 'introspection requires a confidential client');
-    const token = params.get('token');
-    if (token === undefined) throw new AppError('invalid_request', 'missing parameter: token');
+    const token = requireParam(params, 'token');
     res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
 
     const claims = await deps.accessTokens.verify(token);

@@ -1,10 +1,10 @@
 import { Router } from 'express';
-import { AppError, methodNotAllowed } from '@tessera/shared';
+import { methodNotAllowed } from '@tessera/shared';
 import type { ClientService } from '../clients/clients.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import type { RevocationService } from '../tokens/revocations.js';
-import { createFormParser, readClientCredentials, readParams } from './form.js';
+import { authenticateClient, createFormParser, requireParam } from './form.js';
 
 /**
  * POST /oauth/revoke (RFC 7009). A refresh token revokes its whole family and the access
@@ -19,10 +19,8 @@ export function createRevokeRouter(deps: {
 }): Router {
   const router = Router();
   router.post('/oauth/revoke', ...createFormParser(), async (req, res) => {
-    const params = readParams(req.body, req.query);
-    const client = await deps.clients.authenticate(readClientCredentials(req.headers.authorization, params));
-    const token = params.get('token');
-    if (token === undefined) throw new AppError('invalid_request', 'missing parameter: token');
+    const { client, params } = await authenticateClient(req, deps.clients);
+    const token = requireParam(params, 'token');
     // token_type_hint only orders the lookup (§2.1); the two formats cannot be confused.
     const claims = await deps.accessTokens.verify(token);
     if (claims !== undefined) {

@@ -4,7 +4,7 @@ import type { ClientService } from '../clients/clients.js';
 import type { Grant } from '../grants/index.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import { formatScope } from '../tokens/scope.js';
-import { createFormParser, readClientCredentials, readParams } from './form.js';
+import { authenticateClient, createFormParser, requireParam } from './form.js';
 
 /** POST /oauth/token (RFC 6749 §3.2, §5): authenticate the client, run its grant, issue a token. */
 export function createTokenRouter(deps: {
@@ -14,11 +14,8 @@ export function createTokenRouter(deps: {
 }): Router {
   const router = Router();
   router.post('/oauth/token', ...createFormParser(), async (req, res) => {
-    const params = readParams(req.body, req.query);
-    const client = await deps.clients.authenticate(readClientCredentials(req.headers.authorization, params));
-
-    const grantType = params.get('grant_type');
-    if (grantType === undefined) throw new AppError('invalid_request', 'grant_type is required');
+    const { client, params } = await authenticateClient(req, deps.clients);
+    const grantType = requireParam(params, 'grant_type');
     const grant = deps.grants.get(grantType);
     if (grant === undefined) throw new AppError('unsupported_grant_type', 'unsupported grant_type');
     if (!client.grants.includes(grant.grantType))

@@ -11,8 +11,11 @@ export interface DocumentPollerOptions<T> {
   logger: Logger;
   /** Turns the parsed JSON into the held value; throws (with a reason) to reject the document. */
   parse(json: unknown, previous: T | undefined): T;
-  /** Seconds until the next refresh after a success, given the response's `max-age` if any. */
-  refreshSeconds(maxAgeSeconds: number | undefined): number;
+  /**
+   * Called after each success (200 or 304) with the response's cache directives; returns the
+   * seconds until the next refresh.
+   */
+  onSuccess(directives: CacheDirectives): number;
   /** Seconds until the next attempt after `failures` consecutive failures. */
   retrySeconds(failures: number): number;
   clock?: Clock;
@@ -22,6 +25,18 @@ export interface DocumentPollerOptions<T> {
   /** Refuse bodies larger than this (default 1 MiB). */
   maxBytes?: number;
   accept?: string;
+  /** What the held document is called in the refresh-failed warning (default "copy"). */
+  heldName?: string;
+  /** Extra fields describing the held document for the "loaded" and refresh-failed log lines. */
+  logFields?(held: T, line: 'loaded' | 'kept'): Record<string, unknown>;
+}
+
+/** The caching a response asks for; absent directives are undefined. */
+export interface CacheDirectives {
+  /** `max-age` (RFC 9111 §5.2.2.1). */
+  maxAgeSeconds?: number;
+  /** `stale-if-error` (RFC 5861 §4): how long past max-age the document may serve through failures. */
+  staleIfErrorSeconds?: number;
 }
 
 export interface DocumentPollerStatus {
@@ -43,6 +58,8 @@ export interface DocumentPoller<T> {
   start(): Promise<void>;
   /** Fetches now, sharing a fetch already in flight; never rejects. */
   refresh(): Promise<void>;
+  /** True while a fetch is in flight (which refresh() would share). */
+  refreshing(): boolean;
   /** The held document, if any. */
   current(): T | undefined;
   status(): DocumentPollerStatus;
@@ -54,11 +71,20 @@ class DocumentFetchError extends Error {
   override name = 'DocumentFetchError';
 }
 
-/** `max-age` from a Cache-Control header (RFC 9111 §5.2.2.1), or undefined. */
-function toMaxAgeSeconds(cacheControl: string | null): number | undefined {
-  if (cacheControl === null) return undefined;
-  const match = /(?:^|,)\s*max-age\s*=\s*"?(\d+)"?\s*(?:,|$)/i.exec(cacheControl);
+/** A delta-seconds directive (`max-age`, `stale-if-error`) from a Cache-Control header, or undefined. */
+function directiveSeconds(cacheControl: string, directive: string): number | undefined {
+  const match = new RegExp(`(?:^|,)\\s*${directive}\\s*=\\s*"?(\\d+)"?\\s*(?:,|$)`, 'i').exec(cacheControl);
   return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+function toCacheDirectives(cacheControl: string | null): CacheDirectives {
+  if (cacheControl === null) return {};
+  const maxAgeSeconds = directiveSeconds(cacheControl, 'max-age');
+  const staleIfErrorSeconds = directiveSeconds(cacheControl, 'stale-if-error');
+  return {
+    ...(maxAgeSeconds === undefined ? {} : { maxAgeSeconds }),
+    ...(staleIfErrorSeconds === undefined ? {} : { staleIfErrorSeconds }),
+  };
 }
 
 /** A one-line reason; undici's "fetch failed" hides the useful part (ECONNREFUSED, ...) in `cause`. */
@@ -90,6 +116,9 @@ export function createDocumentPoller<T>(options: DocumentPollerOptions<T>): Docu
   const doFetch = options.fetch ?? globalThis.fetch;
   const timeoutMs = options.timeoutMs ?? 5000;
   const maxBytes = options.maxBytes ?? 1024 * 1024;
+  const heldName = options.heldName ?? 'copy';
+  const logFields = (line: 'loaded' | 'kept'): Record<string, unknown> =>
+    held === undefined || options.logFields === undefined ? {} : options.logFields(held, line);
   try {
     new URL(uri);
   } catch {
@@ -105,8 +134,8 @@ export function createDocumentPoller<T>(options: DocumentPollerOptions<T>): Docu
   let timer: NodeJS.Timeout | undefined;
   let running = false;
 
-  /** One request; resolves to the response's max-age. Throws on any failure. */
-  async function fetchOnce(): Promise<number | undefined> {
+  /** One request; resolves to the response's cache directives. Throws on any failure. */
+  async function fetchOnce(): Promise<CacheDirectives> {
     const controller = new AbortController();
     const timeout = setTimeout(
       () => controller.abort(new DocumentFetchError(`${name} request timed out after ${timeoutMs} ms`)),
@@ -117,10 +146,10 @@ export function createDocumentPoller<T>(options: DocumentPollerOptions<T>): Docu
       const headers: Record<string, string> = { accept: options.accept ?? 'application/json' };
       if (etag !== undefined && held !== undefined) headers['if-none-match'] = etag;
       const response = await doFetch(uri, { headers, signal: controller.signal });
-      const maxAge = toMaxAgeSeconds(response.headers.get('cache-control'));
+      const directives = toCacheDirectives(response.headers.get('cache-control'));
       if (response.status === 304 && held !== undefined) {
         await response.body?.cancel();
-        return maxAge;
+        return directives;
       }
       if (response.status !== 200) {
         await response.body?.cancel();
@@ -140,8 +169,8 @@ export function createDocumentPoller<T>(options: DocumentPollerOptions<T>): Docu
       const first = held === undefined;
       held = options.parse(json, held);
       etag = response.headers.get('etag') ?? undefined;
-      if (first) logger.info({ uri }, `${name} loaded`);
-      return maxAge;
+      if (first) logger.info({ uri, ...logFields('loaded') }, `${name} loaded`);
+      return directives;
     } catch (error) {
       // An abort rejects with the reason given to abort(); undici may wrap it.
       if (controller.signal.aborted && controller.signal.reason instanceof Error)
@@ -167,20 +196,20 @@ export function createDocumentPoller<T>(options: DocumentPollerOptions<T>): Docu
   function refresh(): Promise<void> {
     inFlight ??= fetchOnce()
       .then(
-        (maxAgeSeconds) => {
+        (directives) => {
           confirmedAt = clock.now();
           lastError = undefined;
           failures = 0;
-          schedule(options.refreshSeconds(maxAgeSeconds));
+          schedule(options.onSuccess(directives));
         },
         (error: unknown) => {
           lastError = describeError(error);
           failures += 1;
           logger.warn(
-            { uri, err: lastError },
+            { uri, err: lastError, ...logFields('kept') },
             held === undefined
               ? `${name} load failed; will retry`
-              : `${name} refresh failed; keeping the last good copy`,
+              : `${name} refresh failed; keeping the last good ${heldName}`,
           );
           schedule(options.retrySeconds(failures));
         },
@@ -197,6 +226,7 @@ export function createDocumentPoller<T>(options: DocumentPollerOptions<T>): Docu
       return refresh();
     },
     refresh,
+    refreshing: () => inFlight !== undefined,
     current: () => held,
     status: () => ({
       loaded: held !== undefined,

@@ -1,6 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
+import { createDocumentPoller } from '../http/document-poller.js';
 
 /** Options for {@link createJwksKeyProvider}. Durations are in seconds unless the name says otherwise. */
 export interface JwksKeyProviderOptions {
@@ -78,8 +79,6 @@ interface HeldKey {
 const defaultRefreshSeconds = 300;
 /** The first retry after a failure; doubles up to `minRefreshSeconds`. */
 const initialRetrySeconds = 1;
-/** A JWKS is a few kilobytes; refuse to buffer anything absurd. */
-const maxBodyBytes = 1024 * 1024;
 
 class JwksFetchError extends Error {
   override name = 'JwksFetchError';
@@ -90,26 +89,6 @@ function positive(name: string, value: number): number {
     throw new TypeError(`createJwksKeyProvider: ${name} must be a positive number, got ${String(value)}`);
   }
   return value;
-}
-
-/** `max-age` from a Cache-Control header (RFC 9111 §5.2.2.1), or undefined. */
-function toMaxAgeSeconds(cacheControl: string | null): number | undefined {
-  if (cacheControl === null) return undefined;
-  const match = /(?:^|,)\s*max-age\s*=\s*"?(\d+)"?\s*(?:,|$)/i.exec(cacheControl);
-  return match?.[1] === undefined ? undefined : Number(match[1]);
-}
-
-/** `stale-if-error` from a Cache-Control header (RFC 5861 §4), or undefined. */
-function toStaleIfErrorSeconds(cacheControl: string | null): number | undefined {
-  if (cacheControl === null) return undefined;
-  const match = /(?:^|,)\s*stale-if-error\s*=\s*"?(\d+)"?\s*(?:,|$)/i.exec(cacheControl);
-  return match?.[1] === undefined ? undefined : Number(match[1]);
-}
-
-/** A one-line reason; undici's "fetch failed" hides the useful part (ECONNREFUSED, ...) in `cause`. */
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  return error.cause instanceof Error ? `${error.message} (${error.cause.message})` : error.message;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -124,7 +103,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  */
 function toKeys(
   document: unknown,
-  previous: ReadonlyMap<string, HeldKey>,
+  previous: ReadonlyMap<string, HeldKey> | undefined,
   logger: Logger,
 ): Map<string, HeldKey> {
   if (!isRecord(document) || !Array.isArray(document.keys)) {
@@ -143,7 +122,7 @@ function toKeys(
       continue;
     }
     const material = `${n}.${e}`;
-    const held = previous.get(kid);
+    const held = previous?.get(kid);
     if (held?.material === material) {
       keys.set(kid, held);
       continue;
@@ -175,7 +154,6 @@ function toKeys(
 export function createJwksKeyProvider(options: JwksKeyProviderOptions): JwksKeyProvider {
   const { jwksUri, logger } = options;
   const clock = options.clock ?? systemClock;
-  const doFetch = options.fetch ?? globalThis.fetch;
   const minRefreshSeconds = positive('minRefreshSeconds', options.minRefreshSeconds ?? 30);
   const maxRefreshSeconds = positive('maxRefreshSeconds', options.maxRefreshSeconds ?? 3600);
   const cooldownMs = positive('unknownKidCooldownSeconds', options.unknownKidCooldownSeconds ?? 30) * 1000;
@@ -193,124 +171,44 @@ export function createJwksKeyProvider(options: JwksKeyProviderOptions): JwksKeyP
     throw new TypeError(`createJwksKeyProvider: jwksUri must be an absolute URL, got "${jwksUri}"`);
   }
 
-  let keys: ReadonlyMap<string, HeldKey> = new Map();
-  let loaded = false;
-  let etag: string | undefined;
-  let confirmedAt: number | undefined;
-  let lastError: string | undefined;
-  let consecutiveFailures = 0;
-  let inFlight: Promise<void> | undefined;
   /** When the last unknown-kid refetches happened, newest last, within the budget window. */
   const unknownKidFetches: number[] = [];
   /** Until when the held set may be used: confirmation + refresh interval + stale window. */
   let usableUntil = 0;
-  let timer: NodeJS.Timeout | undefined;
-  let running = false;
 
-  /** One request; resolves to the caching the response asks for. Throws on any failure. */
-  async function fetchOnce(): Promise<{ maxAge: number; staleIfError: number | undefined }> {
-    const controller = new AbortController();
-    const timeout = setTimeout(
-      () => controller.abort(new JwksFetchError(`JWKS request timed out after ${fetchTimeoutMs} ms`)),
-      fetchTimeoutMs,
-    );
-    timeout.unref();
-    try {
-      const headers: Record<string, string> = { accept: 'application/jwk-set+json, application/json' };
-      // RFC 9110 §13.1.2: revalidate instead of downloading the same set again.
-      if (etag !== undefined && loaded) headers['if-none-match'] = etag;
-      const response = await doFetch(jwksUri, { headers, signal: controller.signal });
-      const cacheControl = response.headers.get('cache-control');
-      const caching = {
-        maxAge: toMaxAgeSeconds(cacheControl) ?? defaultRefreshSeconds,
-        staleIfError: toStaleIfErrorSeconds(cacheControl),
-      };
-      if (response.status === 304 && loaded) {
-        await response.body?.cancel();
-        return caching;
-      }
-      if (response.status !== 200) {
-        await response.body?.cancel();
-        throw new JwksFetchError(`JWKS request answered HTTP ${response.status}`);
-      }
-      if (Number(response.headers.get('content-length') ?? 0) > maxBodyBytes) {
-        await response.body?.cancel();
-        throw new JwksFetchError('JWKS response is too large');
-      }
-      const text = await response.text();
-      if (text.length > maxBodyBytes) throw new JwksFetchError('JWKS response is too large');
-      let document: unknown;
-      try {
-        document = JSON.parse(text);
-      } catch {
-        throw new JwksFetchError('JWKS response is not JSON');
-      }
-      keys = toKeys(document, keys, logger);
-      etag = response.headers.get('etag') ?? undefined;
-      if (!loaded) logger.info({ keyCount: keys.size }, 'JWKS loaded');
-      loaded = true;
-      return caching;
-    } catch (error) {
-      // An abort rejects with the reason given to abort(); undici may wrap it.
-      if (controller.signal.aborted && controller.signal.reason instanceof Error)
-        throw controller.signal.reason;
-      throw error;
-    } finally {
-      clearTimeout(timeout);
-    }
-  }
-
-  function schedule(delaySeconds: number): void {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
-    if (!running) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      void refresh();
-    }, delaySeconds * 1000);
-    // A key cache must never keep the process alive on its own.
-    timer.unref();
-  }
-
-  /** Fetches the set (single-flight) and reschedules the next refresh. Never rejects. */
-  function refresh(): Promise<void> {
-    inFlight ??= fetchOnce()
-      .then(
-        ({ maxAge, staleIfError }) => {
-          confirmedAt = clock.now();
-          lastError = undefined;
-          consecutiveFailures = 0;
-          const refreshSeconds = Math.min(maxRefreshSeconds, Math.max(minRefreshSeconds, maxAge));
-          const staleSeconds = Math.min(staleWindowSeconds, staleIfError ?? staleWindowSeconds);
-          usableUntil = confirmedAt + (refreshSeconds + staleSeconds) * 1000;
-          schedule(refreshSeconds);
-        },
-        (error: unknown) => {
-          lastError = describe(error);
-          consecutiveFailures += 1;
-          logger.warn(
-            { jwksUri, err: lastError, keptKeys: keys.size },
-            loaded ? 'JWKS refresh failed; keeping the last good key set' : 'JWKS load failed; will retry',
-          );
-          schedule(Math.min(minRefreshSeconds, initialRetrySeconds * 2 ** (consecutiveFailures - 1)));
-        },
-      )
-      .finally(() => {
-        inFlight = undefined;
-      });
-    return inFlight;
-  }
+  // Fetching, revalidation (If-None-Match), keeping the last good set, single-flight refreshes,
+  // scheduling and backoff are the poller's; what is left here is specific to keys.
+  const poller = createDocumentPoller<ReadonlyMap<string, HeldKey>>({
+    uri: jwksUri,
+    name: 'JWKS',
+    logger,
+    clock,
+    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+    timeoutMs: fetchTimeoutMs,
+    // A JWKS is a few kilobytes; refuse to buffer anything absurd.
+    maxBytes: 1024 * 1024,
+    accept: 'application/jwk-set+json, application/json',
+    heldName: 'key set',
+    logFields: (keys, line) => (line === 'loaded' ? { keyCount: keys.size } : { keptKeys: keys.size }),
+    parse: (document, previous) => toKeys(document, previous, logger),
+    onSuccess({ maxAgeSeconds, staleIfErrorSeconds }) {
+      const maxAge = maxAgeSeconds ?? defaultRefreshSeconds;
+      const refreshSeconds = Math.min(maxRefreshSeconds, Math.max(minRefreshSeconds, maxAge));
+      const staleSeconds = Math.min(staleWindowSeconds, staleIfErrorSeconds ?? staleWindowSeconds);
+      usableUntil = clock.now() + (refreshSeconds + staleSeconds) * 1000;
+      return refreshSeconds;
+    },
+    retrySeconds: (failures) => Math.min(minRefreshSeconds, initialRetrySeconds * 2 ** (failures - 1)),
+  });
 
   return {
-    start() {
-      running = true;
-      return refresh();
-    },
+    start: () => poller.start(),
 
     async getKey(kid) {
-      const held = keys.get(kid);
+      const held = poller.current()?.get(kid);
       if (held !== undefined) return held.key;
-      if (inFlight === undefined) {
+      // A refresh already in flight (background or another caller's) is shared, and costs nothing.
+      if (!poller.refreshing()) {
         const now = clock.now();
         while (unknownKidFetches[0] !== undefined && now - unknownKidFetches[0] >= budgetWindowMs)
           unknownKidFetches.shift();
@@ -320,28 +218,22 @@ export function createJwksKeyProvider(options: JwksKeyProviderOptions): JwksKeyP
         if (last !== undefined && now - last < cooldownMs) return undefined;
         if (unknownKidFetches.length >= unknownKidBudget) return undefined;
         unknownKidFetches.push(now);
-        await refresh();
-      } else {
-        await inFlight;
       }
-      return keys.get(kid)?.key;
+      await poller.refresh();
+      return poller.current()?.get(kid)?.key;
     },
 
     status() {
+      const { loaded, ageSeconds, lastError } = poller.status();
       return {
         loaded,
         usable: loaded && clock.now() < usableUntil,
-        keyCount: keys.size,
-        ageSeconds:
-          confirmedAt === undefined ? undefined : Math.max(0, Math.floor((clock.now() - confirmedAt) / 1000)),
+        keyCount: poller.current()?.size ?? 0,
+        ageSeconds,
         lastError,
       };
     },
 
-    stop() {
-      running = false;
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
-    },
+    stop: () => poller.stop(),
   };
 }

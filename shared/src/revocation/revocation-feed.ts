@@ -48,7 +48,7 @@ export function createRevocationFeed(options: RevocationFeedOptions): Revocation
       return { index, entries: [...index.values()].reduce((sum, entries) => sum + entries.size, 0) };
     },
     // Our own interval, not the feed's max-age: how fast revocations land is the verifier's choice.
-    refreshSeconds: () => refreshSeconds,
+    onSuccess: () => refreshSeconds,
     retrySeconds: (failures) => Math.min(refreshSeconds, 2 ** (failures - 1)),
   });
   return {
