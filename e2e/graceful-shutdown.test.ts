@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
-import { runAdmin, startService } from './processes.js';
+import { postForm, runAdmin, startService } from './processes.js';
 
 /**
  * SIGTERM during load: the auth server stops accepting, finishes what it accepted, closes its
@@ -49,18 +49,11 @@ describe('end to end: SIGTERM during load', () => {
     const worker = async () => {
       while (!stop) {
         try {
-          const res = await fetch(`${auth.url}/oauth/token`, {
-            method: 'POST',
-            headers: {
-              Authorization: `Basic ${Buffer.from(`web:${secret}`).toString('base64')}`,
-              'Content-Type': 'application/x-www-form-urlencoded',
-            },
-            body: new URLSearchParams({
-              grant_type: 'password',
-              username: 'erin',
-              password: 'erin-password',
-            }),
-          });
+          const res = await postForm(
+            `${auth.url}/oauth/token`,
+            { id: 'web', secret },
+            { grant_type: 'password', username: 'erin', password: 'erin-password' },
+          );
           const body = (await res.json()) as { refresh_token?: string };
           answered.push({
             status: res.status,

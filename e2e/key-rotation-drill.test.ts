@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { runAdmin, startService, waitForReady, type RunningService } from './processes.js';
+import { runAdmin, startService, waitForReady, type RunningService, postForm } from './processes.js';
 
 /**
  * The rotation drill (issue #4): both services as real processes, with the key lifecycle
@@ -56,14 +56,11 @@ describe('key rotation drill across processes', () => {
   };
 
   async function issueToken(): Promise<string> {
-    const res = await fetch(`http://127.0.0.1:${authPort}/oauth/token`, {
-      method: 'POST',
-      headers: {
-        Authorization: `Basic ${Buffer.from(`drill:${clientSecret}`).toString('base64')}`,
-        'Content-Type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams({ grant_type: 'client_credentials' }),
-    });
+    const res = await postForm(
+      `http://127.0.0.1:${authPort}/oauth/token`,
+      { id: 'drill', secret: clientSecret },
+      { grant_type: 'client_credentials' },
+    );
     if (res.status !== 200) throw new Error(`token endpoint answered ${res.status}`);
     return ((await res.json()) as { access_token: string }).access_token;
   }

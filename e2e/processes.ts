@@ -99,3 +99,19 @@ export async function waitForReady(url: string, attempts = 100): Promise<void> {
   }
   throw new Error(`${url} not ready after ${attempts} attempts`);
 }
+
+/** POSTs a form to an auth-server endpoint, authenticating as a client with client_secret_basic. */
+export function postForm(
+  url: string,
+  client: { id: string; secret: string },
+  form: Record<string, string>,
+): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: {
+      Authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`,
+      'Content-Type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams(form),
+  });
+}

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { runAdmin, startService, waitForReady, type RunningService } from './processes.js';
+import { postForm, runAdmin, startService, waitForReady, type RunningService } from './processes.js';
 
 /**
  * Revocation reaching a stateless resource server: the resource server never calls the auth
@@ -20,14 +20,10 @@ describe('end to end: a revoked token is refused by the resource server within t
   const intervalMs = 1000;
   let auth: RunningService;
   let resource: RunningService;
-  let basic: string;
+  let webClient: { id: string; secret: string };
 
   const form = (path: string, body: Record<string, string>) =>
-    fetch(`${auth.url}${path}`, {
-      method: 'POST',
-      headers: { Authorization: basic, 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(body),
-    });
+    postForm(`${auth.url}${path}`, webClient, body);
   const me = (token: string) =>
     fetch(`${resource.url}/api/me`, { headers: { Authorization: `Bearer ${token}` } });
   /** Polls /api/me until it answers 401, for at most `limitMs`; returns how long that took. */
@@ -64,7 +60,7 @@ describe('end to end: a revoked token is refused by the resource server within t
       authEnv,
     );
     const secret = (JSON.parse(client.stdout) as { client_secret: string }).client_secret;
-    basic = `Basic ${Buffer.from(`web:${secret}`).toString('base64')}`;
+    webClient = { id: 'web', secret };
     await runAdmin(
       ['users', 'create', '--username', 'dana', '--password-stdin', '--scopes', 'notes:read'],
       authEnv,

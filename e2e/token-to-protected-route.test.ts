@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { runAdmin, startService, waitForReady, type RunningService } from './processes.js';
+import { postForm, runAdmin, startService, waitForReady, type RunningService } from './processes.js';
 
 /**
  * The whole system across processes: the auth server and the resource server from their
@@ -23,14 +23,7 @@ describe('end to end: credentials in, RS256 token out, protected route verifies 
   let userId: string;
 
   const token = async (form: Record<string, string>) => {
-    const res = await fetch(`${auth.url}/oauth/token`, {
-      method: 'POST',
-      headers: {
-        Authorization: `Basic ${Buffer.from(`web:${clientSecret}`).toString('base64')}`,
-        'Content-Type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams(form),
-    });
+    const res = await postForm(`${auth.url}/oauth/token`, { id: 'web', secret: clientSecret }, form);
     expect(res.status).toBe(200);
     return ((await res.json()) as { access_token: string }).access_token;
   };
