@@ -1,9 +1,17 @@
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import { createErrorHandler, createHttpLogger, notFound, type AppError, type Logger } from '@tessera/shared';
+import {
+  createErrorHandler,
+  createHttpLogger,
+  createOpenApiRouter,
+  notFound,
+  type AppError,
+  type Logger,
+} from '@tessera/shared';
 import type { ClientService } from './clients/clients.js';
 import type { Grant } from './grants/index.js';
 import type { KeyManager } from './keys/key-manager.js';
+import { openApiDocument } from './openapi.js';
 import { createHealthRouter } from './routes/health.js';
 import { createIntrospectRouter } from './routes/introspect.js';
 import { createRevocationFeedRouter } from './routes/revocation-feed.js';
@@ -43,6 +51,7 @@ export function createApp(deps: AuthAppDeps): Express {
   app.use(createRevokeRouter(deps));
   app.use(createIntrospectRouter(deps));
   app.use(createRevocationFeedRouter(deps));
+  app.use(createOpenApiRouter(openApiDocument));
   app.use(notFound);
   app.use(createErrorHandler({ logger: deps.logger, realm: 'tessera', translate: deps.translateError }));
   return app;

@@ -1,6 +1,7 @@
 import {
   createErrorHandler,
   createHttpLogger,
+  createOpenApiRouter,
   notFound,
   systemClock,
   type Clock,
@@ -12,6 +13,7 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { createAuth } from './auth/passport.js';
 import type { ResourceServerConfig } from './config.js';
+import { openApiDocument } from './openapi.js';
 import { createHealthRouter } from './routes/health.js';
 import { createMeRouter } from './routes/me.js';
 import { createNotesRouter } from './routes/notes.js';
@@ -50,6 +52,7 @@ export function createApp({
   app.use(createHealthRouter({ keys, ...(revocations === undefined ? {} : { revocations }) }));
   app.use(createMeRouter({ requireToken }));
   app.use(createNotesRouter({ requireToken, clock }));
+  app.use(createOpenApiRouter(openApiDocument));
 
   app.use(notFound);
   app.use(createErrorHandler({ logger, realm: 'tessera' }));

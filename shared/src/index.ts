@@ -3,6 +3,7 @@ export * from './config.js';
 export * from './logger.js';
 export * from './http/server.js';
 export * from './http/document-poller.js';
+export * from './http/openapi.js';
 export * from './clock.js';
 export * from './jwks/key-provider.js';
 export * from './jwt/bearer.js';

@@ -1,0 +1,592 @@
+import {
+  toErrorSchema,
+  type ErrorCode,
+  type JsonSchema,
+  type OpenApiDocument,
+  type OpenApiMediaType,
+  type OpenApiParameter,
+  type OpenApiReference,
+  type OpenApiResponse,
+  type OpenApiSecurityRequirement,
+} from '@tessera/shared';
+
+/** The version of the HTTP API described below (issue #5); bump it when the contract changes. */
+export const authServerApiVersion = '0.1.0';
+
+const schema = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
+const response = (name: string): OpenApiReference => ({ $ref: `#/components/responses/${name}` });
+const json = (body: JsonSchema): Record<string, OpenApiMediaType> => ({
+  'application/json': { schema: body },
+});
+const form = (body: JsonSchema): Record<string, OpenApiMediaType> => ({
+  'application/x-www-form-urlencoded': { schema: body },
+});
+
+const noStore = {
+  description: '`no-store` (RFC 6749 §5.1)',
+  schema: { type: 'string', const: 'no-store' },
+} as const;
+const ifNoneMatch: OpenApiParameter = {
+  name: 'If-None-Match',
+  in: 'header',
+  description: 'An ETag held from an earlier answer: 304 if it is still current (RFC 9110 §13.1.2).',
+  schema: { type: 'string' },
+};
+const cacheableHeaders = {
+  'Cache-Control': { required: true, schema: { type: 'string' } },
+  ETag: { required: true, description: 'Strong ETag of the document', schema: { type: 'string' } },
+} as const;
+
+const clientAuthentication: Record<string, JsonSchema> = {
+  client_id: {
+    type: 'string',
+    description:
+      'client_secret_post (with client_secret), or a public client identifying itself; ' +
+      'with Basic authentication it may only repeat the header’s client id.',
+  },
+  client_secret: {
+    type: 'string',
+    description: 'client_secret_post (RFC 6749 §2.3.1); never together with a Basic header.',
+  },
+};
+const scopeParameter: JsonSchema = {
+  type: 'string',
+  description:
+    'Space-separated scope values (RFC 6749 §3.3); default: everything the client and user may have.',
+};
+
+/** The operations every form endpoint shares (RFC 6749 §3.2: urlencoded POST bodies). */
+const formEndpointResponses = {
+  '401': response('InvalidClient'),
+  '405': response('MethodNotAllowed'),
+  '413': response('PayloadTooLarge'),
+  '415': response('UnsupportedMediaType'),
+  '503': response('TemporarilyUnavailable'),
+};
+
+/** Client authentication on the form endpoints: Basic header, or nothing in the headers (body). */
+const clientSecurity: OpenApiSecurityRequirement[] = [{ clientSecretBasic: [] }, {}];
+
+const singleError = (description: string, code: ErrorCode, extra = {}) =>
+  ({
+    description,
+    content: json(toErrorSchema([code])),
+    ...extra,
+  }) satisfies OpenApiResponse;
+
+/**
+ * The auth server's HTTP API as OpenAPI 3.1 (issue #5), served at `GET /openapi.json` and checked
+ * against the routes the app really serves by `test/openapi.test.ts`. Contract: ../shared/DESIGN.md.
+ */
+export const openApiDocument: OpenApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Tessera auth server',
+    version: authServerApiVersion,
+    description:
+      'Issues RS256 JWT access tokens (RFC 9068) for the password, client_credentials and ' +
+      'refresh_token grants (RFC 6749), publishes its keys (RFC 7517) and metadata (RFC 8414), ' +
+      'revokes (RFC 7009) and introspects (RFC 7662) tokens, and publishes a revocation feed for ' +
+      'resource servers. Every error is RFC 6749 §5.2 JSON with `Cache-Control: no-store`.',
+  },
+  servers: [{ url: '/', description: 'This server; its public base URL is the configured issuer.' }],
+  tags: [
+    { name: 'oauth', description: 'Tokens: issue, revoke, introspect' },
+    { name: 'discovery', description: 'Public documents clients and resource servers fetch' },
+    { name: 'operations', description: 'Probes for orchestrators' },
+  ],
+  paths: {
+    '/oauth/token': {
+      post: {
+        operationId: 'issueToken',
+        tags: ['oauth'],
+        summary: 'Exchange a grant for an access token (RFC 6749 §3.2, §4.3, §4.4, §6)',
+        description:
+          'The client authenticates with HTTP Basic (client_secret_basic), with client_id and ' +
+          'client_secret in the body (client_secret_post), or, if registered as public, with ' +
+          'client_id alone. Using two methods at once is `invalid_request`. Credentials in the ' +
+          'query string are refused. Refresh tokens rotate on every use; presenting a ' +
+          'rotated-away one revokes its whole family (RFC 9700 §4.14).',
+        security: clientSecurity,
+        requestBody: { required: true, content: form(schema('TokenRequest')) },
+        responses: {
+          '200': {
+            description: 'The token (RFC 6749 §5.1)',
+            headers: {
+              'Cache-Control': { required: true, ...noStore },
+              Pragma: { required: true, schema: { type: 'string', const: 'no-cache' } },
+            },
+            content: json(schema('TokenResponse')),
+          },
+          '400': {
+            description: 'The request or the grant is refused (RFC 6749 §5.2)',
+            content: json(schema('TokenError')),
+          },
+          ...formEndpointResponses,
+          '429': response('TooManyRequests'),
+        },
+      },
+    },
+    '/oauth/revoke': {
+      post: {
+        operationId: 'revokeToken',
+        tags: ['oauth'],
+        summary: 'Revoke an access or refresh token (RFC 7009)',
+        description:
+          'A refresh token revokes its whole family and the access tokens minted from it; an ' +
+          'access token is refused until it expires. Unknown, expired or another client’s tokens ' +
+          'also answer 200 and change nothing (RFC 7009 §2.2).',
+        security: clientSecurity,
+        requestBody: { required: true, content: form(schema('TokenReferenceRequest')) },
+        responses: {
+          '200': {
+            description: 'Revoked, or nothing to revoke; no body',
+            headers: { 'Cache-Control': { required: true, ...noStore } },
+          },
+          '400': { description: 'Malformed request', content: json(toErrorSchema(['invalid_request'])) },
+          ...formEndpointResponses,
+        },
+      },
+    },
+    '/oauth/introspect': {
+      post: {
+        operationId: 'introspectToken',
+        tags: ['oauth'],
+        summary: 'Is this token active, and what does it carry? (RFC 7662)',
+        description:
+          'Confidential clients only (a public client gets 401 invalid_client). Refresh tokens are ' +
+          'described only to the client they were issued to; anything else is `{"active": false}`.',
+        security: clientSecurity,
+        requestBody: { required: true, content: form(schema('TokenReferenceRequest')) },
+        responses: {
+          '200': {
+            description: 'The introspection response (RFC 7662 §2.2)',
+            headers: { 'Cache-Control': { required: true, ...noStore } },
+            content: json(schema('IntrospectionResponse')),
+          },
+          '400': { description: 'Malformed request', content: json(toErrorSchema(['invalid_request'])) },
+          ...formEndpointResponses,
+        },
+      },
+    },
+    '/oauth/revocations': {
+      get: {
+        operationId: 'getRevocationFeed',
+        tags: ['discovery'],
+        summary: 'What resource servers must refuse although it verifies',
+        description:
+          'Public (it holds only random ids). Resource servers poll it instead of calling the auth ' +
+          'server per request. A token is refused when its `jti`, `sid`, `sub` or `client_id` has ' +
+          'an entry and its `iat` is at or before that entry’s time.',
+        security: [],
+        parameters: [ifNoneMatch],
+        responses: {
+          '200': {
+            description: 'The feed',
+            headers: cacheableHeaders,
+            content: json(schema('RevocationFeed')),
+          },
+          '304': response('NotModified'),
+          '405': response('MethodNotAllowed'),
+          '503': response('TemporarilyUnavailable'),
+        },
+      },
+    },
+    '/.well-known/jwks.json': {
+      get: {
+        operationId: 'getJwks',
+        tags: ['discovery'],
+        summary: 'The public signing keys (RFC 7517 §5)',
+        description:
+          'Pending, active and retiring keys; only public members, by allow-list. Cacheable ' +
+          '(`public, max-age=JWKS_MAX_AGE, stale-if-error=…`) with a strong ETag.',
+        security: [],
+        parameters: [ifNoneMatch],
+        responses: {
+          '200': {
+            description: 'The key set',
+            headers: cacheableHeaders,
+            content: { 'application/jwk-set+json': { schema: schema('JwkSet') } },
+          },
+          '304': response('NotModified'),
+          '405': response('MethodNotAllowed'),
+        },
+      },
+    },
+    '/.well-known/oauth-authorization-server': {
+      get: {
+        operationId: 'getServerMetadata',
+        tags: ['discovery'],
+        summary: 'Authorization server metadata (RFC 8414 §3)',
+        security: [],
+        responses: {
+          '200': response('ServerMetadata'),
+          '405': response('MethodNotAllowed'),
+        },
+      },
+    },
+    '/.well-known/openid-configuration': {
+      get: {
+        operationId: 'getOpenIdConfiguration',
+        tags: ['discovery'],
+        summary: 'The same metadata at the path OpenID Connect clients look for (RFC 8414 §5)',
+        security: [],
+        responses: {
+          '200': response('ServerMetadata'),
+          '405': response('MethodNotAllowed'),
+        },
+      },
+    },
+    '/healthz': {
+      get: {
+        operationId: 'getLiveness',
+        tags: ['operations'],
+        summary: 'Liveness: the process answers',
+        security: [],
+        responses: {
+          '200': {
+            description: 'Alive',
+            headers: { 'Cache-Control': { required: true, ...noStore } },
+            content: json(schema('Liveness')),
+          },
+        },
+      },
+    },
+    '/readyz': {
+      get: {
+        operationId: 'getReadiness',
+        tags: ['operations'],
+        summary: 'Readiness: the store answers and a signing key is loaded',
+        security: [],
+        responses: {
+          '200': { description: 'Ready', content: json(schema('Readiness')) },
+          '503': {
+            description: 'Not ready; `checks` says what is missing',
+            content: json(schema('Readiness')),
+          },
+        },
+      },
+    },
+    '/openapi.json': {
+      get: {
+        operationId: 'getOpenApiDocument',
+        tags: ['discovery'],
+        summary: 'This document',
+        security: [],
+        parameters: [ifNoneMatch],
+        responses: {
+          '200': {
+            description: 'The OpenAPI 3.1 description of this server',
+            headers: cacheableHeaders,
+            content: json(schema('OpenApiDocument')),
+          },
+          '304': response('NotModified'),
+          '405': response('MethodNotAllowed'),
+        },
+      },
+    },
+  },
+  components: {
+    securitySchemes: {
+      clientSecretBasic: {
+        type: 'http',
+        scheme: 'basic',
+        description:
+          'client_secret_basic (RFC 6749 §2.3.1): client id and secret, each form-urlencoded, ' +
+          'as Basic credentials. The alternative, client_secret_post, sends `client_id` and ' +
+          '`client_secret` in the form body instead (no header), as does a public client with ' +
+          '`client_id` alone.',
+      },
+    },
+    schemas: {
+      TokenRequest: {
+        description: 'One of the three grants, chosen by `grant_type`.',
+        oneOf: [schema('PasswordGrant'), schema('ClientCredentialsGrant'), schema('RefreshTokenGrant')],
+        discriminator: {
+          propertyName: 'grant_type',
+          mapping: {
+            password: '#/components/schemas/PasswordGrant',
+            client_credentials: '#/components/schemas/ClientCredentialsGrant',
+            refresh_token: '#/components/schemas/RefreshTokenGrant',
+          },
+        },
+      },
+      PasswordGrant: {
+        type: 'object',
+        description: 'Resource owner password credentials (RFC 6749 §4.3).',
+        required: ['grant_type', 'username', 'password'],
+        properties: {
+          grant_type: { type: 'string', const: 'password' },
+          username: { type: 'string' },
+          password: { type: 'string' },
+          scope: scopeParameter,
+          ...clientAuthentication,
+        },
+      },
+      ClientCredentialsGrant: {
+        type: 'object',
+        description: 'Client credentials (RFC 6749 §4.4); no refresh token is issued.',
+        required: ['grant_type'],
+        properties: {
+          grant_type: { type: 'string', const: 'client_credentials' },
+          scope: scopeParameter,
+          ...clientAuthentication,
+        },
+      },
+      RefreshTokenGrant: {
+        type: 'object',
+        description: 'Refresh (RFC 6749 §6); the scope may be narrowed, never widened.',
+        required: ['grant_type', 'refresh_token'],
+        properties: {
+          grant_type: { type: 'string', const: 'refresh_token' },
+          refresh_token: { type: 'string' },
+          scope: scopeParameter,
+          ...clientAuthentication,
+        },
+      },
+      TokenResponse: {
+        type: 'object',
+        description: 'RFC 6749 §5.1; the access token is an RFC 9068 JWT (`typ: at+jwt`, RS256).',
+        required: ['access_token', 'token_type', 'expires_in', 'scope'],
+        properties: {
+          access_token: { type: 'string' },
+          token_type: { type: 'string', const: 'Bearer' },
+          expires_in: { type: 'integer', minimum: 1, description: 'Seconds' },
+          scope: { type: 'string' },
+          refresh_token: {
+            type: 'string',
+            description: 'Password and refresh_token grants, when the client may use refresh_token.',
+          },
+        },
+        additionalProperties: false,
+      },
+      TokenError: toErrorSchema(
+        [
+          'invalid_request',
+          'invalid_grant',
+          'unauthorized_client',
+          'unsupported_grant_type',
+          'invalid_scope',
+        ],
+        'RFC 6749 §5.2',
+      ),
+      TokenReferenceRequest: {
+        type: 'object',
+        description: 'RFC 7009 §2.1 / RFC 7662 §2.1.',
+        required: ['token'],
+        properties: {
+          token: { type: 'string' },
+          token_type_hint: {
+            type: 'string',
+            enum: ['access_token', 'refresh_token'],
+            description: 'Accepted and not needed: the two formats cannot be confused.',
+          },
+          ...clientAuthentication,
+        },
+      },
+      IntrospectionResponse: {
+        description: 'RFC 7662 §2.2',
+        oneOf: [schema('InactiveToken'), schema('ActiveAccessToken'), schema('ActiveRefreshToken')],
+      },
+      InactiveToken: {
+        type: 'object',
+        description: 'Unknown, expired, revoked, or not this client’s: nothing more is said.',
+        required: ['active'],
+        properties: { active: { type: 'boolean', const: false } },
+        additionalProperties: false,
+      },
+      ActiveAccessToken: {
+        type: 'object',
+        required: ['active', 'client_id', 'sub', 'exp', 'iat', 'iss', 'aud', 'jti', 'token_type'],
+        properties: {
+          active: { type: 'boolean', const: true },
+          scope: { type: 'string' },
+          client_id: { type: 'string' },
+          sub: { type: 'string', description: 'The user id, or the client id for client_credentials' },
+          exp: { type: 'integer' },
+          iat: { type: 'integer' },
+          iss: { type: 'string' },
+          aud: { type: ['string', 'array'], items: { type: 'string' } },
+          jti: { type: 'string' },
+          token_type: { type: 'string', const: 'Bearer' },
+        },
+        additionalProperties: false,
+      },
+      ActiveRefreshToken: {
+        type: 'object',
+        required: ['active', 'scope', 'client_id', 'sub', 'exp', 'iat', 'token_type'],
+        properties: {
+          active: { type: 'boolean', const: true },
+          scope: { type: 'string' },
+          client_id: { type: 'string' },
+          sub: { type: 'string' },
+          exp: { type: 'integer', description: 'The earlier of the absolute and the idle expiry' },
+          iat: { type: 'integer' },
+          token_type: { type: 'string', const: 'refresh_token' },
+        },
+        additionalProperties: false,
+      },
+      RevocationFeed: {
+        type: 'object',
+        required: ['generated_at', 'revoked'],
+        properties: {
+          generated_at: { type: 'integer', description: 'Epoch seconds' },
+          revoked: {
+            type: 'object',
+            description: 'Per claim: value → epoch seconds of the revocation.',
+            required: ['jti', 'sid', 'sub', 'client_id'],
+            properties: {
+              jti: schema('RevocationEntries'),
+              sid: schema('RevocationEntries'),
+              sub: schema('RevocationEntries'),
+              client_id: schema('RevocationEntries'),
+            },
+            additionalProperties: false,
+          },
+        },
+        additionalProperties: false,
+      },
+      RevocationEntries: { type: 'object', additionalProperties: { type: 'integer' } },
+      JwkSet: {
+        type: 'object',
+        description: 'RFC 7517 §5',
+        required: ['keys'],
+        properties: { keys: { type: 'array', items: schema('Jwk') } },
+        additionalProperties: false,
+      },
+      Jwk: {
+        type: 'object',
+        description: 'An RSA public key (RFC 7517 §4, RFC 7518 §6.3.1); never a private member.',
+        required: ['kty', 'kid', 'use', 'alg', 'n', 'e'],
+        properties: {
+          kty: { type: 'string', const: 'RSA' },
+          kid: { type: 'string' },
+          use: { type: 'string', const: 'sig' },
+          alg: { type: 'string', const: 'RS256' },
+          n: { type: 'string', description: 'Modulus, base64url' },
+          e: { type: 'string', description: 'Exponent, base64url' },
+        },
+        additionalProperties: false,
+      },
+      ServerMetadata: {
+        type: 'object',
+        description: 'RFC 8414 §2; URLs are absolute, under the issuer.',
+        required: [
+          'issuer',
+          'token_endpoint',
+          'jwks_uri',
+          'response_types_supported',
+          'grant_types_supported',
+          'token_endpoint_auth_methods_supported',
+        ],
+        properties: {
+          issuer: { type: 'string', format: 'uri' },
+          token_endpoint: { type: 'string', format: 'uri' },
+          jwks_uri: { type: 'string', format: 'uri' },
+          revocation_endpoint: { type: 'string', format: 'uri' },
+          introspection_endpoint: { type: 'string', format: 'uri' },
+          grant_types_supported: {
+            type: 'array',
+            items: { type: 'string', enum: ['password', 'client_credentials', 'refresh_token'] },
+          },
+          response_types_supported: {
+            type: 'array',
+            items: { type: 'string' },
+            description: 'Empty: there is no authorization endpoint',
+          },
+          token_endpoint_auth_methods_supported: schema('AuthMethods'),
+          revocation_endpoint_auth_methods_supported: schema('AuthMethods'),
+          introspection_endpoint_auth_methods_supported: schema('AuthMethods'),
+          access_token_signing_alg_values_supported: {
+            type: 'array',
+            items: { type: 'string', const: 'RS256' },
+          },
+        },
+      },
+      AuthMethods: {
+        type: 'array',
+        items: { type: 'string', enum: ['client_secret_basic', 'client_secret_post', 'none'] },
+      },
+      Liveness: {
+        type: 'object',
+        required: ['status'],
+        properties: { status: { type: 'string', const: 'ok' } },
+        additionalProperties: false,
+      },
+      Readiness: {
+        type: 'object',
+        required: ['status', 'checks'],
+        properties: {
+          status: { type: 'string', enum: ['ready', 'not ready'] },
+          checks: {
+            type: 'object',
+            required: ['storage', 'keys'],
+            properties: {
+              storage: { type: 'boolean', description: 'The store answers' },
+              keys: { type: 'boolean', description: 'An active signing key is loaded' },
+            },
+            additionalProperties: false,
+          },
+        },
+        additionalProperties: false,
+      },
+      OpenApiDocument: {
+        type: 'object',
+        required: ['openapi', 'info', 'paths'],
+        properties: {
+          openapi: { type: 'string', const: '3.1.0' },
+          info: { type: 'object' },
+          paths: { type: 'object' },
+        },
+      },
+    },
+    responses: {
+      ServerMetadata: {
+        description: 'The metadata; cacheable for an hour',
+        headers: {
+          'Cache-Control': { required: true, schema: { type: 'string', const: 'public, max-age=3600' } },
+        },
+        content: json(schema('ServerMetadata')),
+      },
+      NotModified: {
+        description: 'The ETag in If-None-Match is current; no body',
+        headers: cacheableHeaders,
+      },
+      InvalidClient: {
+        description: 'Client authentication failed, or a public client tried introspection (RFC 6749 §5.2)',
+        headers: {
+          'WWW-Authenticate': {
+            required: true,
+            description: 'A Basic challenge: `Basic realm="tessera", charset="UTF-8"`',
+            schema: { type: 'string' },
+          },
+        },
+        content: json(toErrorSchema(['invalid_client'])),
+      },
+      MethodNotAllowed: singleError(
+        'Another method than the documented ones (RFC 9110 §15.5.6)',
+        'method_not_allowed',
+        {
+          headers: {
+            Allow: {
+              required: true,
+              description: 'The methods this path serves',
+              schema: { type: 'string' },
+            },
+          },
+        },
+      ),
+      PayloadTooLarge: singleError('The body is larger than 8 KB', 'payload_too_large'),
+      UnsupportedMediaType: singleError(
+        'The body’s charset or content encoding is not supported',
+        'unsupported_media_type',
+      ),
+      TooManyRequests: singleError('Too many attempts; retry after the given delay', 'too_many_requests', {
+        headers: { 'Retry-After': { description: 'Seconds', schema: { type: 'string' } } },
+      }),
+      TemporarilyUnavailable: singleError('The database is unreachable', 'temporarily_unavailable', {
+        headers: { 'Retry-After': { required: true, description: 'Seconds', schema: { type: 'string' } } },
+      }),
+    },
+  },
+};

@@ -1,0 +1,350 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import request, { type Response, type Test } from 'supertest';
+import {
+  checkResponse,
+  findStructuralProblems,
+  listDocumentedOperations,
+  listServedOperations,
+} from '../../shared/test/openapi-contract.js';
+import { openApiDocument } from '../src/openapi.js';
+import { basic, createTestAuth, form, type TestAuth } from './helpers.js';
+
+let auth: TestAuth;
+let secret: string;
+/** Tokens from a password grant, for the cases that need one. */
+let issued: { access_token: string; refresh_token: string };
+let spare: { access_token: string; refresh_token: string };
+
+const password = 'alice-password';
+
+async function passwordGrant(): Promise<{ access_token: string; refresh_token: string }> {
+  const res = await request(auth.app)
+    .post('/oauth/token')
+    .set('Authorization', basic('app', secret))
+    .type('form')
+    .send(form(['grant_type', 'password'], ['username', 'alice'], ['password', password]))
+    .expect(200);
+  return res.body as { access_token: string; refresh_token: string };
+}
+
+beforeAll(async () => {
+  auth = await createTestAuth();
+  secret = (
+    await auth.services.clients.create({
+      clientId: 'app',
+      grants: 'password,client_credentials,refresh_token',
+      scopes: 'notes:read',
+      isPublic: false,
+    })
+  ).secret!;
+  await auth.services.clients.create({
+    clientId: 'spa',
+    grants: 'password',
+    scopes: 'notes:read',
+    isPublic: true,
+  });
+  await auth.services.users.create({ username: 'alice', password, scopes: 'notes:read' });
+  issued = await passwordGrant();
+  spare = await passwordGrant();
+  // Something in the revocation feed, so its entries are checked too.
+  await request(auth.app)
+    .post('/oauth/revoke')
+    .set('Authorization', basic('app', secret))
+    .type('form')
+    .send(form(['token', spare.access_token]))
+    .expect(200);
+});
+
+afterAll(async () => {
+  await auth.close();
+});
+
+const app = () => request(auth.app);
+const token = (...pairs: [string, string][]) =>
+  app()
+    .post('/oauth/token')
+    .set('Authorization', basic('app', secret))
+    .type('form')
+    .send(form(...pairs));
+const tokenRequest = (body: string, contentType = 'application/x-www-form-urlencoded') =>
+  app().post('/oauth/token').set('Content-Type', contentType).send(body);
+const withClient = (path: string, ...pairs: [string, string][]) =>
+  app()
+    .post(path)
+    .set('Authorization', basic('app', secret))
+    .type('form')
+    .send(form(...pairs));
+
+interface Case {
+  operation: string;
+  behaviour: string;
+  status: number;
+  send: () => Test | Promise<Response>;
+}
+
+/** At least one real request per documented operation: valid input, and the refusals we can provoke. */
+const cases: Case[] = [
+  {
+    operation: 'POST /oauth/token',
+    behaviour: 'client_credentials with Basic authentication',
+    status: 200,
+    send: () => token(['grant_type', 'client_credentials']),
+  },
+  {
+    operation: 'POST /oauth/token',
+    behaviour: 'password with client_secret_post, with a refresh token',
+    status: 200,
+    send: () =>
+      tokenRequest(
+        form(
+          ['grant_type', 'password'],
+          ['username', 'alice'],
+          ['password', password],
+          ['client_id', 'app'],
+          ['client_secret', secret],
+        ),
+      ),
+  },
+  {
+    operation: 'POST /oauth/token',
+    behaviour: 'password for a public client (client_id only)',
+    status: 200,
+    send: () =>
+      tokenRequest(
+        form(['grant_type', 'password'], ['username', 'alice'], ['password', password], ['client_id', 'spa']),
+      ),
+  },
+  {
+    operation: 'POST /oauth/token',
+    behaviour: 'refresh_token',
+    status: 200,
+    send: () => token(['grant_type', 'refresh_token'], ['refresh_token', issued.refresh_token]),
+  },
+  {
+    operation: 'POST /oauth/token',
+    behaviour: 'a wrong password is invalid_grant',
+    status: 400,
+    send: () => token(['grant_type', 'password'], ['username', 'alice'], ['password', 'wrong']),
+  },
+  {
+    operation: 'POST /oauth/token',
+    behaviour: 'an unknown grant_type',
+    status: 400,
+    send: () => token(['grant_type', 'urn:ietf:params:oauth:grant-type:device_code']),
+  },
+  {
+    operation: 'POST /oauth/token',
+    behaviour: 'a JSON body is invalid_request',
+    status: 400,
+    send: () => tokenRequest('{"grant_type":"client_credentials"}', 'application/json'),
+  },
+  {
+    operation: 'POST /oauth/token',
+    behaviour: 'a wrong client secret is invalid_client',
+    status: 401,
+    send: () =>
+      app()
+        .post('/oauth/token')
+        .set('Authorization', basic('app', 'wrong'))
+        .type('form')
+        .send(form(['grant_type', 'client_credentials'])),
+  },
+  {
+    operation: 'POST /oauth/token',
+    behaviour: 'a body over 8 KB',
+    status: 413,
+    send: () => tokenRequest(form(['grant_type', 'client_credentials'], ['padding', 'x'.repeat(9000)])),
+  },
+  {
+    operation: 'POST /oauth/token',
+    behaviour: 'an unsupported charset',
+    status: 415,
+    send: () =>
+      tokenRequest(
+        form(['grant_type', 'client_credentials']),
+        'application/x-www-form-urlencoded; charset=koi8-r',
+      ),
+  },
+  {
+    operation: 'POST /oauth/revoke',
+    behaviour: 'revoking a refresh token answers 200 with no body',
+    status: 200,
+    send: () => withClient('/oauth/revoke', ['token', spare.refresh_token]),
+  },
+  {
+    operation: 'POST /oauth/revoke',
+    behaviour: 'no token',
+    status: 400,
+    send: () => withClient('/oauth/revoke'),
+  },
+  {
+    operation: 'POST /oauth/revoke',
+    behaviour: 'no client authentication',
+    status: 401,
+    send: () =>
+      app()
+        .post('/oauth/revoke')
+        .type('form')
+        .send(form(['token', 'x'])),
+  },
+  {
+    operation: 'POST /oauth/introspect',
+    behaviour: 'an active access token',
+    status: 200,
+    send: () => withClient('/oauth/introspect', ['token', issued.access_token]),
+  },
+  {
+    operation: 'POST /oauth/introspect',
+    behaviour: 'a revoked access token is inactive',
+    status: 200,
+    send: () => withClient('/oauth/introspect', ['token', spare.access_token]),
+  },
+  {
+    operation: 'POST /oauth/introspect',
+    behaviour: 'an unknown token is inactive',
+    status: 200,
+    send: () => withClient('/oauth/introspect', ['token', 'not-a-token']),
+  },
+  {
+    operation: 'POST /oauth/introspect',
+    behaviour: 'a public client is invalid_client',
+    status: 401,
+    send: () =>
+      app()
+        .post('/oauth/introspect')
+        .type('form')
+        .send(form(['token', 'x'], ['client_id', 'spa'])),
+  },
+  {
+    operation: 'POST /oauth/introspect',
+    behaviour: 'no token',
+    status: 400,
+    send: () => withClient('/oauth/introspect'),
+  },
+  {
+    operation: 'GET /oauth/revocations',
+    behaviour: 'the feed',
+    status: 200,
+    send: () => app().get('/oauth/revocations'),
+  },
+  {
+    operation: 'GET /oauth/revocations',
+    behaviour: 'a current ETag',
+    status: 304,
+    send: async () => {
+      const first = await app().get('/oauth/revocations');
+      return app().get('/oauth/revocations').set('If-None-Match', first.headers.etag!);
+    },
+  },
+  {
+    operation: 'GET /.well-known/jwks.json',
+    behaviour: 'the keys',
+    status: 200,
+    send: () => app().get('/.well-known/jwks.json'),
+  },
+  {
+    operation: 'GET /.well-known/jwks.json',
+    behaviour: 'a current ETag',
+    status: 304,
+    send: async () => {
+      const first = await app().get('/.well-known/jwks.json');
+      return app().get('/.well-known/jwks.json').set('If-None-Match', first.headers.etag!);
+    },
+  },
+  {
+    operation: 'GET /.well-known/oauth-authorization-server',
+    behaviour: 'the metadata',
+    status: 200,
+    send: () => app().get('/.well-known/oauth-authorization-server'),
+  },
+  {
+    operation: 'GET /.well-known/openid-configuration',
+    behaviour: 'the metadata',
+    status: 200,
+    send: () => app().get('/.well-known/openid-configuration'),
+  },
+  { operation: 'GET /healthz', behaviour: 'alive', status: 200, send: () => app().get('/healthz') },
+  { operation: 'GET /readyz', behaviour: 'ready', status: 200, send: () => app().get('/readyz') },
+  {
+    operation: 'GET /readyz',
+    behaviour: 'not ready when the store is closed',
+    status: 503,
+    send: async () => {
+      const down = await createTestAuth();
+      await down.services.storage.close();
+      try {
+        return await request(down.app).get('/readyz');
+      } finally {
+        await down.close().catch(() => undefined);
+      }
+    },
+  },
+  {
+    operation: 'GET /openapi.json',
+    behaviour: 'this document',
+    status: 200,
+    send: () => app().get('/openapi.json'),
+  },
+  {
+    operation: 'GET /openapi.json',
+    behaviour: 'a current ETag',
+    status: 304,
+    send: async () => {
+      const first = await app().get('/openapi.json');
+      return app().get('/openapi.json').set('If-None-Match', first.headers.etag!);
+    },
+  },
+];
+
+describe('the OpenAPI description of the auth server', () => {
+  it('is served at GET /openapi.json as OpenAPI 3.1, cacheable for an hour, equal to the source', async () => {
+    const res = await app().get('/openapi.json').expect(200);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.headers['cache-control']).toBe('public, max-age=3600');
+    expect(res.body).toMatchObject({ openapi: '3.1.0' });
+    expect(res.body).toEqual(JSON.parse(JSON.stringify(openApiDocument)));
+  });
+
+  it('is structurally sound: responses everywhere, every $ref resolves, known schema keywords only', () => {
+    expect(findStructuralProblems(openApiDocument)).toEqual([]);
+  });
+
+  it('documents exactly the (method, path) pairs the app serves', () => {
+    expect(listDocumentedOperations(openApiDocument)).toEqual(listServedOperations(auth.app));
+  });
+
+  it('has a request below for every documented operation', () => {
+    expect([...new Set(cases.map(({ operation }) => operation))].sort()).toEqual(
+      listDocumentedOperations(openApiDocument),
+    );
+  });
+
+  it.each(cases)(
+    '$operation, $behaviour: answers $status as documented',
+    async ({ operation, status, send }) => {
+      const res = await send();
+      expect(checkResponse(openApiDocument, operation, res)).toEqual([]);
+      expect(res.status).toBe(status);
+    },
+  );
+
+  it('answers 405 with Allow naming exactly the documented methods wherever it documents 405', async () => {
+    const paths = Object.entries(openApiDocument.paths).filter(([, item]) =>
+      Object.values(item).some((operation) => typeof operation === 'object' && '405' in operation.responses),
+    );
+    expect(paths.length).toBeGreaterThan(0);
+    for (const [path, item] of paths) {
+      const documented = (['get', 'post'] as const).filter((method) => item[method] !== undefined);
+      const res = await app().delete(path);
+      const operation = `${documented[0]!.toUpperCase()} ${path}`;
+      expect({ path, problems: checkResponse(openApiDocument, operation, res) }).toEqual({
+        path,
+        problems: [],
+      });
+      expect({ path, status: res.status }).toEqual({ path, status: 405 });
+      const allow = res.headers.allow!.split(/, */).sort();
+      const expected = documented.flatMap((method) => (method === 'get' ? ['GET', 'HEAD'] : ['POST'])).sort();
+      expect({ path, allow }).toEqual({ path, allow: expected });
+    }
+  });
+});

@@ -1,0 +1,305 @@
+import {
+  toErrorSchema,
+  type ErrorCode,
+  type JsonSchema,
+  type OpenApiDocument,
+  type OpenApiMediaType,
+  type OpenApiReference,
+  type OpenApiResponse,
+} from '@tessera/shared';
+
+/** The version of the HTTP API described below (issue #5); bump it when the contract changes. */
+export const resourceServerApiVersion = '0.1.0';
+
+const schema = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
+const response = (name: string): OpenApiReference => ({ $ref: `#/components/responses/${name}` });
+const json = (body: JsonSchema): Record<string, OpenApiMediaType> => ({
+  'application/json': { schema: body },
+});
+const noStore = { required: true, schema: { type: 'string', const: 'no-store' } } as const;
+
+/** RFC 6750 §3: every 401 and 403 carries a Bearer challenge. */
+const bearerChallenge = (example: string) => ({
+  'WWW-Authenticate': {
+    required: true,
+    description: `RFC 6750 §3 Bearer challenge, e.g. \`${example}\``,
+    schema: { type: 'string' },
+  },
+});
+
+const singleError = (description: string, codes: readonly ErrorCode[], extra = {}) =>
+  ({ description, content: json(toErrorSchema(codes)), ...extra }) satisfies OpenApiResponse;
+
+/** What every bearer-protected operation may answer besides its own outcomes. */
+const bearerResponses = {
+  '400': response('BadRequest'),
+  '401': response('Unauthorized'),
+  '503': response('KeysUnavailable'),
+};
+
+/**
+ * The resource server's HTTP API as OpenAPI 3.1 (issue #5), served at `GET /openapi.json` and
+ * checked against the routes the app really serves by `test/openapi.test.ts`. Contract:
+ * ../shared/DESIGN.md.
+ */
+export const openApiDocument: OpenApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Tessera resource server',
+    version: resourceServerApiVersion,
+    description:
+      'An example API protected by Tessera access tokens (RFC 9068 JWTs, RS256), verified ' +
+      'locally against the auth server’s JWKS. Send the token in the `Authorization: Bearer` ' +
+      'header only (RFC 6750 §2.1; never in the query string or body). Errors are JSON ' +
+      '`{error, error_description}`; authentication failures carry an RFC 6750 §3 challenge.',
+  },
+  servers: [{ url: '/', description: 'This server' }],
+  tags: [
+    { name: 'api', description: 'Protected resources' },
+    { name: 'operations', description: 'Probes and this document' },
+  ],
+  paths: {
+    '/api/me': {
+      get: {
+        operationId: 'getMe',
+        tags: ['api'],
+        summary: 'The verified claims of the caller; any valid token will do',
+        security: [{ bearerAuth: [] }],
+        responses: {
+          '200': {
+            description: 'The token’s claims, as signed',
+            headers: { 'Cache-Control': noStore },
+            content: json(schema('AccessTokenClaims')),
+          },
+          ...bearerResponses,
+        },
+      },
+    },
+    '/api/notes': {
+      get: {
+        operationId: 'listNotes',
+        tags: ['api'],
+        summary: 'The caller’s own notes (scope `notes:read`)',
+        security: [{ bearerAuth: ['notes:read'] }],
+        responses: {
+          '200': {
+            description: 'The notes of the token’s `sub`, oldest first',
+            headers: { 'Cache-Control': noStore },
+            content: json(schema('NoteList')),
+          },
+          ...bearerResponses,
+          '403': response('InsufficientScope'),
+        },
+      },
+      post: {
+        operationId: 'createNote',
+        tags: ['api'],
+        summary: 'Add a note for the caller (scope `notes:write`)',
+        description: 'The token is checked before the body is read.',
+        security: [{ bearerAuth: ['notes:write'] }],
+        requestBody: { required: true, content: json(schema('NewNote')) },
+        responses: {
+          '201': {
+            description: 'The stored note',
+            headers: { 'Cache-Control': noStore },
+            content: json(schema('Note')),
+          },
+          ...bearerResponses,
+          '403': response('InsufficientScope'),
+          '413': singleError('The body is larger than 16 KB', ['payload_too_large']),
+          '415': singleError('The body is not application/json (UTF-8)', ['unsupported_media_type']),
+        },
+      },
+    },
+    '/healthz': {
+      get: {
+        operationId: 'getLiveness',
+        tags: ['operations'],
+        summary: 'Liveness: the process answers',
+        security: [],
+        responses: {
+          '200': {
+            description: 'Alive',
+            headers: { 'Cache-Control': noStore },
+            content: json(schema('Liveness')),
+          },
+        },
+      },
+    },
+    '/readyz': {
+      get: {
+        operationId: 'getReadiness',
+        tags: ['operations'],
+        summary: 'Readiness: a usable key set is held, so tokens can be verified',
+        description:
+          'Stays ready while JWKS refreshes fail, as long as the held set is within its stale ' +
+          'window. The revocation feed is reported, not required.',
+        security: [],
+        responses: {
+          '200': { description: 'Ready', content: json(schema('Readiness')) },
+          '503': { description: 'Not ready; `reason` says why', content: json(schema('Readiness')) },
+        },
+      },
+    },
+    '/openapi.json': {
+      get: {
+        operationId: 'getOpenApiDocument',
+        tags: ['operations'],
+        summary: 'This document',
+        security: [],
+        parameters: [
+          {
+            name: 'If-None-Match',
+            in: 'header',
+            description: 'An ETag held from an earlier answer: 304 if it is still current.',
+            schema: { type: 'string' },
+          },
+        ],
+        responses: {
+          '200': {
+            description: 'The OpenAPI 3.1 description of this server; cacheable for an hour',
+            headers: {
+              'Cache-Control': { required: true, schema: { type: 'string', const: 'public, max-age=3600' } },
+              ETag: { required: true, schema: { type: 'string' } },
+            },
+            content: json(schema('OpenApiDocument')),
+          },
+          '304': { description: 'The ETag in If-None-Match is current; no body' },
+          '405': singleError('Another method than GET or HEAD', ['method_not_allowed'], {
+            headers: { Allow: { required: true, schema: { type: 'string' } } },
+          }),
+        },
+      },
+    },
+  },
+  components: {
+    securitySchemes: {
+      bearerAuth: {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'JWT',
+        description:
+          'An access token from the Tessera auth server (RFC 9068: `typ: at+jwt`, RS256, `iss` and ' +
+          '`aud` as configured). Scopes listed on an operation must all be in the token’s `scope` ' +
+          'claim: `notes:read` to list notes, `notes:write` to add one.',
+      },
+    },
+    schemas: {
+      AccessTokenClaims: {
+        type: 'object',
+        description: 'RFC 9068 §2.2; other claims the token carries are passed through.',
+        required: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id'],
+        properties: {
+          iss: { type: 'string' },
+          sub: { type: 'string', description: 'A user id, or the client id for client_credentials' },
+          aud: { type: ['string', 'array'], items: { type: 'string' } },
+          exp: { type: 'integer' },
+          iat: { type: 'integer' },
+          jti: { type: 'string' },
+          client_id: { type: 'string' },
+          scope: { type: 'string', description: 'Space-separated (RFC 6749 §3.3)' },
+          sid: { type: 'string', description: 'The refresh-token family, for tokens minted from one' },
+        },
+      },
+      NewNote: {
+        type: 'object',
+        required: ['text'],
+        properties: { text: { type: 'string', minLength: 1, maxLength: 1000 } },
+      },
+      Note: {
+        type: 'object',
+        required: ['id', 'text', 'created_at'],
+        properties: {
+          id: { type: 'string', format: 'uuid' },
+          text: { type: 'string' },
+          created_at: { type: 'string', format: 'date-time' },
+        },
+        additionalProperties: false,
+      },
+      NoteList: {
+        type: 'object',
+        required: ['notes'],
+        properties: { notes: { type: 'array', items: schema('Note') } },
+        additionalProperties: false,
+      },
+      Liveness: {
+        type: 'object',
+        required: ['status'],
+        properties: { status: { type: 'string', const: 'ok' } },
+        additionalProperties: false,
+      },
+      Readiness: {
+        type: 'object',
+        required: ['status', 'jwks'],
+        properties: {
+          status: { type: 'string', enum: ['ok', 'not ready'] },
+          reason: { type: 'string', description: 'Only when not ready' },
+          jwks: {
+            type: 'object',
+            required: ['key_count', 'age_seconds'],
+            properties: {
+              key_count: { type: 'integer' },
+              age_seconds: { type: ['number', 'null'], description: 'Since the set was last confirmed' },
+            },
+            additionalProperties: false,
+          },
+          revocations: {
+            type: 'object',
+            description: 'Only when the revocation feed is configured',
+            required: ['loaded', 'entries', 'age_seconds'],
+            properties: {
+              loaded: { type: 'boolean' },
+              entries: { type: 'integer' },
+              age_seconds: { type: ['number', 'null'] },
+              last_error: { type: 'string' },
+            },
+            additionalProperties: false,
+          },
+        },
+        additionalProperties: false,
+      },
+      OpenApiDocument: {
+        type: 'object',
+        required: ['openapi', 'info', 'paths'],
+        properties: {
+          openapi: { type: 'string', const: '3.1.0' },
+          info: { type: 'object' },
+          paths: { type: 'object' },
+        },
+      },
+    },
+    responses: {
+      BadRequest: singleError(
+        'The Authorization header is malformed, the token was sent in more than one way (RFC 6750 §2), ' +
+          'or the body is not a valid request',
+        ['invalid_request'],
+      ),
+      Unauthorized: singleError(
+        'No bearer token (`unauthorized`, a bare challenge: RFC 6750 §3.1), or the token is not ' +
+          'valid (`invalid_token`: signature, issuer, audience, type, expiry, or revoked)',
+        ['unauthorized', 'invalid_token'],
+        {
+          headers: bearerChallenge(
+            'Bearer realm="tessera", error="invalid_token", error_description="token expired"',
+          ),
+        },
+      ),
+      InsufficientScope: singleError(
+        'The token lacks a scope the operation needs (RFC 6750 §3.1)',
+        ['insufficient_scope'],
+        {
+          headers: bearerChallenge(
+            'Bearer realm="tessera", error="insufficient_scope", error_description="…", scope="notes:read"',
+          ),
+        },
+      ),
+      KeysUnavailable: singleError(
+        'No usable key set (never loaded, or past its stale window): the token cannot be checked yet',
+        ['temporarily_unavailable'],
+        {
+          headers: { 'Retry-After': { required: true, description: 'Seconds', schema: { type: 'string' } } },
+        },
+      ),
+    },
+  },
+};

@@ -1,0 +1,248 @@
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  createFixedClock,
+  createJwksKeyProvider,
+  createLogger,
+  createRevocationFeed,
+  type JwksKeyProvider,
+  type RevocationFeed,
+} from '@tessera/shared';
+import type { Express } from 'express';
+import { calculateJwkThumbprint, SignJWT } from 'jose';
+import request, { type Response, type Test } from 'supertest';
+import {
+  checkResponse,
+  findStructuralProblems,
+  listDocumentedOperations,
+  listServedOperations,
+} from '../../shared/test/openapi-contract.js';
+import { createApp } from '../src/app.js';
+import { openApiDocument } from '../src/openapi.js';
+
+const issuer = 'http://localhost:4000';
+const audience = 'tessera-api';
+const clock = createFixedClock(Date.UTC(2026, 0, 1, 12));
+const nowSeconds = () => Math.floor(clock.now() / 1000);
+const signing = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const logger = createLogger({ name: 'test', level: 'silent', destination: { write: () => undefined } });
+let kid: string;
+
+/** A fetch that serves our JWKS and an empty revocation feed, or fails when `down`. */
+function fakeAuthServer(down: boolean): typeof fetch {
+  return (input: string | URL | Request) => {
+    if (down) return Promise.resolve(new Response('down', { status: 500 }));
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    if (url.endsWith('/oauth/revocations'))
+      return Promise.resolve(
+        Response.json({ generated_at: nowSeconds(), revoked: { jti: {}, sid: {}, sub: {}, client_id: {} } }),
+      );
+    const jwk = { ...signing.publicKey.export({ format: 'jwk' }), kid, use: 'sig', alg: 'RS256' };
+    return Promise.resolve(
+      Response.json({ keys: [jwk] }, { headers: { 'cache-control': 'public, max-age=300' } }),
+    );
+  };
+}
+
+async function token(scope: string): Promise<string> {
+  return new SignJWT({ client_id: 'web-app', scope, jti: randomUUID() })
+    .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid })
+    .setIssuer(issuer)
+    .setAudience(audience)
+    .setSubject('alice')
+    .setIssuedAt(nowSeconds())
+    .setExpirationTime(nowSeconds() + 900)
+    .sign(signing.privateKey);
+}
+
+/** An app with a loaded key set and revocation feed (`up`) and one whose auth server never answered (`down`). */
+const services: { keys: JwksKeyProvider; revocations: RevocationFeed; app: Express }[] = [];
+let up: Express;
+let down: Express;
+
+beforeAll(async () => {
+  const { n, e } = signing.publicKey.export({ format: 'jwk' });
+  kid = await calculateJwkThumbprint({ kty: 'RSA', n: n!, e: e! });
+  for (const isDown of [false, true]) {
+    const fetch = fakeAuthServer(isDown);
+    const keys = createJwksKeyProvider({ jwksUri: `${issuer}/.well-known/jwks.json`, logger, clock, fetch });
+    const revocations = createRevocationFeed({ uri: `${issuer}/oauth/revocations`, logger, clock, fetch });
+    await Promise.all([keys.start(), revocations.start()]);
+    services.push({
+      keys,
+      revocations,
+      app: createApp({ config: { issuer, audience }, logger, keys, revocations, clock }),
+    });
+  }
+  [up, down] = services.map(({ app }) => app) as [Express, Express];
+});
+
+afterAll(() => {
+  for (const { keys, revocations } of services) {
+    keys.stop();
+    revocations.stop();
+  }
+});
+
+const bearer = (test: Test, scope = 'notes:read notes:write') =>
+  token(scope).then((value) => test.set('Authorization', `Bearer ${value}`));
+const postNote = (body: string, contentType = 'application/json', scope?: string) =>
+  bearer(request(up).post('/api/notes').set('Content-Type', contentType).send(body), scope);
+
+interface Case {
+  operation: string;
+  behaviour: string;
+  status: number;
+  send: () => Test | Promise<Response>;
+}
+
+/** At least one real request per documented operation: valid input, and the refusals we can provoke. */
+const cases: Case[] = [
+  {
+    operation: 'GET /api/me',
+    behaviour: 'a valid token',
+    status: 200,
+    send: () => bearer(request(up).get('/api/me')),
+  },
+  { operation: 'GET /api/me', behaviour: 'no token', status: 401, send: () => request(up).get('/api/me') },
+  {
+    operation: 'GET /api/me',
+    behaviour: 'an invalid token',
+    status: 401,
+    send: () => request(up).get('/api/me').set('Authorization', 'Bearer not.a.token'),
+  },
+  {
+    operation: 'GET /api/me',
+    behaviour: 'a token sent in the header and the query',
+    status: 400,
+    send: async () =>
+      bearer(
+        request(up)
+          .get('/api/me')
+          .query({ access_token: await token('') }),
+      ),
+  },
+  {
+    operation: 'GET /api/me',
+    behaviour: 'no key set yet',
+    status: 503,
+    send: () => bearer(request(down).get('/api/me')),
+  },
+  {
+    operation: 'GET /api/notes',
+    behaviour: 'scope notes:read',
+    status: 200,
+    send: () => bearer(request(up).get('/api/notes'), 'notes:read'),
+  },
+  {
+    operation: 'GET /api/notes',
+    behaviour: 'without notes:read',
+    status: 403,
+    send: () => bearer(request(up).get('/api/notes'), 'notes:write'),
+  },
+  {
+    operation: 'GET /api/notes',
+    behaviour: 'no token',
+    status: 401,
+    send: () => request(up).get('/api/notes'),
+  },
+  {
+    operation: 'POST /api/notes',
+    behaviour: 'a new note',
+    status: 201,
+    send: () => postNote('{"text":"hello"}'),
+  },
+  {
+    operation: 'POST /api/notes',
+    behaviour: 'an empty text',
+    status: 400,
+    send: () => postNote('{"text":""}'),
+  },
+  {
+    operation: 'POST /api/notes',
+    behaviour: 'a body over 16 KB',
+    status: 413,
+    send: () => postNote(JSON.stringify({ text: 'x'.repeat(17_000) })),
+  },
+  {
+    operation: 'POST /api/notes',
+    behaviour: 'a text/plain body',
+    status: 415,
+    send: () => postNote('hello', 'text/plain'),
+  },
+  {
+    operation: 'POST /api/notes',
+    behaviour: 'without notes:write',
+    status: 403,
+    send: () => postNote('{"text":"hello"}', 'application/json', 'notes:read'),
+  },
+  {
+    operation: 'POST /api/notes',
+    behaviour: 'no token',
+    status: 401,
+    send: () => request(up).post('/api/notes').send({ text: 'hello' }),
+  },
+  { operation: 'GET /healthz', behaviour: 'alive', status: 200, send: () => request(up).get('/healthz') },
+  { operation: 'GET /readyz', behaviour: 'keys loaded', status: 200, send: () => request(up).get('/readyz') },
+  {
+    operation: 'GET /readyz',
+    behaviour: 'no key set yet',
+    status: 503,
+    send: () => request(down).get('/readyz'),
+  },
+  {
+    operation: 'GET /openapi.json',
+    behaviour: 'this document',
+    status: 200,
+    send: () => request(up).get('/openapi.json'),
+  },
+  {
+    operation: 'GET /openapi.json',
+    behaviour: 'a current ETag',
+    status: 304,
+    send: async () => {
+      const first = await request(up).get('/openapi.json');
+      return request(up).get('/openapi.json').set('If-None-Match', first.headers.etag!);
+    },
+  },
+];
+
+describe('the OpenAPI description of the resource server', () => {
+  it('is served at GET /openapi.json as OpenAPI 3.1, cacheable for an hour, equal to the source', async () => {
+    const res = await request(up).get('/openapi.json').expect(200);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.headers['cache-control']).toBe('public, max-age=3600');
+    expect(res.body).toMatchObject({ openapi: '3.1.0' });
+    expect(res.body).toEqual(JSON.parse(JSON.stringify(openApiDocument)));
+  });
+
+  it('is structurally sound: responses everywhere, every $ref resolves, known schema keywords only', () => {
+    expect(findStructuralProblems(openApiDocument)).toEqual([]);
+  });
+
+  it('documents exactly the (method, path) pairs the app serves', () => {
+    expect(listDocumentedOperations(openApiDocument)).toEqual(listServedOperations(up));
+  });
+
+  it('has a request below for every documented operation', () => {
+    expect([...new Set(cases.map(({ operation }) => operation))].sort()).toEqual(
+      listDocumentedOperations(openApiDocument),
+    );
+  });
+
+  it.each(cases)(
+    '$operation, $behaviour: answers $status as documented',
+    async ({ operation, status, send }) => {
+      const res = await send();
+      expect(checkResponse(openApiDocument, operation, res)).toEqual([]);
+      expect(res.status).toBe(status);
+    },
+  );
+
+  it('answers 405 with Allow: GET, HEAD for another method on /openapi.json', async () => {
+    const res = await request(up).delete('/openapi.json');
+    expect(checkResponse(openApiDocument, 'GET /openapi.json', res)).toEqual([]);
+    expect(res.status).toBe(405);
+    expect(res.headers.allow).toBe('GET, HEAD');
+  });
+});
