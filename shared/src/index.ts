@@ -11,3 +11,4 @@ export * from './jwt/strategy.js';
 export * from './jwt/require-token.js';
 export * from './revocation/feed-document.js';
 export * from './revocation/revocation-feed.js';
+export * from './metrics.js';

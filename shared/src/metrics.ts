@@ -1,0 +1,50 @@
+import { Router, type RequestHandler } from 'express';
+import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface ServiceMetrics {
+  /** This service's registry: register domain metrics here (`registers: [registry]`). */
+  registry: Registry;
+  /** Times every request: `http_request_duration_seconds{method, route, status}`. */
+  requestTimer: RequestHandler;
+  /** `GET /metrics` in the Prometheus text format. */
+  router: Router;
+}
+
+/**
+ * Prometheus metrics for one service: a registry of its own (never prom-client's global one,
+ * so two apps in one process stay apart), process metrics, and request latency by route.
+ * The route label is the matched route pattern, never the raw path, so it cannot explode.
+ */
+export function createServiceMetrics(service: string): ServiceMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
+  const duration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request latency by method, matched route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+
+  const requestTimer: RequestHandler = (req, res, next) => {
+    const end = duration.startTimer();
+    res.once('finish', () => {
+      const route = (req.route as { path?: unknown } | undefined)?.path;
+      end({
+        method: req.method,
+        route: typeof route === 'string' ? route : 'unmatched',
+        status: String(res.statusCode),
+      });
+    });
+    next();
+  };
+
+  const router = Router();
+  router.get('/metrics', async (_req, res) => {
+    res
+      .set({ 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' })
+      .send(await registry.metrics());
+  });
+  return { registry, requestTimer, router };
+}
