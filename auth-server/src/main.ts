@@ -1,7 +1,11 @@
 import { ConfigError, createLogger, listen } from '@tessera/shared';
 import { loadConfig } from './config.js';
 import { KeyDecryptionError } from './keys/encryption.js';
+import { openRedis } from './limits/redis.js';
 import { createAuthApp, loadServices } from './services.js';
+
+/** How often forgotten failed-login records are deleted. */
+const loginThrottlePruneMs = 10 * 60 * 1000;
 
 /** Composition root: the only reader of process.env. config → logger → storage → keys → app → listen. */
 async function main(): Promise<void> {
@@ -9,14 +13,29 @@ async function main(): Promise<void> {
   const logger = createLogger({ name: 'auth-server', level: config.logLevel });
   const services = await loadServices(config, logger);
   await services.keys.load();
-  const app = createAuthApp(config, logger, services);
+  const redis = config.redisUrl === undefined ? undefined : await openRedis(config.redisUrl);
+  redis?.on('error', (error: Error) =>
+    logger.warn({ err: error.message }, 'Redis unavailable; rate limits are per process until it is back'),
+  );
+  const app = createAuthApp(config, logger, services, redis);
   const server = await listen(app, { port: config.port, host: config.host });
-  logger.info({ port: server.port, host: config.host, issuer: config.issuer }, 'listening');
+  logger.info(
+    { port: server.port, host: config.host, issuer: config.issuer, rateLimits: redis ? 'redis' : 'memory' },
+    'listening',
+  );
+  const prune = setInterval(() => {
+    services.throttle
+      .prune()
+      .catch((error: unknown) => logger.warn({ err: error }, 'login throttle prune failed'));
+  }, loginThrottlePruneMs);
+  prune.unref();
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
+    clearInterval(prune);
     void server
       .close()
+      .then(() => redis?.quit())
       .then(() => services.storage.close())
       .then(() => process.exit(0));
   };

@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import type { Express } from 'express';
+import type { Redis } from 'ioredis';
 import { systemClock, type Clock, type Logger } from '@tessera/shared';
 import { createApp } from './app.js';
 import { createClientService, type ClientService } from './clients/clients.js';
@@ -8,6 +9,9 @@ import { createGrantRegistry } from './grants/index.js';
 import { createKeyEncryptionKey } from './keys/encryption.js';
 import { loadKeyEncryptionSecret } from './keys/encryption-secret.js';
 import { createKeyManager, type KeyManager } from './keys/key-manager.js';
+import { createConcurrencyLimit } from './limits/concurrency-limit.js';
+import { createLoginThrottle, type LoginThrottle } from './limits/login-throttle.js';
+import { createRequestLimiter } from './limits/request-limiter.js';
 import { openDatabase } from './storage/sql/database.js';
 import { migrateToLatest } from './storage/sql/migrations.js';
 import { createSqlStorage } from './storage/sql/sql-storage.js';
@@ -21,6 +25,7 @@ export interface Services {
   keys: KeyManager;
   users: UserService;
   clients: ClientService;
+  throttle: LoginThrottle;
   clock: Clock;
 }
 
@@ -52,18 +57,42 @@ export async function loadServices(
     keys: createKeyManager({ keys: storage.keys, kek, clock, logger, modulusLength: config.signingKeySize }),
     users: createUserService({ users: storage.users, hasher: await createPasswordHasher(), clock }),
     clients: createClientService({ clients: storage.clients, clock }),
+    throttle: createLoginThrottle({ store: storage.loginThrottle, clock, logger, policy: config.loginLock }),
   };
 }
 
-/** The HTTP app wired from configuration and loaded services (what main.ts serves and tests call). */
-export function createAuthApp(config: AuthConfig, logger: Logger, services: Services): Express {
+/**
+ * The HTTP app wired from configuration and loaded services (what main.ts serves and tests call).
+ * `redis` is the client for `config.redisUrl` (see openRedis); without it, rate limits are in-process.
+ */
+export function createAuthApp(
+  config: AuthConfig,
+  logger: Logger,
+  services: Services,
+  redis?: Redis,
+): Express {
+  const shared = redis === undefined ? undefined : { client: redis, keyPrefix: config.redisKeyPrefix };
   return createApp({
     issuer: config.issuer,
     logger,
     storage: services.storage,
     keys: services.keys,
     clients: services.clients,
-    grants: createGrantRegistry({ users: services.users }),
+    corsOrigins: config.corsOrigins,
+    trustProxyHops: config.trustProxyHops,
+    rateLimits: {
+      perIp: createRequestLimiter({ name: 'token-ip', limit: config.rateLimits.perIp, redis: shared }),
+      perClient: createRequestLimiter({
+        name: 'token-client',
+        limit: config.rateLimits.perClient,
+        redis: shared,
+      }),
+    },
+    grants: createGrantRegistry({
+      users: services.users,
+      throttle: services.throttle,
+      passwordChecks: createConcurrencyLimit(config.passwordHashing),
+    }),
     accessTokens: createAccessTokenIssuer({
       keys: services.keys,
       clock: services.clock,

@@ -1,4 +1,5 @@
 import {
+  createCors,
   createErrorHandler,
   createHttpLogger,
   notFound,
@@ -16,7 +17,8 @@ import { createMeRouter } from './routes/me.js';
 import { createNotesRouter } from './routes/notes.js';
 
 export interface AppDependencies {
-  config: Pick<ResourceServerConfig, 'issuer' | 'audience'>;
+  config: Pick<ResourceServerConfig, 'issuer' | 'audience'> &
+    Partial<Pick<ResourceServerConfig, 'corsOrigins'>>;
   logger: Logger;
   keys: JwksKeyProvider;
   clock?: Clock;
@@ -28,6 +30,7 @@ export function createApp({ config, logger, keys, clock = systemClock }: AppDepe
   app.disable('x-powered-by');
   app.use(helmet());
   app.use(createHttpLogger(logger));
+  app.use(createCors(config.corsOrigins ?? [], ['GET', 'POST']));
 
   const { requireToken } = createAuth({ keys, issuer: config.issuer, audience: config.audience, clock });
   app.use(createHealthRouter({ keys }));

@@ -1,4 +1,4 @@
-import { httpUrl, logLevel, port, readEnv } from '@tessera/shared';
+import { corsOrigins, httpUrl, logLevel, port, readEnv } from '@tessera/shared';
 import { z } from 'zod';
 
 const schema = z
@@ -9,6 +9,7 @@ const schema = z
     AUDIENCE: z.string().min(1).default('tessera-api'),
     JWKS_URI: httpUrl().optional(),
     LOG_LEVEL: logLevel,
+    CORS_ORIGINS: corsOrigins(),
   })
   .transform((env) => ({
     port: env.PORT,
@@ -18,6 +19,7 @@ const schema = z
     // DESIGN.md: the JWKS lives at the issuer's well-known path unless told otherwise.
     jwksUri: env.JWKS_URI ?? `${env.ISSUER}/.well-known/jwks.json`,
     logLevel: env.LOG_LEVEL,
+    corsOrigins: env.CORS_ORIGINS,
   }));
 
 /** The resource server's validated configuration. */

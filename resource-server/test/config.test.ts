@@ -12,6 +12,7 @@ describe('loadConfig', () => {
       audience: 'tessera-api',
       jwksUri: 'http://localhost:4000/.well-known/jwks.json',
       logLevel: 'info',
+      corsOrigins: [],
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

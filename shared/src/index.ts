@@ -2,6 +2,7 @@ export * from './errors.js';
 export * from './config.js';
 export * from './logger.js';
 export * from './http.js';
+export * from './cors.js';
 export * from './clock.js';
 export * from './jwks/key-provider.js';
 export * from './jwt/bearer.js';

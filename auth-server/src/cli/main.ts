@@ -6,6 +6,7 @@ import { loadServices, type Services } from '../services.js';
 const usage = `usage: npm run admin -- <command>
   users create --username U --password-stdin [--scopes "a b"]
   users disable --username U
+  users unlock --username U
   clients create --client-id C --grants password,client_credentials --scopes "a b" [--public] [--json]
   keys list [--json]
   migrate`;
@@ -67,6 +68,13 @@ async function run(command: string, flags: Flags, services: Services): Promise<v
       print(`disabled user ${username}`);
       return;
     }
+    case 'users unlock': {
+      // Any username, known or not: locks are kept for unknown ones too (limits/login-throttle.ts).
+      const username = required(flags, 'username');
+      const unlocked = await services.throttle.unlock(username);
+      print(unlocked ? `unlocked ${username}` : `no failed logins recorded for ${username}`);
+      return;
+    }
     case 'clients create': {
       const { client, secret } = await services.clients.create({
         clientId: required(flags, 'client-id'),
@@ -122,7 +130,14 @@ async function run(command: string, flags: Flags, services: Services): Promise<v
   }
 }
 
-const commands = new Set(['users create', 'users disable', 'clients create', 'keys list', 'migrate']);
+const commands = new Set([
+  'users create',
+  'users disable',
+  'users unlock',
+  'clients create',
+  'keys list',
+  'migrate',
+]);
 
 /** Exit codes: 0 done, 1 the command failed, 2 the command line was wrong. Errors are one line on stderr. */
 async function main(): Promise<number> {

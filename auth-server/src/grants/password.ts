@@ -1,4 +1,6 @@
 import { AppError } from '@tessera/shared';
+import type { ConcurrencyLimit } from '../limits/concurrency-limit.js';
+import type { LoginThrottle } from '../limits/login-throttle.js';
 import type { UserService } from '../users/users.js';
 import { intersect } from '../tokens/scope.js';
 import type { Grant } from './grant.js';
@@ -6,19 +8,37 @@ import { resolveScope } from './scope-request.js';
 
 /**
  * Resource owner password credentials (RFC 6749 §4.3). Unknown user, wrong password and
- * disabled account give one answer, after the same amount of hashing work.
+ * disabled account give one answer, after the same amount of hashing work. RFC 6749 §4.3.2
+ * requires brute-force protection here: each username is throttled (known or not, alike),
+ * and password checks in flight are bounded, so a flood gets quick 503s instead of a queue
+ * that grows without limit (Argon2 costs ~20 ms of CPU each).
  */
-export function createPasswordGrant(deps: { users: UserService }): Grant {
+export function createPasswordGrant(deps: {
+  users: UserService;
+  throttle: LoginThrottle;
+  passwordChecks: ConcurrencyLimit;
+}): Grant {
+  const { users, throttle, passwordChecks } = deps;
   return {
     grantType: 'password',
     parameters: ['username', 'password'],
-    async handle(client, params) {
-      const user = await deps.users.authenticate(params.get('username') ?? '', params.get('password') ?? '');
-      if (user === undefined) throw new AppError('invalid_grant', 'invalid username or password');
-      return {
-        sub: user.id,
-        scope: resolveScope(params.get('scope'), intersect(client.scopes, user.scopes)),
-      };
+    handle(client, params) {
+      const username = params.get('username') ?? '';
+      const password = params.get('password') ?? '';
+      // The throttle runs inside the slot: a request refused for load is never counted as a failure.
+      return passwordChecks.run(async () => {
+        const attempt = await throttle.begin(username);
+        const user = await users.authenticate(username, password);
+        if (user === undefined) {
+          attempt.failed();
+          throw new AppError('invalid_grant', 'invalid username or password');
+        }
+        await attempt.succeeded();
+        return {
+          sub: user.id,
+          scope: resolveScope(params.get('scope'), intersect(client.scopes, user.scopes)),
+        };
+      });
     },
   };
 }

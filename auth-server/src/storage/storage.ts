@@ -67,10 +67,31 @@ export interface SigningKeyStore {
   insert(key: SigningKeyRecord): Promise<void>;
 }
 
+/** Consecutive failed logins under one key (a username digest). */
+export interface LoginFailures {
+  failures: number;
+  lastFailureAt: number;
+}
+
+export interface LoginThrottleStore {
+  find(key: string): Promise<LoginFailures | undefined>;
+  /**
+   * Counts one more failure at `now`, atomically (concurrent replicas each get their own
+   * count); the count restarts at 1 if the last failure was before `forgetBefore`.
+   * Returns the new count.
+   */
+  addFailure(key: string, now: number, forgetBefore: number): Promise<number>;
+  /** Forgets the key's failures; returns false if there were none. */
+  clear(key: string): Promise<boolean>;
+  /** Deletes every record whose last failure was before `before`; returns how many. */
+  prune(before: number): Promise<number>;
+}
+
 export interface Storage {
   users: UserStore;
   clients: ClientStore;
   keys: SigningKeyStore;
+  loginThrottle: LoginThrottleStore;
   /** Resolves if the store answers; used by readiness. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -26,4 +26,9 @@ export interface Tables {
     activated_at: number | null;
     retired_at: number | null;
   };
+  login_throttle: {
+    key: string;
+    failures: number;
+    last_failure_at: number;
+  };
 }
