@@ -16,7 +16,7 @@ import { openDatabase } from './storage/sql/database.js';
 import { migrateToLatest } from './storage/sql/migrations.js';
 import { createSqlStorage } from './storage/sql/sql-storage.js';
 import type { Storage } from './storage/storage.js';
-import { createPasswordHasher } from './users/passwords.js';
+import { createPasswordHasher, type PasswordHasher } from './users/passwords.js';
 import { createAccessTokenIssuer } from './tokens/access-token.js';
 import { createUserService, type UserService } from './users/users.js';
 
@@ -32,12 +32,13 @@ export interface Services {
 /**
  * Start-up I/O shared by the server and the admin CLI: open and migrate the store, and
  * wire the domain services. Keys are not loaded here: the server loads them, the CLI only
- * when a command needs them.
+ * when a command needs them. `hasher` defaults to Argon2id at OWASP's cost.
  */
 export async function loadServices(
   config: AuthConfig,
   logger: Logger,
   clock: Clock = systemClock,
+  hasher?: PasswordHasher,
 ): Promise<Services> {
   mkdirSync(config.dataDir, { recursive: true });
   const db = openDatabase(config.database);
@@ -55,7 +56,11 @@ export async function loadServices(
     storage,
     clock,
     keys: createKeyManager({ keys: storage.keys, kek, clock, logger, modulusLength: config.signingKeySize }),
-    users: createUserService({ users: storage.users, hasher: await createPasswordHasher(), clock }),
+    users: createUserService({
+      users: storage.users,
+      hasher: hasher ?? (await createPasswordHasher()),
+      clock,
+    }),
     clients: createClientService({ clients: storage.clients, clock }),
     throttle: createLoginThrottle({ store: storage.loginThrottle, clock, logger, policy: config.loginLock }),
   };

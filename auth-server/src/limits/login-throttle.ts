@@ -29,8 +29,8 @@ export interface LoginThrottle {
   prune(): Promise<number>;
 }
 
-/** Fixed-size keys: a 100-character junk username costs the same row as `alice`. */
-function toKey(username: string): string {
+/** The store key for a username: fixed-size, so a 100-character junk username costs the same row as `alice`. */
+export function toLoginThrottleKey(username: string): string {
   return createHash('sha256').update(normalizeUsername(username), 'utf8').digest('base64url');
 }
 
@@ -62,7 +62,7 @@ export function createLoginThrottle(deps: {
 
   return {
     async begin(username) {
-      const key = toKey(username);
+      const key = toLoginThrottleKey(username);
       const now = clock.now();
       const forgetBefore = now - windowMs;
       const found = await store.find(key);
@@ -91,7 +91,7 @@ export function createLoginThrottle(deps: {
         },
       };
     },
-    unlock: (username) => store.clear(toKey(username)),
+    unlock: (username) => store.clear(toLoginThrottleKey(username)),
     prune: () => store.prune(clock.now() - windowMs),
   };
 }
