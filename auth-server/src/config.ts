@@ -89,9 +89,9 @@ const schema = z.object({
 export interface LoginLockPolicy {
   /** Failures (in a row, within the window) before the first lock. */
   threshold: number;
-  /** The first lock; each further failure doubles it... */
+  /** The first lock; each further failure doubles it, */
   baseSeconds: number;
-  /** ...up to this. No lock ever lasts longer: the account unlocks by itself. */
+  /** up to this. No lock ever lasts longer: the account unlocks by itself. */
   maxSeconds: number;
   /** Failures older than this (since the last one) are forgotten. */
   windowSeconds: number;
