@@ -42,7 +42,9 @@ const percentile = (values: number[], p: number) => {
 function runScript<T>(script: string, args: string[]): Promise<T> {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, ['--input-type=module', '-e', script, ...args], (error, stdout) =>
-      error === null ? resolve(JSON.parse(stdout) as T) : reject(error),
+      error === null
+        ? resolve(JSON.parse(stdout) as T)
+        : reject(new Error('script failed', { cause: error })),
     );
   });
 }
