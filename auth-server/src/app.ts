@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import {
+  createCors,
   createErrorHandler,
   createHttpLogger,
   createOpenApiRouter,
@@ -16,7 +17,7 @@ import { createHealthRouter } from './routes/health.js';
 import { createIntrospectRouter } from './routes/introspect.js';
 import { createRevocationFeedRouter } from './routes/revocation-feed.js';
 import { createRevokeRouter } from './routes/revoke.js';
-import { createTokenRouter } from './routes/token.js';
+import { createTokenRouter, type TokenRateLimits } from './routes/token.js';
 import { createWellKnownRouter } from './routes/well-known.js';
 import type { Storage } from './storage/storage.js';
 import type { AccessTokenIssuer } from './tokens/access-token.js';
@@ -35,6 +36,11 @@ export interface AuthAppDeps {
   revocations: RevocationService;
   /** Recognises storage failures (database down → 503); from the storage implementation. */
   translateError?: (error: unknown) => AppError | undefined;
+  rateLimits: TokenRateLimits;
+  /** Origins allowed cross-origin; empty: CORS off. */
+  corsOrigins: readonly string[];
+  /** Reverse-proxy hops whose X-Forwarded-For is trusted for the client IP (0: none). */
+  trustProxyHops: number;
 }
 
 /** The auth server's HTTP app: middleware order, routers, error handler. No env, no listen. */
@@ -43,8 +49,11 @@ export function createApp(deps: AuthAppDeps): Express {
   app.disable('x-powered-by');
   // ETags are ours to set (the JWKS); Express's automatic ones would only cost hashing.
   app.set('etag', false);
+  // Only then does req.ip (the per-IP rate-limit key) come from X-Forwarded-For; else it could be forged.
+  app.set('trust proxy', deps.trustProxyHops);
   app.use(helmet());
   app.use(createHttpLogger(deps.logger));
+  app.use(createCors(deps.corsOrigins, ['GET', 'POST']));
   app.use(createHealthRouter(deps));
   app.use(createWellKnownRouter(deps));
   app.use(createTokenRouter(deps));

@@ -1,6 +1,54 @@
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, duration, httpUrl, isLoopbackUrl, logLevel, port, readEnv } from '@tessera/shared';
+import {
+  ConfigError,
+  corsOrigins,
+  duration,
+  httpUrl,
+  isLoopbackUrl,
+  logLevel,
+  parseDuration,
+  port,
+  readEnv,
+} from '@tessera/shared';
+
+/** A request budget: at most `points` requests per `durationSeconds`, per key. */
+export interface RateLimit {
+  points: number;
+  durationSeconds: number;
+}
+
+/** A zod schema for `<count>/<duration>`, e.g. `120/1m`. */
+function rateLimit(defaultValue: string) {
+  return z
+    .string()
+    .default(defaultValue)
+    .transform((text, ctx): RateLimit => {
+      const [count, window] = text.split('/');
+      const points = Number(count);
+      const durationSeconds = window === undefined ? undefined : parseDuration(window);
+      if (
+        !Number.isSafeInteger(points) ||
+        points < 1 ||
+        durationSeconds === undefined ||
+        durationSeconds < 1
+      ) {
+        ctx.addIssue({ code: 'custom', message: `expected <count>/<duration> like 120/1m, got "${text}"` });
+        return z.NEVER;
+      }
+      return { points, durationSeconds };
+    });
+}
+
+const integer = (defaultValue: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(defaultValue);
+
+/**
+ * Argon2 runs on libuv's pool (4 threads by default); leave one core to the event loop so
+ * health checks and cheap requests stay fast during a login flood.
+ */
+const defaultHashConcurrency = Math.max(1, Math.min(4, availableParallelism() - 1));
 import { checkKeyDurations, deriveKeyDurations, type KeyDurations } from './keys/lifecycle.js';
 
 const schema = z.object({
@@ -28,10 +76,37 @@ const schema = z.object({
   CLOCK_TOLERANCE: duration('30s', 0).refine((value) => value <= 300, 'must be at most 300s'),
   SIGNING_KEY_SIZE: z.enum(['2048', '3072', '4096']).default('2048').transform(Number),
   LOG_LEVEL: logLevel,
+  CORS_ORIGINS: corsOrigins(),
+  TRUST_PROXY: integer(0, 0, 10),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/.+/, 'expected redis://… or rediss://…')
+    .optional(),
+  REDIS_KEY_PREFIX: z.string().min(1).default('tessera:'),
+  RATE_LIMIT_IP: rateLimit('120/1m'),
+  RATE_LIMIT_CLIENT: rateLimit('600/1m'),
+  LOGIN_LOCK_THRESHOLD: integer(5, 1, 1000),
+  LOGIN_LOCK_BASE: duration('30s'),
+  LOGIN_LOCK_MAX: duration('15m'),
+  LOGIN_FAILURE_WINDOW: duration('1h'),
+  PASSWORD_HASH_CONCURRENCY: integer(defaultHashConcurrency, 1, 64),
+  PASSWORD_HASH_QUEUE: integer(32, 0, 10000),
 });
 
 /** Every environment variable the auth server reads (checked against docker-compose.yml by a test). */
 export const configVariables: readonly string[] = Object.keys(schema.shape);
+
+/** When to lock a username that keeps failing, and for how long (see limits/login-throttle.ts). */
+export interface LoginLockPolicy {
+  /** Failures (in a row, within the window) before the first lock. */
+  threshold: number;
+  /** The first lock; each further failure doubles it, */
+  baseSeconds: number;
+  /** up to this. No lock ever lasts longer: the account unlocks by itself. */
+  maxSeconds: number;
+  /** Failures older than this (since the last one) are forgotten. */
+  windowSeconds: number;
+}
 
 export type DatabaseLocation =
   { dialect: 'sqlite'; file: string } | { dialect: 'postgres'; connectionString: string };
@@ -54,6 +129,18 @@ export interface AuthConfig {
   keyDurations: KeyDurations;
   signingKeySize: number;
   logLevel: z.output<typeof logLevel>;
+  /** Origins allowed cross-origin (CORS); empty: CORS off. */
+  corsOrigins: readonly string[];
+  /** Reverse proxies in front of us whose X-Forwarded-For is trusted (Express `trust proxy` hops). */
+  trustProxyHops: number;
+  /** Rate limits are shared across replicas in this Redis when set; in-process otherwise. */
+  redisUrl: string | undefined;
+  /** Prefix of every Redis key Tessera writes (several deployments may share one Redis). */
+  redisKeyPrefix: string;
+  rateLimits: { perIp: RateLimit; perClient: RateLimit };
+  loginLock: LoginLockPolicy;
+  /** Argon2 hashes running at once, and waiting; beyond both a request is refused with 503. */
+  passwordHashing: { concurrency: number; queue: number };
 }
 
 /**
@@ -78,6 +165,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
     clockToleranceSeconds: raw.CLOCK_TOLERANCE,
   });
   const problems = checkKeyDurations(keyDurations);
+  if (raw.LOGIN_LOCK_MAX < raw.LOGIN_LOCK_BASE || raw.LOGIN_FAILURE_WINDOW < raw.LOGIN_LOCK_MAX)
+    problems.push(
+      'LOGIN_LOCK_MAX, LOGIN_FAILURE_WINDOW: need LOGIN_LOCK_BASE ≤ LOGIN_LOCK_MAX ≤ LOGIN_FAILURE_WINDOW',
+    );
   if (production) {
     if (raw.KEY_ENCRYPTION_SECRET === undefined)
       problems.push('KEY_ENCRYPTION_SECRET: required in production (the generated dev secret is refused)');
@@ -110,5 +201,17 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
     keyDurations: Object.freeze(keyDurations),
     signingKeySize: raw.SIGNING_KEY_SIZE,
     logLevel: raw.LOG_LEVEL,
+    corsOrigins: raw.CORS_ORIGINS,
+    trustProxyHops: raw.TRUST_PROXY,
+    redisUrl: raw.REDIS_URL,
+    redisKeyPrefix: raw.REDIS_KEY_PREFIX,
+    rateLimits: { perIp: raw.RATE_LIMIT_IP, perClient: raw.RATE_LIMIT_CLIENT },
+    loginLock: {
+      threshold: raw.LOGIN_LOCK_THRESHOLD,
+      baseSeconds: raw.LOGIN_LOCK_BASE,
+      maxSeconds: raw.LOGIN_LOCK_MAX,
+      windowSeconds: raw.LOGIN_FAILURE_WINDOW,
+    },
+    passwordHashing: { concurrency: raw.PASSWORD_HASH_CONCURRENCY, queue: raw.PASSWORD_HASH_QUEUE },
   });
 }

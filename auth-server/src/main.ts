@@ -2,7 +2,11 @@ import { ConfigError, createLogger, listen } from '@tessera/shared';
 import { isUnsafeInProduction } from './clients/clients.js';
 import { loadConfig } from './config.js';
 import { KeyDecryptionError } from './keys/encryption.js';
+import { openRedis } from './limits/redis.js';
 import { createAuthApp, loadServices } from './services.js';
+
+/** How often forgotten failed-login records are deleted. */
+const loginThrottlePruneMs = 10 * 60 * 1000;
 
 /** Composition root: the only reader of process.env. config → logger → storage → keys → app → listen. */
 async function main(): Promise<void> {
@@ -22,15 +26,30 @@ async function main(): Promise<void> {
   await services.keys.load();
   // Due lifecycle transitions and other replicas' changes are picked up every KEY_RELOAD_INTERVAL.
   services.keys.start();
-  const app = createAuthApp(config, logger, services);
+  const redis = config.redisUrl === undefined ? undefined : await openRedis(config.redisUrl);
+  redis?.on('error', (error: Error) =>
+    logger.warn({ err: error.message }, 'Redis unavailable; rate limits are per process until it is back'),
+  );
+  const app = createAuthApp(config, logger, services, redis);
   const server = await listen(app, { port: config.port, host: config.host });
-  logger.info({ port: server.port, host: config.host, issuer: config.issuer }, 'listening');
+  logger.info(
+    { port: server.port, host: config.host, issuer: config.issuer, rateLimits: redis ? 'redis' : 'memory' },
+    'listening',
+  );
+  const prune = setInterval(() => {
+    services.throttle
+      .prune()
+      .catch((error: unknown) => logger.warn({ err: error }, 'login throttle prune failed'));
+  }, loginThrottlePruneMs);
+  prune.unref();
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
     services.keys.stop();
+    clearInterval(prune);
     void server
       .close()
+      .then(() => redis?.quit())
       .then(() => services.storage.close())
       .then(() => process.exit(0));
   };

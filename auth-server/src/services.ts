@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import type { Express } from 'express';
+import type { Redis } from 'ioredis';
 import { systemClock, type Clock, type Logger } from '@tessera/shared';
 import { createApp } from './app.js';
 import { createClientService, type ClientService } from './clients/clients.js';
@@ -8,11 +9,14 @@ import { createGrantRegistry } from './grants/index.js';
 import { createKeyEncryptionKey } from './keys/encryption.js';
 import { loadKeyEncryptionSecret } from './keys/encryption-secret.js';
 import { createKeyManager, type KeyManager } from './keys/key-manager.js';
+import { createConcurrencyLimit } from './limits/concurrency-limit.js';
+import { createLoginThrottle, type LoginThrottle } from './limits/login-throttle.js';
+import { createRequestLimiter } from './limits/request-limiter.js';
 import { openDatabase, toDatabaseUnavailable } from './storage/sql/database.js';
 import { migrateToLatest } from './storage/sql/migrations.js';
 import { createSqlStorage } from './storage/sql/sql-storage.js';
 import type { Storage } from './storage/storage.js';
-import { createPasswordHasher } from './users/passwords.js';
+import { createPasswordHasher, type PasswordHasher } from './users/passwords.js';
 import { createAccessTokenIssuer, type AccessTokenIssuer } from './tokens/access-token.js';
 import { createRefreshTokenService, type RefreshTokenService } from './tokens/refresh-tokens.js';
 import { createRevocationService, type RevocationService } from './tokens/revocations.js';
@@ -26,18 +30,20 @@ export interface Services {
   accessTokens: AccessTokenIssuer;
   refreshTokens: RefreshTokenService;
   revocations: RevocationService;
+  throttle: LoginThrottle;
   clock: Clock;
 }
 
 /**
  * Start-up I/O shared by the server and the admin CLI: open and migrate the store, and
  * wire the domain services. Keys are not loaded here: the server loads them, the CLI only
- * when a command needs them.
+ * when a command needs them. `hasher` defaults to Argon2id at OWASP's cost.
  */
 export async function loadServices(
   config: AuthConfig,
   logger: Logger,
   clock: Clock = systemClock,
+  hasher?: PasswordHasher,
 ): Promise<Services> {
   mkdirSync(config.dataDir, { recursive: true });
   const db = openDatabase(config.database, (error) =>
@@ -76,7 +82,7 @@ export async function loadServices(
     revocations,
     users: createUserService({
       users: storage.users,
-      hasher: await createPasswordHasher(),
+      hasher: hasher ?? (await createPasswordHasher()),
       clock,
       revokeUser: (userId) => revocations.revokeUser(userId),
     }),
@@ -105,21 +111,43 @@ export async function loadServices(
         reuseGraceSeconds: config.refreshTokenReuseGraceSeconds,
       },
     }),
+    throttle: createLoginThrottle({ store: storage.loginThrottle, clock, logger, policy: config.loginLock }),
   };
 }
 
-/** The HTTP app wired from configuration and loaded services (what main.ts serves and tests call). */
-export function createAuthApp(config: AuthConfig, logger: Logger, services: Services): Express {
+/**
+ * The HTTP app wired from configuration and loaded services (what main.ts serves and tests call).
+ * `redis` is the client for `config.redisUrl` (see openRedis); without it, rate limits are in-process.
+ */
+export function createAuthApp(
+  config: AuthConfig,
+  logger: Logger,
+  services: Services,
+  redis?: Redis,
+): Express {
+  const shared = redis === undefined ? undefined : { client: redis, keyPrefix: config.redisKeyPrefix };
   return createApp({
     issuer: config.issuer,
     logger,
     storage: services.storage,
     keys: services.keys,
     clients: services.clients,
+    corsOrigins: config.corsOrigins,
+    trustProxyHops: config.trustProxyHops,
+    rateLimits: {
+      perIp: createRequestLimiter({ name: 'token-ip', limit: config.rateLimits.perIp, redis: shared }),
+      perClient: createRequestLimiter({
+        name: 'token-client',
+        limit: config.rateLimits.perClient,
+        redis: shared,
+      }),
+    },
     grants: createGrantRegistry({
       users: services.users,
       userStore: services.storage.users,
       refreshTokens: services.refreshTokens,
+      throttle: services.throttle,
+      passwordChecks: createConcurrencyLimit(config.passwordHashing),
     }),
     accessTokens: services.accessTokens,
     refreshTokens: services.refreshTokens,

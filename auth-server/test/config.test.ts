@@ -158,3 +158,38 @@ describe('production mode and the .env.example placeholder', () => {
     ).toThrow(/KEY_ENCRYPTION_SECRET: still the \.env\.example placeholder/);
   });
 });
+
+describe('abuse limits (issue #6)', () => {
+  test('defaults: in-process limits, documented budgets and lock policy, CORS off', () => {
+    expect(loadConfig({})).toMatchObject({
+      corsOrigins: [],
+      trustProxyHops: 0,
+      redisUrl: undefined,
+      redisKeyPrefix: 'tessera:',
+      rateLimits: {
+        perIp: { points: 120, durationSeconds: 60 },
+        perClient: { points: 600, durationSeconds: 60 },
+      },
+      loginLock: { threshold: 5, baseSeconds: 30, maxSeconds: 900, windowSeconds: 3600 },
+      passwordHashing: { concurrency: expect.any(Number), queue: 32 },
+    });
+  });
+
+  test('rate limits read <count>/<duration>', () => {
+    expect(loadConfig({ RATE_LIMIT_IP: '10/30s' }).rateLimits.perIp).toEqual({
+      points: 10,
+      durationSeconds: 30,
+    });
+  });
+
+  test.each([
+    [{ RATE_LIMIT_IP: '10' }, /^RATE_LIMIT_IP: expected <count>\/<duration>/],
+    [{ RATE_LIMIT_CLIENT: '0/1m' }, /^RATE_LIMIT_CLIENT: /],
+    [{ REDIS_URL: 'http://redis' }, /^REDIS_URL: expected redis:\/\//],
+    [{ LOGIN_LOCK_BASE: '1h', LOGIN_LOCK_MAX: '15m' }, /^LOGIN_LOCK_MAX, LOGIN_FAILURE_WINDOW: /],
+    [{ LOGIN_LOCK_MAX: '2h' }, /^LOGIN_LOCK_MAX, LOGIN_FAILURE_WINDOW: /],
+    [{ PASSWORD_HASH_CONCURRENCY: '0' }, /^PASSWORD_HASH_CONCURRENCY: /],
+  ])('%j is refused with one line naming the variable', (env, message) => {
+    expect(configError(env).problems).toEqual([expect.stringMatching(message)]);
+  });
+});

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Express } from 'express';
+import type { Redis } from 'ioredis';
 import { expect } from '@jest/globals';
 import type { Response } from 'supertest';
 import { createFixedClock, createLogger, type Logger } from '@tessera/shared';
@@ -12,6 +13,7 @@ import { openDatabase } from '../src/storage/sql/database.js';
 import { migrateToLatest } from '../src/storage/sql/migrations.js';
 import { createSqlStorage } from '../src/storage/sql/sql-storage.js';
 import type { Storage } from '../src/storage/storage.js';
+import { createPasswordHasher, type PasswordHasher } from '../src/users/passwords.js';
 
 /** A logger whose lines are kept in memory, to assert on what was (and was not) logged. */
 export function createCapturedLogger(level: 'debug' | 'info' = 'info'): { logger: Logger; lines: string[] } {
@@ -44,7 +46,10 @@ export interface TestAuth {
  * A real auth server app on a fresh SQLite file in a temp folder, with a fixed clock
  * (set to the real time, so jose-verified tokens are current) and captured logs.
  */
-export async function createTestAuth(env: Record<string, string> = {}): Promise<TestAuth> {
+export async function createTestAuth(
+  env: Record<string, string> = {},
+  options: { hasher?: PasswordHasher; redis?: Redis } = {},
+): Promise<TestAuth> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-test-'));
   const config = loadConfig({
     DATA_DIR: dataDir,
@@ -54,10 +59,10 @@ export async function createTestAuth(env: Record<string, string> = {}): Promise<
   });
   const { logger, lines } = createCapturedLogger('debug');
   const clock = createFixedClock(Date.now());
-  const services = await loadServices(config, logger, clock);
+  const services = await loadServices(config, logger, clock, options.hasher);
   await services.keys.load();
   return {
-    app: createAuthApp(config, logger, services),
+    app: createAuthApp(config, logger, services, options.redis),
     config,
     services,
     clock,
@@ -134,4 +139,12 @@ export function expectError(res: Response, status: number, code: string): void {
 export function expectInvalidClient(res: Response): void {
   expectError(res, 401, 'invalid_client');
   expect(res.headers['www-authenticate']).toMatch(/^Basic realm="tessera"(, charset="UTF-8")?$/);
+}
+
+/**
+ * Argon2id at a tiny cost (1 MiB, one pass): the same code path in ~1 ms, for tests that make
+ * hundreds of password checks. Production cost is owaspArgon2Cost.
+ */
+export function createCheapHasher(): Promise<PasswordHasher> {
+  return createPasswordHasher({ memoryCost: 1024, timeCost: 1, parallelism: 1 });
 }

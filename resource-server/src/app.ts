@@ -1,4 +1,5 @@
 import {
+  createCors,
   createErrorHandler,
   createHttpLogger,
   createOpenApiRouter,
@@ -20,7 +21,7 @@ import { createNotesRouter } from './routes/notes.js';
 
 export interface AppDependencies {
   config: Pick<ResourceServerConfig, 'issuer' | 'audience'> &
-    Partial<Pick<ResourceServerConfig, 'clockToleranceSeconds'>>;
+    Partial<Pick<ResourceServerConfig, 'clockToleranceSeconds' | 'corsOrigins'>>;
   logger: Logger;
   keys: JwksKeyProvider;
   /** Revoked tokens to refuse; without it only signature and claims are checked. */
@@ -40,6 +41,7 @@ export function createApp({
   app.disable('x-powered-by');
   app.use(helmet());
   app.use(createHttpLogger(logger));
+  app.use(createCors(config.corsOrigins ?? [], ['GET', 'POST']));
 
   const { requireToken } = createAuth({
     keys,

@@ -1,4 +1,13 @@
-import { ConfigError, duration, httpUrl, isLoopbackUrl, logLevel, port, readEnv } from '@tessera/shared';
+import {
+  ConfigError,
+  corsOrigins,
+  duration,
+  httpUrl,
+  isLoopbackUrl,
+  logLevel,
+  port,
+  readEnv,
+} from '@tessera/shared';
 import { z } from 'zod';
 
 const variables = z.object({
@@ -14,6 +23,7 @@ const variables = z.object({
   REVOCATION_FEED_URI: httpUrl().optional(),
   REVOCATION_REFRESH_INTERVAL: duration('15s', 1).refine((seconds) => seconds <= 300, 'must be at most 5m'),
   LOG_LEVEL: logLevel,
+  CORS_ORIGINS: corsOrigins(),
 });
 
 /** Every environment variable the resource server reads (checked against docker-compose.yml by a test). */
@@ -34,6 +44,7 @@ const schema = variables.transform((env) => ({
   revocationFeedUri: env.REVOCATION_FEED_URI ?? `${env.ISSUER}/oauth/revocations`,
   revocationRefreshSeconds: env.REVOCATION_REFRESH_INTERVAL,
   logLevel: env.LOG_LEVEL,
+  corsOrigins: env.CORS_ORIGINS,
   production: env.NODE_ENV === 'production',
 }));
 

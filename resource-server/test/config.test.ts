@@ -18,6 +18,7 @@ describe('loadConfig', () => {
       revocationRefreshSeconds: 15,
       logLevel: 'info',
       production: false,
+      corsOrigins: [],
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

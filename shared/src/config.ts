@@ -88,3 +88,37 @@ export function isLoopbackUrl(value: string): boolean {
   const { hostname } = new URL(value);
   return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
+
+/**
+ * A zod schema for `CORS_ORIGINS`: a comma-separated allow-list of exact origins
+ * (`https://app.example.com,http://localhost:5173`); unset means CORS stays off. `*` is refused:
+ * an allow-list is the point (and Fetch forbids `*` together with credentials).
+ */
+export function corsOrigins() {
+  return z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return [] as string[];
+      const origins = text
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter((origin) => origin !== '');
+      for (const origin of origins) {
+        let parsed: URL | undefined;
+        try {
+          parsed = new URL(origin);
+        } catch {
+          parsed = undefined;
+        }
+        if (origin === '*' || parsed === undefined || parsed.origin !== origin) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${origin}" is not an origin; list exact origins like https://app.example.com (no *, path or trailing slash)`,
+          });
+          return z.NEVER;
+        }
+      }
+      return origins;
+    });
+}

@@ -4,6 +4,7 @@ export * from './logger.js';
 export * from './http/server.js';
 export * from './http/document-poller.js';
 export * from './http/openapi.js';
+export * from './cors.js';
 export * from './clock.js';
 export * from './jwks/key-provider.js';
 export * from './jwt/bearer.js';

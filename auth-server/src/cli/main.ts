@@ -7,6 +7,7 @@ import { loadServices, type Services } from '../services.js';
 const usage = `usage: npm run admin -- <command>
   users create --username U --password-stdin [--scopes "a b"]
   users disable --username U
+  users unlock --username U
   clients create --client-id C --grants password,client_credentials,refresh_token --scopes "a b" [--public] [--json]
   clients delete --client-id C
   keys list [--json]        each key's state and when it changes next
@@ -76,6 +77,13 @@ async function run(
       const username = required(flags, 'username');
       await services.users.disable(username);
       print(`disabled user ${username}; their refresh tokens and access tokens are revoked`);
+      return;
+    }
+    case 'users unlock': {
+      // Any username, known or not: locks are kept for unknown ones too (limits/login-throttle.ts).
+      const username = required(flags, 'username');
+      const unlocked = await services.throttle.unlock(username);
+      print(unlocked ? `unlocked ${username}` : `no failed logins recorded for ${username}`);
       return;
     }
     case 'clients create': {
@@ -175,6 +183,7 @@ async function run(
 const commands = new Set([
   'users create',
   'users disable',
+  'users unlock',
   'clients create',
   'clients delete',
   'keys list',

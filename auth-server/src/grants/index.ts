@@ -1,3 +1,5 @@
+import type { ConcurrencyLimit } from '../limits/concurrency-limit.js';
+import type { LoginThrottle } from '../limits/login-throttle.js';
 import type { UserStore } from '../storage/storage.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import type { UserService } from '../users/users.js';
@@ -13,6 +15,8 @@ export function createGrantRegistry(deps: {
   users: UserService;
   userStore: UserStore;
   refreshTokens: RefreshTokenService;
+  throttle: LoginThrottle;
+  passwordChecks: ConcurrencyLimit;
 }): ReadonlyMap<string, Grant> {
   const grants = [
     createPasswordGrant(deps),

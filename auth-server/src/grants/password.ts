@@ -1,4 +1,6 @@
 import { AppError } from '@tessera/shared';
+import type { ConcurrencyLimit } from '../limits/concurrency-limit.js';
+import type { LoginThrottle } from '../limits/login-throttle.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import type { UserService } from '../users/users.js';
 import { intersect } from '../tokens/scope.js';
@@ -7,19 +9,39 @@ import { resolveScope } from './scope-request.js';
 
 /**
  * Resource owner password credentials (RFC 6749 §4.3). Unknown user, wrong password and
- * disabled account give one answer, after the same amount of hashing work. A client
- * registered for the refresh_token grant also gets a refresh token, starting a new family.
+ * disabled account give one answer, after the same amount of hashing work. RFC 6749 §4.3.2
+ * requires brute-force protection here: each username is throttled (known or not, alike),
+ * and password checks in flight are bounded, so a flood gets quick 503s instead of a queue
+ * that grows without limit (Argon2 costs ~20 ms of CPU each). A client registered for the
+ * refresh_token grant also gets a refresh token, starting a new family.
  */
-export function createPasswordGrant(deps: { users: UserService; refreshTokens: RefreshTokenService }): Grant {
+export function createPasswordGrant(deps: {
+  users: UserService;
+  refreshTokens: RefreshTokenService;
+  throttle: LoginThrottle;
+  passwordChecks: ConcurrencyLimit;
+}): Grant {
+  const { users, refreshTokens, throttle, passwordChecks } = deps;
   return {
     grantType: 'password',
     parameters: ['username', 'password'],
     async handle(client, params) {
-      const user = await deps.users.authenticate(params.get('username') ?? '', params.get('password') ?? '');
-      if (user === undefined) throw new AppError('invalid_grant', 'invalid username or password');
+      const username = params.get('username') ?? '';
+      const password = params.get('password') ?? '';
+      // The throttle runs inside the slot: a request refused for load is never counted as a failure.
+      const user = await passwordChecks.run(async () => {
+        const attempt = await throttle.begin(username);
+        const found = await users.authenticate(username, password);
+        if (found === undefined) {
+          attempt.failed();
+          throw new AppError('invalid_grant', 'invalid username or password');
+        }
+        await attempt.succeeded();
+        return found;
+      });
       const scope = resolveScope(params.get('scope'), intersect(client.scopes, user.scopes));
       if (!client.grants.includes('refresh_token')) return { sub: user.id, scope };
-      const { token, familyId } = await deps.refreshTokens.issue({
+      const { token, familyId } = await refreshTokens.issue({
         clientId: client.clientId,
         userId: user.id,
         scope,

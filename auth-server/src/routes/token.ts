@@ -1,20 +1,37 @@
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { AppError, methodNotAllowed } from '@tessera/shared';
 import type { ClientService } from '../clients/clients.js';
 import type { Grant } from '../grants/index.js';
+import type { RequestLimiter } from '../limits/request-limiter.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import { formatScope } from '../tokens/scope.js';
 import { authenticateClient, createFormParser, requireParam } from './form.js';
 
-/** POST /oauth/token (RFC 6749 §3.2, §5): authenticate the client, run its grant, issue a token. */
+/** Request budgets at the token endpoint: per client IP (before any parsing) and per authenticated client. */
+export interface TokenRateLimits {
+  perIp: RequestLimiter;
+  perClient: RequestLimiter;
+}
+
+/**
+ * POST /oauth/token (RFC 6749 §3.2, §5): authenticate the client, run its grant, issue a token.
+ * Over budget is 429 with `Retry-After` (RFC 6585 §4; RFC 6749 §4.3.2 brute-force protection).
+ */
 export function createTokenRouter(deps: {
   clients: ClientService;
   grants: ReadonlyMap<string, Grant>;
   accessTokens: AccessTokenIssuer;
+  rateLimits: TokenRateLimits;
 }): Router {
   const router = Router();
-  router.post('/oauth/token', ...createFormParser(), async (req, res) => {
+  const limitByIp: RequestHandler = async (req, _res, next) => {
+    // req.ip follows `trust proxy` (TRUST_PROXY); without a socket address every caller shares one budget.
+    await deps.rateLimits.perIp.consume(req.ip ?? 'unknown');
+    next();
+  };
+  router.post('/oauth/token', limitByIp, ...createFormParser(), async (req, res) => {
     const { client, params } = await authenticateClient(req, deps.clients);
+    await deps.rateLimits.perClient.consume(client.clientId);
     const grantType = requireParam(params, 'grant_type');
     const grant = deps.grants.get(grantType);
     if (grant === undefined) throw new AppError('unsupported_grant_type', 'unsupported grant_type');

@@ -172,6 +172,26 @@ export interface RevocationStore {
   listActive(nowSeconds: number): Promise<RevocationRecord[]>;
 }
 
+/** Consecutive failed logins under one key (a username digest). */
+export interface LoginFailures {
+  failures: number;
+  lastFailureAt: number;
+}
+
+export interface LoginThrottleStore {
+  find(key: string): Promise<LoginFailures | undefined>;
+  /**
+   * Counts one more failure at `now`, atomically (concurrent replicas each get their own
+   * count); the count restarts at 1 if the last failure was before `forgetBefore`.
+   * Returns the new count.
+   */
+  addFailure(key: string, now: number, forgetBefore: number): Promise<number>;
+  /** Forgets the key's failures; returns false if there were none. */
+  clear(key: string): Promise<boolean>;
+  /** Deletes every record whose last failure was before `before`; returns how many. */
+  prune(before: number): Promise<number>;
+}
+
 export interface Storage {
   users: UserStore;
   clients: ClientStore;
@@ -180,6 +200,7 @@ export interface Storage {
   revocations: RevocationStore;
   /** Runs `work` in one transaction on a Storage bound to it; do not nest. */
   transaction<T>(work: (tx: Storage) => Promise<T>): Promise<T>;
+  loginThrottle: LoginThrottleStore;
   /** Resolves if the store answers; used by readiness. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -69,12 +69,20 @@ const keyReferenceHeaders = ['jwk', 'jku', 'x5u', 'x5c', 'x5t', 'x5t#S256'] as c
 /** RFC 9068 §4: `typ` must be `at+jwt` or `application/at+jwt`, compared case-insensitively (RFC 7515 §4.1.9). */
 const accessTokenTypes = new Set(['at+jwt', 'application/at+jwt']);
 
+/**
+ * The longest token the verifier reads. Ours are well under 1 KB; the cap stops a hostile
+ * multi-kilobyte token before any base64 or JSON work (JWS sets no size limit, so the
+ * application must). Node itself refuses request headers over 16 KB with 431.
+ */
+export const maxAccessTokenLength = 8192;
+
 function invalid(description: string): AppError {
   return new AppError('invalid_token', description);
 }
 
 /** Checks the protected header before any key lookup; returns the kid or the reason to reject. */
 function checkHeader(rawJwt: string): { kid: string } | { error: AppError } {
+  if (rawJwt.length > maxAccessTokenLength) return { error: invalid('token too large') };
   if (rawJwt.split('.').length !== 3) return { error: invalid('token malformed') };
   let header: ProtectedHeaderParameters;
   try {

@@ -11,7 +11,7 @@ import type { Tables } from './tables.js';
 const int8Oid = 20;
 
 /**
- * Opens the database: the only place that touches a driver. SQLite gets WAL and a busy
+ * Opens the database: the only place that touches a driver. SQLite gets WAL (synchronous=NORMAL) and a busy
  * timeout so the CLI and the server can share the file; PostgreSQL's int8 comes back as
  * a number (our timestamps are milliseconds, well inside 2^53).
  */
@@ -23,6 +23,11 @@ export function openDatabase(
     mkdirSync(dirname(location.file), { recursive: true });
     const database = new Database(location.file);
     database.pragma('journal_mode = WAL');
+    // better-sqlite3 runs on the event loop: with the default synchronous=FULL every commit waits
+    // for an fsync (2-10 ms here), so a flood of failed logins (one throttle write each) would
+    // stall every request. NORMAL is the documented pairing for WAL: still safe from corruption;
+    // only the last commits may be lost on power failure.
+    database.pragma('synchronous = NORMAL');
     database.pragma('busy_timeout = 5000');
     database.pragma('foreign_keys = ON');
     return new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });

@@ -94,6 +94,24 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Failed-login counts per username (issue #6). In the database, not in process memory, so
+  // every replica and the admin CLI (`users unlock`) see the same state. Keyed by a digest of
+  // the username: unknown usernames are counted like known ones, with bounded row size.
+  '0004_login_throttle': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('login_throttle')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('failures', 'integer', (c) => c.notNull())
+        .addColumn('last_failure_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('login_throttle_last_failure_at')
+        .on('login_throttle')
+        .column('last_failure_at')
+        .execute();
+    },
+  },
 };
 
 /** Brings the schema up to date. Kysely's migrator holds a lock, so replicas starting together do not race. */

@@ -378,6 +378,43 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
       if (db.isTransaction) throw new Error('storage transactions do not nest');
       return db.transaction().execute((tx) => work(createSqlStorage(tx)));
     },
+    loginThrottle: {
+      async find(key) {
+        const row = await db
+          .selectFrom('login_throttle')
+          .select(['failures', 'last_failure_at'])
+          .where('key', '=', key)
+          .executeTakeFirst();
+        return row === undefined ? undefined : { failures: row.failures, lastFailureAt: row.last_failure_at };
+      },
+      async addFailure(key, now, forgetBefore) {
+        // One statement (INSERT … ON CONFLICT … RETURNING, SQLite ≥ 3.35 and PostgreSQL): no
+        // read-modify-write window in which two replicas could both count the same failure.
+        const row = await db
+          .insertInto('login_throttle')
+          .values({ key, failures: 1, last_failure_at: now })
+          .onConflict((conflict) =>
+            conflict.column('key').doUpdateSet({
+              failures: sql<number>`case when login_throttle.last_failure_at < ${forgetBefore} then 1 else login_throttle.failures + 1 end`,
+              last_failure_at: now,
+            }),
+          )
+          .returning('failures')
+          .executeTakeFirstOrThrow();
+        return row.failures;
+      },
+      async clear(key) {
+        const result = await db.deleteFrom('login_throttle').where('key', '=', key).executeTakeFirst();
+        return result.numDeletedRows > 0n;
+      },
+      async prune(before) {
+        const result = await db
+          .deleteFrom('login_throttle')
+          .where('last_failure_at', '<', before)
+          .executeTakeFirst();
+        return Number(result.numDeletedRows);
+      },
+    },
     async ping() {
       await sql`select 1`.execute(db);
     },

@@ -47,4 +47,9 @@ export interface Tables {
     revoked_at: number;
     expires_at: number;
   };
+  login_throttle: {
+    key: string;
+    failures: number;
+    last_failure_at: number;
+  };
 }

@@ -1,0 +1,48 @@
+import { AppError } from '@tessera/shared';
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import type { RateLimit } from '../config.js';
+
+/** A request budget per key (an IP address, a client id). */
+export interface RequestLimiter {
+  /** Spends one request; throws 429 `too_many_requests` with `Retry-After` once the budget is gone. */
+  consume(key: string): Promise<void>;
+}
+
+/**
+ * A fixed-window request limiter: in Redis when one is given, so every replica draws on the same
+ * budget; in process memory otherwise. With Redis, an in-memory limiter takes over while Redis
+ * is unreachable (rate-limiter-flexible's insurance limiter): limits stay on, per replica,
+ * instead of failing open or failing every request.
+ */
+export function createRequestLimiter(options: {
+  name: string;
+  limit: RateLimit;
+  redis?: { client: Redis; keyPrefix: string } | undefined;
+}): RequestLimiter {
+  const { points, durationSeconds: duration } = options.limit;
+  const memory = new RateLimiterMemory({ points, duration, keyPrefix: options.name });
+  const limiter =
+    options.redis === undefined
+      ? memory
+      : new RateLimiterRedis({
+          storeClient: options.redis.client,
+          keyPrefix: `${options.redis.keyPrefix}${options.name}`,
+          points,
+          duration,
+          rejectIfRedisNotReady: true,
+          insuranceLimiter: memory,
+        });
+  return {
+    async consume(key) {
+      try {
+        await limiter.consume(key);
+      } catch (rejection) {
+        if (!(rejection instanceof RateLimiterRes)) throw rejection;
+        throw new AppError('too_many_requests', 'too many requests; slow down', {
+          headers: { 'Retry-After': String(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000))) },
+        });
+      }
+    },
+  };
+}
