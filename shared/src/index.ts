@@ -7,3 +7,4 @@ export * from './jwks/key-provider.js';
 export * from './jwt/bearer.js';
 export * from './jwt/strategy.js';
 export * from './jwt/require-token.js';
+export * from './jwt/verified-token-cache.js';
