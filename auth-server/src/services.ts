@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import type { Express } from 'express';
 import { systemClock, type Clock, type Logger } from '@tessera/shared';
 import { createApp } from './app.js';
+import { createCachedClientStore } from './clients/client-cache.js';
 import { createClientService, type ClientService } from './clients/clients.js';
 import type { AuthConfig } from './config.js';
 import { createGrantRegistry } from './grants/index.js';
@@ -51,7 +52,8 @@ export async function loadServices(
     clock,
     keys: createKeyManager({ keys: storage.keys, kek, clock, logger, modulusLength: config.signingKeySize }),
     users: createUserService({ users: storage.users, hasher: await createPasswordHasher(), clock }),
-    clients: createClientService({ clients: storage.clients, clock }),
+    // No store round trip per token request for a known client (issue #7).
+    clients: createClientService({ clients: createCachedClientStore(storage.clients, { clock }), clock }),
   };
 }
 
