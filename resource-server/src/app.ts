@@ -26,6 +26,8 @@ export interface AppDependencies {
 export function createApp({ config, logger, keys, clock = systemClock }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Answers are per-caller and `no-store`: Express's automatic ETag would only hash every body.
+  app.set('etag', false);
   app.use(helmet());
   app.use(createHttpLogger(logger));
 
