@@ -3,6 +3,7 @@ import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import { systemClock, type Clock, type Logger } from '@tessera/shared';
 import { createApp } from './app.js';
+import { createCachedClientStore } from './clients/client-cache.js';
 import { createClientService, type ClientService } from './clients/clients.js';
 import type { AuthConfig } from './config.js';
 import { createGrantRegistry } from './grants/index.js';
@@ -75,6 +76,7 @@ export async function loadServices(
     clock,
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
   });
+  const cachedClients = createCachedClientStore(storage.clients, { clock });
   return {
     storage,
     clock,
@@ -86,11 +88,16 @@ export async function loadServices(
       clock,
       revokeUser: (userId) => revocations.revokeUser(userId),
     }),
+    // No store round trip per token request for a known client (issue #7).
     clients: createClientService({
-      clients: storage.clients,
+      clients: cachedClients,
       clock,
       production: config.production,
-      deleteClient: (clientId) => revocations.deleteClient(clientId),
+      deleteClient: async (clientId) => {
+        const deleted = await revocations.deleteClient(clientId);
+        cachedClients.forget(clientId);
+        return deleted;
+      },
     }),
     accessTokens: createAccessTokenIssuer({
       keys,

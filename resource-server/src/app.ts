@@ -39,6 +39,8 @@ export function createApp({
 }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Answers are per-caller and `no-store`: Express's automatic ETag would only hash every body.
+  app.set('etag', false);
   app.use(helmet());
   app.use(createHttpLogger(logger));
   app.use(createCors(config.corsOrigins ?? [], ['GET', 'POST']));

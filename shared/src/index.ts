@@ -13,3 +13,4 @@ export * from './jwt/require-token.js';
 export * from './revocation/feed-document.js';
 export * from './revocation/revocation-feed.js';
 export * from './metrics.js';
+export * from './jwt/verified-token-cache.js';

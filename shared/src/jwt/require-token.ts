@@ -2,6 +2,8 @@ import type { RequestHandler } from 'express';
 import type { Authenticator } from 'passport';
 import { AppError } from '../errors.js';
 import { hasTokenOutsideHeader, readBearerToken } from './bearer.js';
+import type { AccessTokenClaims } from './strategy.js';
+import type { VerifiedTokenCache } from './verified-token-cache.js';
 
 /** The part of a passport instance (`new passport.Passport()`) that {@link createRequireToken} uses. */
 export type PassportAuthenticator = Pick<Authenticator, 'authenticate'>;
@@ -29,6 +31,20 @@ function toAuthError(info: unknown): AppError {
   return new AppError('invalid_token', 'token invalid');
 }
 
+/** Options for {@link createRequireToken}. */
+export interface RequireTokenOptions {
+  /**
+   * Skips the signature check for a token the strategy already verified (see
+   * {@link createVerifiedTokenCache}); the strategy fills it, nothing else does.
+   */
+  cache?: VerifiedTokenCache;
+  /**
+   * Runs for every authenticated request, whether the principal came from the strategy or the
+   * cache; `true` answers 401 `invalid_token` ("token revoked").
+   */
+  isRevoked?: (claims: AccessTokenClaims) => boolean | Promise<boolean>;
+}
+
 /**
  * Creates the middleware that guards a route with the JWT strategy registered on `passport`
  * (see {@link createJwtStrategy}) and sets `req.user`. Outcomes, per RFC 6750 §3.1:
@@ -42,8 +58,14 @@ function toAuthError(info: unknown): AppError {
  *
  * @param passport an authenticator instance (`new passport.Passport()`), not necessarily the global one
  * @param strategyName the name the strategy was registered under
+ * @param options a verified-token cache and a revocation check
  */
-export function createRequireToken(passport: PassportAuthenticator, strategyName = 'jwt'): RequestHandler {
+export function createRequireToken(
+  passport: PassportAuthenticator,
+  strategyName = 'jwt',
+  options: RequireTokenOptions = {},
+): RequestHandler {
+  const { cache, isRevoked } = options;
   return (req, res, next) => {
     const presented = readBearerToken(req);
     if (presented.kind === 'none') {
@@ -58,6 +80,26 @@ export function createRequireToken(passport: PassportAuthenticator, strategyName
       next(new AppError('invalid_request', 'the access token must be sent in exactly one way'));
       return;
     }
+    const token = presented.token;
+    const accept = (user: Express.User) => {
+      if (isRevoked === undefined) {
+        req.user = user;
+        next();
+        return;
+      }
+      Promise.resolve(isRevoked(user.claims)).then(
+        (revoked) => {
+          if (revoked) {
+            cache?.forget(token);
+            next(new AppError('invalid_token', 'token revoked'));
+            return;
+          }
+          req.user = user;
+          next();
+        },
+        (error: unknown) => next(new AppError('server_error', 'internal error', { cause: error })),
+      );
+    };
     const authenticate = passport.authenticate(
       strategyName,
       { session: false },
@@ -75,11 +117,22 @@ export function createRequireToken(passport: PassportAuthenticator, strategyName
           next(toAuthError(info));
           return;
         }
-        req.user = user;
-        next();
+        // Only what the strategy accepted is cached; a failure to cache is no failure to authenticate.
+        cache?.remember(token, user).catch(() => undefined);
+        accept(user);
       },
     ) as RequestHandler; // @types/passport types authenticate() as returning any
-    void authenticate(req, res, next);
+    if (cache === undefined) {
+      void authenticate(req, res, next);
+      return;
+    }
+    cache.lookup(token).then(
+      (user) => {
+        if (user === undefined) void authenticate(req, res, next);
+        else accept(user);
+      },
+      () => void authenticate(req, res, next),
+    );
   };
 }
 

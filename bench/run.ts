@@ -1,0 +1,648 @@
+/**
+ * `npm run bench [-- --smoke] [-- --rounds N --seconds S]`: Tessera against the stacks people
+ * use today, on loopback, with every ratio taken against baselines measured in the same run.
+ *
+ * Servers run as their own processes, pinned to one core (the load generator, this process,
+ * to the other) when taskset exists. Each round measures every scenario once, so a scenario
+ * and its baseline are never measured minutes apart; a round's CPU figure is the server
+ * process's own CPU time (/proc/<pid>/stat, every thread) during that round.
+ *
+ * Writes bench/results/<timestamp>.{md,json} (smoke: bench/results/smoke-<timestamp>.*) and
+ * exits non-zero if any scenario had failed requests or did not start.
+ */
+import { cpus, loadavg } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { measure, type LoadRequest, type Sample } from './lib/load.js';
+import {
+  peakRssMiB,
+  placeProcesses,
+  root,
+  runScript,
+  startServer,
+  type ServerProcess,
+} from './lib/processes.js';
+import { toMarkdown, type BenchReport, type ScenarioResult } from './lib/report.js';
+import { median, spread } from './lib/stats.js';
+
+interface Settings {
+  smoke: boolean;
+  rounds: number;
+  seconds: number;
+  warmupSeconds: number;
+  connections: number;
+  tokenPool: number;
+  logLevel: string;
+  rawMs: number;
+  only: string | undefined;
+}
+
+function readSettings(argv: readonly string[]): Settings {
+  const value = (name: string): string | undefined => {
+    const index = argv.indexOf(`--${name}`);
+    return index === -1 ? undefined : argv[index + 1];
+  };
+  const smoke = argv.includes('--smoke');
+  const number = (name: string, fallback: number) => {
+    const text = value(name);
+    const parsed = text === undefined ? fallback : Number(text);
+    if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`--${name} must be a positive number`);
+    return parsed;
+  };
+  return {
+    smoke,
+    rounds: number('rounds', smoke ? 1 : 5),
+    seconds: number('seconds', smoke ? 0.2 : 3),
+    warmupSeconds: smoke ? 0.1 : 1.5,
+    connections: number('connections', 10),
+    // The fresh-token pool must exceed the verifier's token cache, or "fresh" would be cache hits.
+    tokenPool: number('token-pool', smoke ? 100 : 6000),
+    logLevel: value('log-level') ?? 'warn',
+    rawMs: smoke ? 50 : 1000,
+    only: value('only'),
+  };
+}
+
+const issuer = 'http://localhost:4000';
+const audience = 'tessera-api';
+const clientId = 'bench';
+const password = 'correct horse battery staple';
+
+type RawOp = 'sign' | 'verify' | 'argon2';
+
+interface Scenario {
+  id: string;
+  title: string;
+  group: 'limit' | 'baseline' | 'tessera' | 'peer';
+  raw?: RawOp;
+  server?: string;
+  request?: LoadRequest;
+  connections?: number;
+  probe?: { path: string; ratePerSecond: number };
+  target?: { baseline: string; minimumRatio: number; probeP99BelowMs?: number };
+  versus?: string;
+  skipped?: string;
+}
+
+/** One authenticated HTTP call to the issuing auth server. */
+async function post(url: string, basic: string, body: string): Promise<Record<string, unknown>> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body,
+  });
+  const json = (await response.json()) as Record<string, unknown>;
+  if (!response.ok) throw new Error(`${url} answered ${response.status}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** Mints `count` access tokens through the token endpoint, `parallel` at a time. */
+async function mintTokens(tokenUrl: string, basic: string, count: number, parallel = 16): Promise<string[]> {
+  const tokens: string[] = [];
+  const worker = async () => {
+    while (tokens.length < count) {
+      tokens.push('pending');
+      const body = await post(tokenUrl, basic, 'grant_type=client_credentials&scope=notes%3Aread');
+      tokens[tokens.indexOf('pending')] = String(body.access_token);
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  return tokens;
+}
+
+async function main(): Promise<void> {
+  const settings = readSettings(process.argv.slice(2));
+  const cpuCount = cpus().length;
+  const placement = placeProcesses(cpuCount);
+  const serverCpu = placement.serverCpu;
+  const startedAt = new Date().toISOString();
+  const loadAverage = loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' ');
+  const t0 = Date.now();
+  const log = (message: string) =>
+    process.stderr.write(`bench [${((Date.now() - t0) / 1000).toFixed(1)} s]: ${message}\n`);
+  const notes: string[] = [];
+
+  // --- Tessera's store: one client and one user, made with the admin CLI as an operator would.
+  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
+  const authEnv = { DATA_DIR: dataDir, LOG_LEVEL: settings.logLevel, ISSUER: issuer, AUDIENCE: audience };
+  const servers: ServerProcess[] = [];
+  let exitCode = 0;
+  try {
+    const created = JSON.parse(
+      await runScript({
+        script: 'auth-server/dist/src/cli/main.js',
+        args: [
+          'clients',
+          'create',
+          '--client-id',
+          clientId,
+          '--grants',
+          'password,client_credentials,refresh_token',
+          '--scopes',
+          'notes:read notes:write',
+          '--json',
+        ],
+        env: authEnv,
+        cpu: placement.loadCpu,
+      }),
+    ) as { client_secret: string };
+    const basic = Buffer.from(`${clientId}:${created.client_secret}`).toString('base64');
+    await runScript({
+      script: 'auth-server/dist/src/cli/main.js',
+      args: [
+        'users',
+        'create',
+        '--username',
+        'alice',
+        '--password-stdin',
+        '--scopes',
+        'notes:read notes:write',
+      ],
+      env: authEnv,
+      cpu: placement.loadCpu,
+      input: `${password}\n`,
+    });
+
+    // --- The issuer the setup and the resource servers talk to: unpinned (both cores mint the token
+    // pool faster), idle while anything is measured.
+    const issuing = await startServer({
+      name: 'issuer',
+      script: 'auth-server/dist/src/main.js',
+      env: authEnv,
+      cpu: undefined,
+    });
+    servers.push(issuing);
+    const metadata = (await (
+      await fetch(`${issuing.url}/.well-known/oauth-authorization-server`)
+    ).json()) as { grant_types_supported?: string[] };
+    const refreshSupported = metadata.grant_types_supported?.includes('refresh_token') === true;
+    const jwksUri = `${issuing.url}/.well-known/jwks.json`;
+    const jwksEtag = (await fetch(jwksUri)).headers.get('etag') ?? '';
+
+    log(`minting ${settings.tokenPool} access tokens`);
+    const pool = await mintTokens(`${issuing.url}/oauth/token`, basic, settings.tokenPool);
+    const repeated = pool[0] as string;
+    let next = 0;
+    const freshToken = () => ({ authorization: `Bearer ${pool[next++ % pool.length]}` });
+    const bearer = { authorization: `Bearer ${repeated}` };
+    const form = { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' };
+
+    // Refresh chains: every answer carries the next refresh token (rotation), fed to the next request.
+    const refreshQueue: string[] = [];
+    const seedRefreshChains = async (count: number) => {
+      refreshQueue.length = 0;
+      for (let i = 0; i < count; i++) {
+        const body = await post(
+          `${issuing.url}/oauth/token`,
+          basic,
+          `grant_type=password&username=alice&password=${encodeURIComponent(password)}&scope=notes%3Aread`,
+        );
+        if (typeof body.refresh_token === 'string') refreshQueue.push(body.refresh_token);
+      }
+    };
+
+    const peerEnv = { JWKS_URI: jwksUri, ISSUER: issuer, AUDIENCE: audience };
+    const serverDefinitions: Record<string, Parameters<typeof startServer>[0]> = {
+      bare: { name: 'bare-express', script: 'bench/dist/servers/bare-express.js', env: {}, cpu: serverCpu },
+      'tessera-cc': {
+        name: 'tessera auth (cc)',
+        script: 'auth-server/dist/src/main.js',
+        env: authEnv,
+        cpu: serverCpu,
+      },
+      'tessera-password': {
+        name: 'tessera auth (password)',
+        script: 'auth-server/dist/src/main.js',
+        env: authEnv,
+        cpu: serverCpu,
+      },
+      'tessera-refresh': {
+        name: 'tessera auth (refresh)',
+        script: 'auth-server/dist/src/main.js',
+        env: authEnv,
+        cpu: serverCpu,
+      },
+      'tessera-jwks': {
+        name: 'tessera auth (jwks)',
+        script: 'auth-server/dist/src/main.js',
+        env: authEnv,
+        cpu: serverCpu,
+      },
+      'tessera-rs-repeated': {
+        name: 'tessera resource (repeated)',
+        script: 'resource-server/dist/src/main.js',
+        env: { ...peerEnv, LOG_LEVEL: settings.logLevel },
+        cpu: serverCpu,
+      },
+      'tessera-rs-fresh': {
+        name: 'tessera resource (fresh)',
+        script: 'resource-server/dist/src/main.js',
+        env: { ...peerEnv, LOG_LEVEL: settings.logLevel },
+        cpu: serverCpu,
+      },
+      'passport-repeated': {
+        name: 'passport-jwt + jwks-rsa',
+        script: 'bench/dist/servers/passport-jwks-rsa.js',
+        env: peerEnv,
+        cpu: serverCpu,
+      },
+      'passport-fresh': {
+        name: 'passport-jwt + jwks-rsa (fresh)',
+        script: 'bench/dist/servers/passport-jwks-rsa.js',
+        env: peerEnv,
+        cpu: serverCpu,
+      },
+      'express-jwt-repeated': {
+        name: 'express-jwt',
+        script: 'bench/dist/servers/express-jwt.js',
+        env: peerEnv,
+        cpu: serverCpu,
+      },
+      'express-jwt-fresh': {
+        name: 'express-jwt (fresh)',
+        script: 'bench/dist/servers/express-jwt.js',
+        env: peerEnv,
+        cpu: serverCpu,
+      },
+      oidc: {
+        name: 'oidc-provider',
+        script: 'bench/dist/servers/oidc-provider.js',
+        env: {
+          ISSUER: 'http://localhost:4100',
+          AUDIENCE: audience,
+          CLIENT_ID: 'bench',
+          CLIENT_SECRET: 'bench-secret-'.padEnd(43, 'x'),
+        },
+        cpu: serverCpu,
+      },
+    };
+    const oidcBasic = Buffer.from(`bench:${'bench-secret-'.padEnd(43, 'x')}`).toString('base64');
+
+    const scenarios: Scenario[] = [
+      { id: 'raw-sign', title: 'raw `crypto.sign` RS256-2048', group: 'limit', raw: 'sign' },
+      { id: 'raw-verify', title: 'raw `crypto.verify` RS256-2048', group: 'limit', raw: 'verify' },
+      { id: 'raw-argon2', title: 'raw Argon2id verify (m=19456, t=2, p=1)', group: 'limit', raw: 'argon2' },
+      {
+        id: 'bare',
+        title: 'bare Express 5 JSON route',
+        group: 'baseline',
+        server: 'bare',
+        request: { method: 'GET', path: '/json' },
+      },
+      {
+        id: 'tessera-token-cc',
+        title: 'Tessera token endpoint, client_credentials',
+        group: 'tessera',
+        server: 'tessera-cc',
+        request: {
+          method: 'POST',
+          path: '/oauth/token',
+          headers: form,
+          body: 'grant_type=client_credentials&scope=notes%3Aread',
+        },
+        target: { baseline: 'raw-sign', minimumRatio: 0.62 },
+      },
+      {
+        id: 'oidc-token-cc',
+        title: 'node-oidc-provider token endpoint, client_credentials (JWT, RS256)',
+        group: 'peer',
+        server: 'oidc',
+        request: {
+          method: 'POST',
+          path: '/token',
+          headers: {
+            authorization: `Basic ${oidcBasic}`,
+            'content-type': 'application/x-www-form-urlencoded',
+          },
+          body: 'grant_type=client_credentials&scope=notes%3Aread',
+        },
+        versus: 'raw-sign',
+      },
+      {
+        id: 'tessera-token-password',
+        title: 'Tessera token endpoint, password',
+        group: 'tessera',
+        server: 'tessera-password',
+        connections: 4,
+        request: {
+          method: 'POST',
+          path: '/oauth/token',
+          headers: form,
+          body: `grant_type=password&username=alice&password=${encodeURIComponent(password)}&scope=notes%3Aread`,
+        },
+        probe: { path: '/healthz', ratePerSecond: 20 },
+        target: { baseline: 'raw-argon2', minimumRatio: 0.9, probeP99BelowMs: 50 },
+      },
+      refreshSupported
+        ? {
+            id: 'tessera-token-refresh',
+            title: 'Tessera token endpoint, refresh_token (rotating)',
+            group: 'tessera',
+            server: 'tessera-refresh',
+            request: {
+              method: 'POST',
+              path: '/oauth/token',
+              headers: form,
+              body: '',
+              rotating: {
+                take: () => refreshQueue.shift(),
+                toBody: (token) => `grant_type=refresh_token&refresh_token=${encodeURIComponent(token)}`,
+                onBody: (body) => {
+                  const parsed = JSON.parse(body) as { refresh_token?: unknown };
+                  if (typeof parsed.refresh_token === 'string') refreshQueue.push(parsed.refresh_token);
+                },
+              },
+            },
+            versus: 'raw-sign',
+          }
+        : {
+            id: 'tessera-token-refresh',
+            title: 'Tessera token endpoint, refresh_token',
+            group: 'tessera',
+            skipped: "the auth server's metadata does not list refresh_token in grant_types_supported yet",
+          },
+      {
+        id: 'tessera-jwks',
+        title: 'Tessera JWKS endpoint (200, full body)',
+        group: 'tessera',
+        server: 'tessera-jwks',
+        request: { method: 'GET', path: '/.well-known/jwks.json' },
+        target: { baseline: 'bare', minimumRatio: 0.9 },
+      },
+      {
+        id: 'tessera-jwks-etag',
+        title: 'Tessera JWKS endpoint (If-None-Match → 304)',
+        group: 'tessera',
+        server: 'tessera-jwks',
+        request: { method: 'GET', path: '/.well-known/jwks.json', headers: { 'if-none-match': jwksEtag } },
+        target: { baseline: 'bare', minimumRatio: 0.9 },
+      },
+      {
+        id: 'tessera-rs-repeated',
+        title: 'Tessera resource server /api/me, one token repeated',
+        group: 'tessera',
+        server: 'tessera-rs-repeated',
+        request: { method: 'GET', path: '/api/me', headers: bearer },
+        target: { baseline: 'bare', minimumRatio: 0.9 },
+      },
+      {
+        id: 'tessera-rs-fresh',
+        title: 'Tessera resource server /api/me, a fresh token every request',
+        group: 'tessera',
+        server: 'tessera-rs-fresh',
+        request: { method: 'GET', path: '/api/me', perRequestHeaders: freshToken },
+        target: { baseline: 'bare', minimumRatio: 0.7 },
+      },
+      {
+        id: 'passport-repeated',
+        title: 'passport-jwt + jwks-rsa, one token repeated',
+        group: 'peer',
+        server: 'passport-repeated',
+        request: { method: 'GET', path: '/api/me', headers: bearer },
+        versus: 'bare',
+      },
+      {
+        id: 'passport-fresh',
+        title: 'passport-jwt + jwks-rsa, a fresh token every request',
+        group: 'peer',
+        server: 'passport-fresh',
+        request: { method: 'GET', path: '/api/me', perRequestHeaders: freshToken },
+        versus: 'bare',
+      },
+      {
+        id: 'express-jwt-repeated',
+        title: 'express-jwt + jwks-rsa, one token repeated',
+        group: 'peer',
+        server: 'express-jwt-repeated',
+        request: { method: 'GET', path: '/api/me', headers: bearer },
+        versus: 'bare',
+      },
+      {
+        id: 'express-jwt-fresh',
+        title: 'express-jwt + jwks-rsa, a fresh token every request',
+        group: 'peer',
+        server: 'express-jwt-fresh',
+        request: { method: 'GET', path: '/api/me', perRequestHeaders: freshToken },
+        versus: 'bare',
+      },
+    ];
+    const selected = scenarios.filter(
+      (s) =>
+        settings.only === undefined ||
+        s.id.includes(settings.only) ||
+        s.id === s.target?.baseline ||
+        scenarios.some(
+          (o) => o.id.includes(settings.only ?? '') && (o.target?.baseline === s.id || o.versus === s.id),
+        ),
+    );
+
+    // --- Start every measured server at once; idle ones cost only memory. A full run gives each
+    // scenario its own process (so peak RSS is the scenario's); the smoke run shares them to start fast.
+    const smokeShared: Record<string, string> = {
+      'tessera-password': 'tessera-cc',
+      'tessera-refresh': 'tessera-cc',
+      'tessera-jwks': 'tessera-cc',
+      'tessera-rs-fresh': 'tessera-rs-repeated',
+      'passport-fresh': 'passport-repeated',
+      'express-jwt-fresh': 'express-jwt-repeated',
+    };
+    if (settings.smoke)
+      for (const s of selected) if (s.server !== undefined) s.server = smokeShared[s.server] ?? s.server;
+    const needed = [
+      ...new Set(selected.flatMap((s) => (s.server === undefined || s.skipped ? [] : [s.server]))),
+    ];
+    log(`starting ${needed.length} servers${serverCpu === undefined ? '' : ` on cpu ${serverCpu}`}`);
+    const running = new Map<string, ServerProcess>();
+    await Promise.all(
+      needed.map(async (key) => {
+        const definition = serverDefinitions[key];
+        if (definition === undefined) throw new Error(`no server ${key}`);
+        const server = await startServer(definition);
+        servers.push(server);
+        running.set(key, server);
+      }),
+    );
+
+    const samples = new Map<string, Sample[]>(selected.map((s) => [s.id, []]));
+    /** One child process per round measures every raw limit in turn, on the servers' core. */
+    const runRaw = async (ops: readonly RawOp[]): Promise<Map<RawOp, Sample>> => {
+      const args = ops.map((op) => `${op}:${op === 'argon2' ? settings.rawMs * 2 : settings.rawMs}`);
+      const stdout = await runScript({ script: 'bench/dist/servers/raw-limits.js', args, cpu: serverCpu });
+      const samplesByOp = new Map<RawOp, Sample>();
+      for (const line of stdout.trim().split('\n')) {
+        const result = JSON.parse(line) as {
+          op: RawOp;
+          ops: number;
+          wallSeconds: number;
+          cpuSeconds: number;
+        };
+        samplesByOp.set(result.op, {
+          requests: result.ops,
+          wallSeconds: result.wallSeconds,
+          serverCpuSeconds: result.cpuSeconds,
+          p50Ms: Number.NaN,
+          p99Ms: Number.NaN,
+          failures: 0,
+        });
+      }
+      return samplesByOp;
+    };
+    const runHttp = async (scenario: Scenario, seconds: number): Promise<Sample> => {
+      const server = running.get(scenario.server ?? '');
+      if (server === undefined || scenario.request === undefined)
+        throw new Error(`${scenario.id} has no server`);
+      const connections = scenario.connections ?? settings.connections;
+      if (scenario.request.rotating !== undefined) await seedRefreshChains(connections);
+      return measure({
+        url: server.url,
+        request: scenario.request,
+        connections,
+        seconds,
+        // The smoke run only proves each scenario works: a few requests per connection, not a duration.
+        ...(settings.smoke ? { amount: connections * 3 } : {}),
+        serverPid: server.pid,
+        ...(scenario.probe === undefined ? {} : { probe: scenario.probe }),
+      });
+    };
+
+    const active = selected.filter((s) => s.skipped === undefined);
+    if (!settings.smoke) {
+      log('warming up');
+      for (const scenario of active) {
+        if (scenario.raw === undefined) await runHttp(scenario, settings.warmupSeconds);
+      }
+    }
+    for (let round = 1; round <= settings.rounds; round++) {
+      log(`round ${round}/${settings.rounds}`);
+      const rawScenarios = active.filter((s) => s.raw !== undefined);
+      const raw =
+        rawScenarios.length === 0
+          ? new Map<RawOp, Sample>()
+          : await runRaw(rawScenarios.map((s) => s.raw as RawOp));
+      for (const scenario of rawScenarios) {
+        const sample = raw.get(scenario.raw as RawOp);
+        if (sample !== undefined) samples.get(scenario.id)?.push(sample);
+      }
+      for (const scenario of active) {
+        if (scenario.raw !== undefined) continue;
+        const started = Date.now();
+        samples.get(scenario.id)?.push(await runHttp(scenario, settings.seconds));
+        if (settings.smoke) log(`${scenario.id}: ${Date.now() - started} ms`);
+      }
+    }
+
+    // --- Figures: rates per round, ratios per round (a scenario against its baseline in the same round).
+    const cpuRate = (s: Sample) => s.requests / s.serverCpuSeconds;
+    const ratios = (id: string, baseline: string) => {
+      const mine = samples.get(id) ?? [];
+      const theirs = samples.get(baseline) ?? [];
+      return spread(mine.map((s, i) => cpuRate(s) / cpuRate(theirs[i] as Sample)));
+    };
+    const results: ScenarioResult[] = selected.map((scenario) => {
+      const base = { id: scenario.id, title: scenario.title, group: scenario.group };
+      if (scenario.skipped !== undefined) {
+        notes.push(`${scenario.title}: skipped — ${scenario.skipped}.`);
+        return { ...base, skipped: scenario.skipped, rounds: 0, failures: 0 };
+      }
+      const list = samples.get(scenario.id) ?? [];
+      const server = scenario.server === undefined ? undefined : running.get(scenario.server);
+      const result: ScenarioResult = {
+        ...base,
+        rounds: list.length,
+        wallRate: spread(list.map((s) => s.requests / s.wallSeconds)),
+        cpuRate: spread(list.map(cpuRate)),
+        failures: list.reduce((sum, s) => sum + s.failures, 0),
+      };
+      if (scenario.raw === undefined) {
+        result.p50Ms = median(list.map((s) => s.p50Ms));
+        result.p99Ms = median(list.map((s) => s.p99Ms));
+      }
+      if (scenario.probe !== undefined)
+        result.probeP99Ms = median(list.map((s) => s.probeP99Ms ?? Number.NaN));
+      if (server !== undefined) result.peakRssMiB = peakRssMiB(server.pid);
+      const target = scenario.target;
+      if (target !== undefined && samples.has(target.baseline)) {
+        const ratio = ratios(scenario.id, target.baseline);
+        const probeOk =
+          target.probeP99BelowMs === undefined
+            ? undefined
+            : (result.probeP99Ms ?? Infinity) < target.probeP99BelowMs;
+        result.target = {
+          baseline: target.baseline,
+          minimumRatio: target.minimumRatio,
+          ratio,
+          met: ratio.median >= target.minimumRatio && probeOk !== false,
+          ...(probeOk === undefined
+            ? {}
+            : {
+                extra: {
+                  label: `/healthz p99 ${result.probeP99Ms?.toFixed(1)} ms (< ${target.probeP99BelowMs} ms ${probeOk ? 'met' : 'not met'})`,
+                  met: probeOk,
+                },
+              }),
+        };
+      } else if (scenario.versus !== undefined && samples.has(scenario.versus)) {
+        result.versus = { baseline: scenario.versus, ratio: ratios(scenario.id, scenario.versus) };
+      }
+      if (result.failures > 0) {
+        exitCode = 1;
+        const server = scenario.server === undefined ? undefined : running.get(scenario.server);
+        log(
+          `${scenario.id}: ${result.failures} failed requests; server output:\n${server?.output.slice(-10).join('\n') ?? ''}`,
+        );
+      }
+      return result;
+    });
+
+    if (placement.taskset)
+      notes.push(
+        `Servers and the raw-limit loops pinned to cpu ${serverCpu}, the load generator (autocannon) to cpu ${placement.loadCpu}.`,
+      );
+    notes.push(
+      'Peer stacks run as their READMEs set them up: no helmet, no request log. Tessera runs as shipped (helmet, pino-http request ids) at the log level shown.',
+      'The machine is shared with other work: wall rates are noisy, per-CPU-second rates and same-round ratios much less so.',
+    );
+    const report: BenchReport = {
+      startedAt,
+      mode: settings.smoke ? 'smoke' : 'full',
+      machine: {
+        cpus: cpuCount,
+        cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+        node: process.versions.node,
+        platform: `${process.platform} ${process.arch}`,
+        pinned: placement.taskset ? 'servers pinned with taskset' : 'not pinned (no taskset or one core)',
+        loadAverage,
+      },
+      settings: {
+        rounds: settings.rounds,
+        seconds: settings.seconds,
+        connections: settings.connections,
+        tokenPool: settings.tokenPool,
+        logLevel: settings.logLevel,
+      },
+      scenarios: results,
+      notes,
+    };
+    const outDir = join(root, 'bench', 'results');
+    mkdirSync(outDir, { recursive: true });
+    const stamp = startedAt.replace(/[:.]/g, '-');
+    const name = settings.smoke ? `smoke-${stamp}` : stamp;
+    const markdown = toMarkdown(report);
+    writeFileSync(join(outDir, `${name}.md`), markdown);
+    writeFileSync(join(outDir, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(markdown);
+    log(`wrote bench/results/${name}.md and .json`);
+  } catch (error) {
+    exitCode = 1;
+    log(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  process.exit(exitCode);
+}
+
+await main();

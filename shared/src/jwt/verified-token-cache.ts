@@ -1,0 +1,105 @@
+import type { KeyObject } from 'node:crypto';
+import { decodeProtectedHeader } from 'jose';
+import { systemClock, type Clock } from '../clock.js';
+import type { JwksKeyProvider } from '../jwks/key-provider.js';
+
+/** Options for {@link createVerifiedTokenCache}. */
+export interface VerifiedTokenCacheOptions {
+  /** The same key provider the strategy verifies with: an entry lives only while its key does. */
+  keys: JwksKeyProvider;
+  /** Drives expiry; defaults to the system clock. */
+  clock?: Clock;
+  /** At most this many tokens are held; the oldest entry is dropped first (default 4096). */
+  maxEntries?: number;
+}
+
+/**
+ * Remembers the principals of tokens the passport-jwt strategy has already verified, so a
+ * token presented again skips the RSA verification (issue #7). The strategy stays the verifier
+ * of record: only what it accepted is ever stored (see `createRequireToken`), under the exact
+ * token string, so a hit is the very bytes that were verified.
+ *
+ * An entry is used only while all of these hold, else it is dropped and the token is verified
+ * in full again:
+ * - the token has not reached its `exp` (no clock leeway on a hit);
+ * - its `kid` is still in the key set and maps to the same key (a removed or compromised key
+ *   stops its tokens at once, RFC 8725 §3.3 spirit);
+ * - the key set is usable (not past its stale window while the auth server is unreachable);
+ *
+ * Revocation is not this cache's business: `createRequireToken`'s `isRevoked` runs on every
+ * request, hit or miss.
+ */
+export interface VerifiedTokenCache {
+  /** The principal for a token verified before and still valid, or undefined (verify it in full). */
+  lookup(token: string): Promise<Express.User | undefined>;
+  /** Records the principal the strategy returned for `token`. */
+  remember(token: string, user: Express.User): Promise<void>;
+  /** Drops one token (e.g. once it is found revoked). */
+  forget(token: string): void;
+  /** Entries held now. */
+  readonly size: number;
+}
+
+interface Entry {
+  user: Express.User;
+  kid: string;
+  key: KeyObject;
+  /** `exp` in milliseconds. */
+  expiresAt: number;
+}
+
+/** Creates a {@link VerifiedTokenCache}; share one between the strategy's users in an app, never between apps. */
+export function createVerifiedTokenCache(options: VerifiedTokenCacheOptions): VerifiedTokenCache {
+  const { keys } = options;
+  const clock = options.clock ?? systemClock;
+  const maxEntries = options.maxEntries ?? 4096;
+  if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
+    throw new TypeError('createVerifiedTokenCache: maxEntries must be a positive integer');
+  }
+  // Insertion order is Map order: the first key is the oldest entry.
+  const entries = new Map<string, Entry>();
+
+  return {
+    async lookup(token) {
+      const entry = entries.get(token);
+      if (entry === undefined) return undefined;
+      if (entry.expiresAt <= clock.now()) {
+        entries.delete(token);
+        return undefined;
+      }
+      // Past the stale window the strategy answers 503: a cached answer must not outlive the keys.
+      if (!keys.status().usable) return undefined;
+      // A known kid resolves at once; a removed one costs what a full verification would.
+      const key = await keys.getKey(entry.kid);
+      if (key !== entry.key) {
+        entries.delete(token);
+        return undefined;
+      }
+      return entry.user;
+    },
+
+    async remember(token, user) {
+      const exp = user.claims.exp;
+      const kid = decodeProtectedHeader(token).kid;
+      if (typeof exp !== 'number' || typeof kid !== 'string') return;
+      const key = await keys.getKey(kid);
+      if (key === undefined) return;
+      if (entries.size >= maxEntries && !entries.has(token)) {
+        const oldest = entries.keys().next();
+        if (oldest.done !== true) entries.delete(oldest.value);
+      }
+      // Shared by every request presenting this token: nobody may change it.
+      Object.freeze(user.scope);
+      Object.freeze(user.claims);
+      entries.set(token, { user: Object.freeze(user), kid, key, expiresAt: exp * 1000 });
+    },
+
+    forget(token) {
+      entries.delete(token);
+    },
+
+    get size() {
+      return entries.size;
+    },
+  };
+}
