@@ -69,19 +69,34 @@ export function startService(service: ServiceName, env: Record<string, string>):
   });
 }
 
-/** Runs the admin CLI (built) with an environment and optional stdin. */
+/**
+ * Runs the admin CLI (built) with an environment and optional stdin. `stderr` is what it tells
+ * a person; the audit trail's JSON lines (also on stderr) come apart, parsed, in `audit`.
+ */
 export function runAdmin(
   args: readonly string[],
   env: Record<string, string>,
   input?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
+): Promise<{ code: number; stdout: string; stderr: string; audit: Record<string, unknown>[] }> {
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
       [entry('auth-server', 'cli/main.js'), ...args],
       { cwd: `${root}auth-server`, env: { PATH: process.env.PATH ?? '', ...env } },
-      (error, stdout, stderr) =>
-        resolve({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }),
+      (error, stdout, stderr) => {
+        const lines = stderr.split('\n').filter((line) => line !== '');
+        resolve({
+          code: error === null ? 0 : Number(error.code ?? 1),
+          stdout,
+          stderr: lines
+            .filter((line) => !line.startsWith('{'))
+            .map((line) => `${line}\n`)
+            .join(''),
+          audit: lines
+            .filter((line) => line.startsWith('{'))
+            .map((line) => JSON.parse(line) as Record<string, unknown>),
+        });
+      },
     );
     child.stdin?.end(input ?? '');
   });

@@ -1,4 +1,4 @@
-import express, { type Express } from 'express';
+import express, { type Express, type Request } from 'express';
 import helmet from 'helmet';
 import {
   createCors,
@@ -8,7 +8,9 @@ import {
   notFound,
   type AppError,
   type Logger,
+  type ServiceMetrics,
 } from '@tessera/shared';
+import type { AuditTrail } from './audit.js';
 import type { ClientService } from './clients/clients.js';
 import type { Grant } from './grants/index.js';
 import type { KeyManager } from './keys/key-manager.js';
@@ -36,6 +38,10 @@ export interface AuthAppDeps {
   revocations: RevocationService;
   /** Recognises storage failures (database down → 503); from the storage implementation. */
   translateError?: (error: unknown) => AppError | undefined;
+  audit: AuditTrail;
+  metrics: ServiceMetrics;
+  /** Sees every error answer (token-endpoint error counts). */
+  observeError?: (error: AppError, req: Request) => void;
   rateLimits: TokenRateLimits;
   /** Origins allowed cross-origin; empty: CORS off. */
   corsOrigins: readonly string[];
@@ -51,10 +57,12 @@ export function createApp(deps: AuthAppDeps): Express {
   app.set('etag', false);
   // Only then does req.ip (the per-IP rate-limit key) come from X-Forwarded-For; else it could be forged.
   app.set('trust proxy', deps.trustProxyHops);
+  app.use(deps.metrics.requestTimer);
   app.use(helmet());
   app.use(createHttpLogger(deps.logger));
   app.use(createCors(deps.corsOrigins, ['GET', 'POST']));
   app.use(createHealthRouter(deps));
+  app.use(deps.metrics.router);
   app.use(createWellKnownRouter(deps));
   app.use(createTokenRouter(deps));
   app.use(createRevokeRouter(deps));
@@ -62,6 +70,13 @@ export function createApp(deps: AuthAppDeps): Express {
   app.use(createRevocationFeedRouter(deps));
   app.use(createOpenApiRouter(openApiDocument));
   app.use(notFound);
-  app.use(createErrorHandler({ logger: deps.logger, realm: 'tessera', translate: deps.translateError }));
+  app.use(
+    createErrorHandler({
+      logger: deps.logger,
+      realm: 'tessera',
+      translate: deps.translateError,
+      observe: deps.observeError,
+    }),
+  );
   return app;
 }

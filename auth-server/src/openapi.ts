@@ -252,6 +252,23 @@ export const openApiDocument: OpenApiDocument = {
         },
       },
     },
+    '/metrics': {
+      get: {
+        operationId: 'getMetrics',
+        tags: ['operations'],
+        summary:
+          'Prometheus metrics: tokens issued by grant, token errors by code, logins, refresh reuse, key ages, latency',
+        description: 'For the monitoring network only: publish it nowhere else.',
+        security: [],
+        responses: {
+          '200': {
+            description: 'The Prometheus text exposition format',
+            headers: { 'Cache-Control': { required: true, ...noStore } },
+            content: { 'text/plain': { schema: { type: 'string' } } },
+          },
+        },
+      },
+    },
     '/readyz': {
       get: {
         operationId: 'getReadiness',

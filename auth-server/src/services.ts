@@ -1,8 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import type { Express } from 'express';
+import { Registry } from 'prom-client';
 import type { Redis } from 'ioredis';
-import { systemClock, type Clock, type Logger } from '@tessera/shared';
+import { type Clock, type Logger, createServiceMetrics, systemClock } from '@tessera/shared';
 import { createApp } from './app.js';
+import { createAuditTrail, registerAuthMetrics, type AuditTrail } from './audit.js';
 import { createCachedClientStore } from './clients/client-cache.js';
 import { createClientService, type ClientService } from './clients/clients.js';
 import type { AuthConfig } from './config.js';
@@ -32,6 +34,9 @@ export interface Services {
   refreshTokens: RefreshTokenService;
   revocations: RevocationService;
   throttle: LoginThrottle;
+  /** The audit log and its counters (registered in `registry`, served at /metrics). */
+  audit: AuditTrail;
+  registry: Registry;
   clock: Clock;
 }
 
@@ -63,11 +68,14 @@ export async function loadServices(
     logger,
   });
   const kek = createKeyEncryptionKey(secret);
+  // Created here, served by createAuthApp: the audit trail's counters live in it.
+  const registry = new Registry();
+  const audit = createAuditTrail(logger, registry);
   const keys = createKeyManager({
     keys: storage.keys,
     kek,
     clock,
-    logger,
+    audit,
     modulusLength: config.signingKeySize,
     durations: config.keyDurations,
   });
@@ -82,6 +90,8 @@ export async function loadServices(
     clock,
     keys,
     revocations,
+    audit,
+    registry,
     users: createUserService({
       users: storage.users,
       hasher: hasher ?? (await createPasswordHasher()),
@@ -110,7 +120,7 @@ export async function loadServices(
       storage,
       revocations,
       clock,
-      logger,
+      audit,
       secret,
       policy: {
         ttlSeconds: config.refreshTokenTtlSeconds,
@@ -118,7 +128,7 @@ export async function loadServices(
         reuseGraceSeconds: config.refreshTokenReuseGraceSeconds,
       },
     }),
-    throttle: createLoginThrottle({ store: storage.loginThrottle, clock, logger, policy: config.loginLock }),
+    throttle: createLoginThrottle({ store: storage.loginThrottle, clock, audit, policy: config.loginLock }),
   };
 }
 
@@ -133,6 +143,7 @@ export function createAuthApp(
   redis?: Redis,
 ): Express {
   const shared = redis === undefined ? undefined : { client: redis, keyPrefix: config.redisKeyPrefix };
+  const { tokenErrors } = registerAuthMetrics(services.registry, services.storage.keys);
   return createApp({
     issuer: config.issuer,
     logger,
@@ -155,10 +166,16 @@ export function createAuthApp(
       refreshTokens: services.refreshTokens,
       throttle: services.throttle,
       passwordChecks: createConcurrencyLimit(config.passwordHashing),
+      audit: services.audit,
     }),
     accessTokens: services.accessTokens,
     refreshTokens: services.refreshTokens,
     revocations: services.revocations,
     translateError: toDatabaseUnavailable,
+    audit: services.audit,
+    metrics: createServiceMetrics('auth-server', services.registry),
+    observeError: (error, req) => {
+      if (req.path === '/oauth/token') tokenErrors.inc({ error: error.code });
+    },
   });
 }

@@ -15,7 +15,10 @@ const keyEncryptionSecret = 'cli-test-secret-cli-test-secret-0123456789';
 interface Run {
   code: number | null;
   stdout: string;
+  /** What the CLI tells a person on stderr (the audit trail's JSON lines set apart). */
   stderr: string;
+  /** The audit trail's JSON lines. */
+  audit: Record<string, unknown>[];
 }
 
 /** Runs the built admin CLI as an operator would: its own process, env only, optional stdin. */
@@ -40,11 +43,21 @@ function admin(args: string[], options: { input?: string; env?: Record<string, s
       done({
         code,
         stdout: Buffer.concat(stdout).toString('utf8'),
-        stderr: Buffer.concat(stderr).toString('utf8'),
+        ...splitStderr(Buffer.concat(stderr).toString('utf8')),
       }),
     );
     child.stdin.end(options.input ?? '');
   });
+}
+
+/** Sets the audit trail's JSON lines apart from the one-line diagnostics a person reads. */
+function splitStderr(text: string): { stderr: string; audit: Record<string, unknown>[] } {
+  const lines = text.split('\n').filter((line) => line !== '');
+  const audit = lines
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const diagnostics = lines.filter((line) => !line.startsWith('{'));
+  return { stderr: diagnostics.map((line) => `${line}\n`).join(''), audit };
 }
 
 /** Opens the same store the CLI wrote to, as the server would. */
@@ -95,6 +108,9 @@ describe('users create', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^created user alice \(id [0-9a-f-]{36}\)/);
     expect(run.stdout).not.toContain('stdin-password-123');
+    // The audit trail records the change, never the password.
+    expect(run.audit).toEqual([expect.objectContaining({ event: 'user.created', username: 'alice' })]);
+    expect(JSON.stringify(run.audit)).not.toContain('stdin-password-123');
 
     await withServices(async (services) => {
       const stored = await services.storage.users.findByUsername('alice');

@@ -1,3 +1,4 @@
+import { createAuditTrail } from '../src/audit.js';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { createFixedClock, ConfigError } from '@tessera/shared';
 import { loadConfig } from '../src/config.js';
@@ -220,7 +221,7 @@ describe('key manager through the lifecycle (fixed clock, SQLite)', () => {
         keys: storage.keys,
         kek: createKeyEncryptionKey(secret),
         clock,
-        logger: createCapturedLogger().logger,
+        audit: createAuditTrail(createCapturedLogger().logger),
         modulusLength: 2048,
         durations,
       });
@@ -401,7 +402,7 @@ describe('key manager through the lifecycle (fixed clock, SQLite)', () => {
       keys: store.storage.keys,
       kek: createKeyEncryptionKey(secret),
       clock,
-      logger: createCapturedLogger().logger,
+      audit: createAuditTrail(createCapturedLogger().logger),
       modulusLength: 2048,
       durations,
     });
@@ -411,7 +412,7 @@ describe('key manager through the lifecycle (fixed clock, SQLite)', () => {
       keys: store.storage.keys,
       kek: createKeyEncryptionKey(`${secret}-wrong`),
       clock,
-      logger: createCapturedLogger().logger,
+      audit: createAuditTrail(createCapturedLogger().logger),
       modulusLength: 2048,
       durations,
     });

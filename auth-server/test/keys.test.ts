@@ -1,3 +1,4 @@
+import { createAuditTrail } from '../src/audit.js';
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
 import { calculateJwkThumbprint, compactVerify, importJWK, SignJWT } from 'jose';
@@ -16,7 +17,7 @@ function keyManager(storage: Storage, kekSecret = secret): KeyManager {
     keys: storage.keys,
     kek: createKeyEncryptionKey(kekSecret),
     clock,
-    logger: createCapturedLogger().logger,
+    audit: createAuditTrail(createCapturedLogger().logger),
     modulusLength: 2048,
     durations: loadConfig({}).keyDurations,
   });

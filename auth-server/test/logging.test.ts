@@ -76,7 +76,7 @@ describe('credentials never reach the log', () => {
       ['POST', '/oauth/token', 400],
     ]);
     for (const line of logged) expect(line.req?.id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(lines.some((line) => line.includes('"token issued"'))).toBe(true);
+    expect(lines.some((line) => line.includes('"event":"token.issued"'))).toBe(true);
 
     const joined = lines.join('\n');
     for (const leaked of [secret, password, wrongPassword, accessToken, credentials]) {

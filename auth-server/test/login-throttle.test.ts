@@ -1,3 +1,4 @@
+import { createAuditTrail } from '../src/audit.js';
 import { execFile } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -157,7 +158,7 @@ describe('the throttle against its store', () => {
     const clock = createFixedClock();
     const logger = createLogger({ name: 'test', level: 'silent' });
     const [first, second] = [storage, replica].map((store) =>
-      createLoginThrottle({ store: store.loginThrottle, clock, logger, policy }),
+      createLoginThrottle({ store: store.loginThrottle, clock, audit: createAuditTrail(logger), policy }),
     ) as [LoginThrottle, LoginThrottle];
     const onReplica = (i: number) => (i % 2 === 0 ? first : second).begin('target');
     const outcomes = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => onReplica(i)));
@@ -188,7 +189,7 @@ describe('the throttle against its store', () => {
     const throttle = createLoginThrottle({
       store: storage.loginThrottle,
       clock,
-      logger: createLogger({ name: 'test', level: 'silent' }),
+      audit: createAuditTrail(createLogger({ name: 'test', level: 'silent' })),
       policy,
     });
     await throttle.begin('old');
@@ -212,8 +213,10 @@ describe('log injection through the username', () => {
       expectError(await login(hostile, 'wrong'), 400, 'invalid_grant');
     const lines = auth.lines.slice(before);
 
-    const records = lines.map((line) => JSON.parse(line) as { msg?: string; username?: string });
-    const locked = records.filter((record) => record.msg === 'username locked after repeated failed logins');
+    const records = lines.map(
+      (line) => JSON.parse(line) as { msg?: string; event?: string; username?: string },
+    );
+    const locked = records.filter((record) => record.event === 'login.locked');
     expect(locked).toHaveLength(1);
     expect(locked[0]?.username).toBe(hostile);
     expect(records.some((record) => record.msg === 'forged admin login')).toBe(false);

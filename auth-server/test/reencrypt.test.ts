@@ -76,7 +76,11 @@ describe('keys reencrypt: rotating KEY_ENCRYPTION_SECRET', () => {
       { DATA_DIR: dataDir, KEY_ENCRYPTION_SECRET: newSecret },
       `${oldSecret}\n`,
     );
-    expect(run.stderr).toBe('');
+    // Only the audit line (JSON) on stderr, and it holds no secret.
+    const lines = run.stderr.split('\n').filter((line) => line !== '');
+    expect(lines.map((line) => (JSON.parse(line) as { event: string }).event)).toEqual(['key.reencrypted']);
+    expect(run.stderr).not.toContain(oldSecret);
+    expect(run.stderr).not.toContain(newSecret);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^re-encrypted \d+ signing keys/);
     expect(await loadWith(dataDir, newSecret)).toEqual(kids);

@@ -1,3 +1,4 @@
+import { createAuditTrail } from '../src/audit.js';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createFixedClock, createLogger } from '@tessera/shared';
@@ -179,7 +180,7 @@ for (const { dialect, enabled } of testDialects()) {
           storage,
           revocations: createRevocationService({ storage, clock, accessTokenTtlSeconds: 900 }),
           clock,
-          logger,
+          audit: createAuditTrail(logger),
           policy,
           secret: 'contract-secret-contract-secret-0123',
         }),

@@ -10,11 +10,12 @@ import {
   type Logger,
   type RevocationFeed,
 } from '@tessera/shared';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { createAuth } from './auth/passport.js';
 import type { ResourceServerConfig } from './config.js';
 import { openApiDocument } from './openapi.js';
+import { createResourceMetrics, type ResourceMetrics } from './metrics.js';
 import { createHealthRouter } from './routes/health.js';
 import { createMeRouter } from './routes/me.js';
 import { createNotesRouter } from './routes/notes.js';
@@ -26,6 +27,8 @@ export interface AppDependencies {
   keys: JwksKeyProvider;
   /** Revoked tokens to refuse; without it only signature and claims are checked. */
   revocations?: RevocationFeed;
+  /** Given by main.ts, whose key provider and feed already count into it; else a fresh one. */
+  metrics?: ResourceMetrics;
   clock?: Clock;
 }
 
@@ -35,17 +38,22 @@ export function createApp({
   logger,
   keys,
   revocations,
+  metrics = createResourceMetrics(),
   clock = systemClock,
 }: AppDependencies): Express {
+  metrics.watch(keys, revocations);
+  /** Token checks that reached a verdict; the error handler counts the refusals by code. */
+  const verdicts = new Set(['unauthorized', 'invalid_token', 'invalid_request', 'temporarily_unavailable']);
   const app = express();
   app.disable('x-powered-by');
   // Answers are per-caller and `no-store`: Express's automatic ETag would only hash every body.
   app.set('etag', false);
+  app.use(metrics.requestTimer);
   app.use(helmet());
   app.use(createHttpLogger(logger));
   app.use(createCors(config.corsOrigins ?? [], ['GET', 'POST']));
 
-  const { requireToken } = createAuth({
+  const { requireToken: verify } = createAuth({
     keys,
     issuer: config.issuer,
     audience: config.audience,
@@ -53,12 +61,27 @@ export function createApp({
     clockToleranceSeconds: config.clockToleranceSeconds,
     ...(revocations === undefined ? {} : { revocations }),
   });
+  const requireToken: RequestHandler = (req, res, next) => {
+    void verify(req, res, (error?: unknown) => {
+      if (error === undefined) metrics.verifications.inc({ result: 'valid' });
+      next(error);
+    });
+  };
   app.use(createHealthRouter({ keys, ...(revocations === undefined ? {} : { revocations }) }));
+  app.use(metrics.router);
   app.use(createMeRouter({ requireToken }));
   app.use(createNotesRouter({ requireToken, clock }));
   app.use(createOpenApiRouter(openApiDocument));
 
   app.use(notFound);
-  app.use(createErrorHandler({ logger, realm: 'tessera' }));
+  app.use(
+    createErrorHandler({
+      logger,
+      realm: 'tessera',
+      observe: (error) => {
+        if (verdicts.has(error.code)) metrics.verifications.inc({ result: error.code });
+      },
+    }),
+  );
   return app;
 }

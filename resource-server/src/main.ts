@@ -6,6 +6,7 @@ import {
   listen,
 } from '@tessera/shared';
 import { createApp } from './app.js';
+import { createResourceMetrics } from './metrics.js';
 import { loadConfig, type ResourceServerConfig } from './config.js';
 
 // The composition root and the only reader of process.env.
@@ -21,21 +22,24 @@ function configOrExit(): ResourceServerConfig {
 
 const config = configOrExit();
 const logger = createLogger({ name: 'resource-server', level: config.logLevel });
+const metrics = createResourceMetrics();
 const keys = createJwksKeyProvider({
   jwksUri: config.jwksUri,
   logger: logger.child({ component: 'jwks' }),
   staleWindowSeconds: config.jwksStaleWindowSeconds,
   minRefreshSeconds: config.jwksMinRefreshSeconds,
+  onFetch: (result) => metrics.jwksFetches.inc({ result }),
 });
 const revocations = createRevocationFeed({
   uri: config.revocationFeedUri,
   refreshSeconds: config.revocationRefreshSeconds,
   logger: logger.child({ component: 'revocations' }),
+  onFetch: (result) => metrics.feedFetches.inc({ result }),
 });
 // Not awaited: the service listens at once and reports not-ready until the first key set arrives.
 void keys.start();
 void revocations.start();
-const app = createApp({ config, logger, keys, revocations });
+const app = createApp({ config, logger, keys, revocations, metrics });
 const server = await listen(app, { port: config.port, host: config.host });
 logger.info({ port: server.port }, 'listening');
 

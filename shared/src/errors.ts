@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 
 /**
@@ -144,19 +144,27 @@ export interface ErrorHandlerOptions {
   realm: string;
   /** Recognises a service's own failures (e.g. its database being down) before the defaults apply. */
   translate?: (error: unknown) => AppError | undefined;
+  /** Sees every error answer (for metrics), after it is mapped to the wire. */
+  observe?: (error: AppError, req: Request) => void;
 }
 
 /**
  * The one error handler, registered last: maps to the wire, sets `WWW-Authenticate`,
  * logs once (5xx at error with the cause, 4xx at debug), and never leaks a stack.
  */
-export function createErrorHandler({ logger, realm, translate }: ErrorHandlerOptions): ErrorRequestHandler {
+export function createErrorHandler({
+  logger,
+  realm,
+  translate,
+  observe,
+}: ErrorHandlerOptions): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
     if (res.headersSent) {
       next(err);
       return;
     }
     const error = translate?.(err) ?? toAppError(err);
+    observe?.(error, req);
     const log = (req as { log?: Logger }).log ?? logger;
     if (error.status >= 500) log.error({ err: error.cause ?? error, code: error.code }, 'request failed');
     else log.debug({ code: error.code, description: error.message }, 'request rejected');

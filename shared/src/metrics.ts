@@ -15,8 +15,7 @@ export interface ServiceMetrics {
  * so two apps in one process stay apart), process metrics, and request latency by route.
  * The route label is the matched route pattern, never the raw path, so it cannot explode.
  */
-export function createServiceMetrics(service: string): ServiceMetrics {
-  const registry = new Registry();
+export function createServiceMetrics(service: string, registry = new Registry()): ServiceMetrics {
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry });
   const duration = new Histogram({

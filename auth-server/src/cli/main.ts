@@ -70,12 +70,18 @@ async function run(
         password: await readStdin(),
         scopes: flags.scopes ?? '',
       });
+      services.audit.record('user.created', {
+        user_id: user.id,
+        username: user.username,
+        scopes: user.scopes,
+      });
       print(`created user ${user.username} (id ${user.id}) with scopes "${user.scopes.join(' ')}"`);
       return;
     }
     case 'users disable': {
       const username = required(flags, 'username');
       await services.users.disable(username);
+      services.audit.record('user.disabled', { username });
       print(`disabled user ${username}; their refresh tokens and access tokens are revoked`);
       return;
     }
@@ -92,6 +98,12 @@ async function run(
         grants: required(flags, 'grants'),
         scopes: flags.scopes ?? '',
         isPublic: flags.public === true,
+      });
+      services.audit.record('client.created', {
+        client_id: client.clientId,
+        public: client.isPublic,
+        grants: client.grants,
+        scopes: client.scopes,
       });
       if (flags.json === true) {
         print(
@@ -113,6 +125,7 @@ async function run(
     case 'clients delete': {
       const clientId = required(flags, 'client-id');
       await services.clients.delete(clientId);
+      services.audit.record('client.deleted', { client_id: clientId });
       print(`deleted client ${clientId}; its refresh tokens are gone and its access tokens revoked`);
       return;
     }
@@ -219,8 +232,9 @@ async function main(): Promise<number> {
   let services: Services | undefined;
   try {
     const config = loadConfig(process.env);
-    // Diagnostics go to stderr so stdout stays machine-readable (--json).
-    const logger = createLogger({ name: 'admin', level: 'error', destination: process.stderr });
+    // The audit trail (user, client and key changes) and warnings go to stderr as JSON lines, so
+    // stdout stays machine-readable (--json).
+    const logger = createLogger({ name: 'admin', level: config.logLevel, destination: process.stderr });
     services = await loadServices(config, logger);
     await run(command, args, flags, services);
     return 0;

@@ -1,3 +1,4 @@
+import type { AuditTrail } from '../audit.js';
 import type { ConcurrencyLimit } from '../limits/concurrency-limit.js';
 import type { LoginThrottle } from '../limits/login-throttle.js';
 import type { UserStore } from '../storage/storage.js';
@@ -17,6 +18,7 @@ export function createGrantRegistry(deps: {
   refreshTokens: RefreshTokenService;
   throttle: LoginThrottle;
   passwordChecks: ConcurrencyLimit;
+  audit: AuditTrail;
 }): ReadonlyMap<string, Grant> {
   const grants = [
     createPasswordGrant(deps),

@@ -1,4 +1,5 @@
 import { AppError } from '@tessera/shared';
+import type { AuditTrail } from '../audit.js';
 import type { ConcurrencyLimit } from '../limits/concurrency-limit.js';
 import type { LoginThrottle } from '../limits/login-throttle.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
@@ -20,8 +21,9 @@ export function createPasswordGrant(deps: {
   refreshTokens: RefreshTokenService;
   throttle: LoginThrottle;
   passwordChecks: ConcurrencyLimit;
+  audit: AuditTrail;
 }): Grant {
-  const { users, refreshTokens, throttle, passwordChecks } = deps;
+  const { users, refreshTokens, throttle, passwordChecks, audit } = deps;
   return {
     grantType: 'password',
     parameters: ['username', 'password'],
@@ -34,9 +36,12 @@ export function createPasswordGrant(deps: {
         const found = await users.authenticate(username, password);
         if (found === undefined) {
           attempt.failed();
+          // Not the username: a password typed into the wrong field must not reach the log.
+          audit.record('login.failed', { client_id: client.clientId });
           throw new AppError('invalid_grant', 'invalid username or password');
         }
         await attempt.succeeded();
+        audit.record('login.succeeded', { client_id: client.clientId, user_id: found.id });
         return found;
       });
       const scope = resolveScope(params.get('scope'), intersect(client.scopes, user.scopes));

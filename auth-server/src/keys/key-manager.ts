@@ -1,7 +1,8 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { calculateJwkThumbprint } from 'jose';
-import type { Clock, Logger } from '@tessera/shared';
+import type { Clock } from '@tessera/shared';
+import type { AuditTrail } from '../audit.js';
 import { StorageConflictError, type SigningKeyRecord, type SigningKeyStore } from '../storage/storage.js';
 import { createKeyEncryptionKey, type KeyEncryptionKey } from './encryption.js';
 import { dueTransitions, planRotation, type KeyDurations, type KeyTransition } from './lifecycle.js';
@@ -111,11 +112,11 @@ export function createKeyManager(deps: {
   keys: SigningKeyStore;
   kek: KeyEncryptionKey;
   clock: Clock;
-  logger: Logger;
+  audit: AuditTrail;
   modulusLength: number;
   durations: KeyDurations;
 }): KeyManager {
-  const { keys, kek, clock, logger, durations } = deps;
+  const { keys, kek, clock, audit, durations } = deps;
   let current: { signing: SigningKey; jwks: PublishedJwks; published: Map<string, KeyObject> } | undefined;
   let timer: NodeJS.Timeout | undefined;
   let loading: Promise<void> | undefined;
@@ -164,8 +165,7 @@ export function createKeyManager(deps: {
     const records = await keys.list();
     checkSecret(records);
     for (const transition of dueTransitions(records, clock.now(), durations)) {
-      if (await apply(transition))
-        logger.info({ event: `key.${transition.kind}`, ...transition }, 'signing keys changed');
+      if (await apply(transition)) audit.record(`key.${transition.kind}`, { ...transition });
       // Lost to another replica: what it did is in the store, and the next pass starts from that.
       else return;
     }
@@ -188,7 +188,7 @@ export function createKeyManager(deps: {
             }),
           };
     if (current !== undefined && current.signing.kid !== signing.kid)
-      logger.info({ event: 'key.reloaded', kid: signing.kid }, 'now signing with a new key');
+      audit.record('key.reloaded', { kid: signing.kid });
     const published = new Map(
       records
         .filter((key) => publishedStates.has(key.state))
@@ -210,10 +210,8 @@ export function createKeyManager(deps: {
   function schedule(): void {
     timer = setTimeout(() => {
       load().then(schedule, (error: unknown) => {
-        logger.error(
-          { err: error, event: 'key.reload_failed' },
-          'signing keys not reloaded; keeping the current set',
-        );
+        // Keeping the current set: signing goes on with it.
+        audit.record('key.reload_failed', { err: error }, 'error');
         schedule();
       });
     }, durations.reloadIntervalSeconds * 1000);
@@ -249,10 +247,7 @@ export function createKeyManager(deps: {
           'the keys changed while rotating (another replica rotated); nothing done, see keys list',
         );
       const activated = plan.promote ?? (fresh as SigningKeyRecord).kid;
-      logger.info(
-        { event: 'key.rotate', demote: plan.demote, promote: activated, force },
-        'signing keys rotated',
-      );
+      audit.record('key.rotate', { demote: plan.demote, promote: activated, force });
       return { activated, retiring: plan.demote };
     },
     async compromise(kid) {
@@ -261,7 +256,7 @@ export function createKeyManager(deps: {
       const previousState = await keys.compromise(kid, clock.now(), replacement);
       if (previousState === undefined)
         throw new KeyLifecycleError(`no published key has kid "${kid}" (see keys list)`);
-      logger.warn({ event: 'key.compromise', kid, previousState }, 'signing key declared compromised');
+      audit.record('key.compromise', { kid, previousState }, 'warn');
       return previousState === 'active' ? { previousState, activated: replacement.kid } : { previousState };
     },
     async reencryptFrom(oldSecret) {
@@ -279,10 +274,7 @@ export function createKeyManager(deps: {
         throw new KeyLifecycleError(
           'the keys changed while re-encrypting (a rotation?); nothing done, run it again',
         );
-      logger.warn(
-        { event: 'key.reencrypted', count: updates.length },
-        'signing keys re-encrypted under a new secret',
-      );
+      audit.record('key.reencrypted', { count: updates.length }, 'warn');
       return updates.length;
     },
     signingKey() {

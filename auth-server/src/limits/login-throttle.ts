@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { AppError, type Clock, type Logger } from '@tessera/shared';
+import { AppError, type Clock } from '@tessera/shared';
+import type { AuditTrail } from '../audit.js';
 import type { LoginLockPolicy } from '../config.js';
 import type { LoginFailures, LoginThrottleStore } from '../storage/storage.js';
 import { normalizeUsername } from '../users/users.js';
@@ -37,10 +38,10 @@ export function toLoginThrottleKey(username: string): string {
 export function createLoginThrottle(deps: {
   store: LoginThrottleStore;
   clock: Clock;
-  logger: Logger;
+  audit: AuditTrail;
   policy: LoginLockPolicy;
 }): LoginThrottle {
-  const { store, clock, logger, policy } = deps;
+  const { store, clock, audit, policy } = deps;
   const windowMs = policy.windowSeconds * 1000;
 
   /** The lock that follows `failures` failures in a row (0 below the threshold). */
@@ -84,14 +85,15 @@ export function createLoginThrottle(deps: {
         failed() {
           const seconds = lockSeconds(failures);
           if (seconds > 0)
-            logger.warn(
-              { event: 'login.locked', username, failures, lock_seconds: seconds },
-              'username locked after repeated failed logins',
-            );
+            audit.record('login.locked', { username, failures, lock_seconds: seconds }, 'warn');
         },
       };
     },
-    unlock: (username) => store.clear(toLoginThrottleKey(username)),
+    async unlock(username) {
+      const unlocked = await store.clear(toLoginThrottleKey(username));
+      if (unlocked) audit.record('user.unlocked', { username });
+      return unlocked;
+    },
     prune: () => store.prune(clock.now() - windowMs),
   };
 }

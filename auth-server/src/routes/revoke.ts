@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { methodNotAllowed } from '@tessera/shared';
+import type { AuditTrail } from '../audit.js';
 import type { ClientService } from '../clients/clients.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
@@ -16,6 +17,7 @@ export function createRevokeRouter(deps: {
   accessTokens: AccessTokenIssuer;
   refreshTokens: RefreshTokenService;
   revocations: RevocationService;
+  audit: AuditTrail;
 }): Router {
   const router = Router();
   router.post('/oauth/revoke', ...createFormParser(), async (req, res) => {
@@ -30,19 +32,21 @@ export function createRevokeRouter(deps: {
         typeof claims.exp === 'number'
       ) {
         await deps.revocations.denyAccessToken(claims.jti, claims.exp);
-        req.log.info(
-          { event: 'token.revoked', kind: 'access_token', client_id: client.clientId },
-          'token revoked',
-        );
+        deps.audit.record('token.revoked', {
+          kind: 'access_token',
+          client_id: client.clientId,
+          request_id: req.id,
+        });
       }
     } else {
       const familyId = await deps.refreshTokens.familyOf(token, client.clientId);
       if (familyId !== undefined) {
         await deps.revocations.revokeFamily(familyId);
-        req.log.info(
-          { event: 'token.revoked', kind: 'refresh_token', client_id: client.clientId },
-          'token revoked',
-        );
+        deps.audit.record('token.revoked', {
+          kind: 'refresh_token',
+          client_id: client.clientId,
+          request_id: req.id,
+        });
       }
     }
     res.set('Cache-Control', 'no-store').status(200).end();

@@ -1,5 +1,6 @@
 import { Router, type RequestHandler } from 'express';
 import { AppError, methodNotAllowed } from '@tessera/shared';
+import type { AuditTrail } from '../audit.js';
 import type { ClientService } from '../clients/clients.js';
 import type { Grant } from '../grants/index.js';
 import type { RequestLimiter } from '../limits/request-limiter.js';
@@ -22,6 +23,7 @@ export function createTokenRouter(deps: {
   grants: ReadonlyMap<string, Grant>;
   accessTokens: AccessTokenIssuer;
   rateLimits: TokenRateLimits;
+  audit: AuditTrail;
 }): Router {
   const router = Router();
   const limitByIp: RequestHandler = async (req, _res, next) => {
@@ -47,10 +49,12 @@ export function createTokenRouter(deps: {
       scope,
       sid,
     });
-    req.log.info(
-      { event: 'token.issued', grant_type: grant.grantType, client_id: client.clientId, sub },
-      'token issued',
-    );
+    deps.audit.record('token.issued', {
+      grant_type: grant.grantType,
+      client_id: client.clientId,
+      sub,
+      request_id: req.id,
+    });
     // RFC 6749 §5.1: token responses must not be cached.
     res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
     res.json({

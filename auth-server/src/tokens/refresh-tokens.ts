@@ -1,5 +1,6 @@
 import { createHash, createHmac, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
-import { AppError, type Clock, type Logger } from '@tessera/shared';
+import { AppError, type Clock } from '@tessera/shared';
+import type { AuditTrail } from '../audit.js';
 import type { ClientRecord, RefreshTokenRecord, Storage } from '../storage/storage.js';
 import type { RevocationService } from './revocations.js';
 
@@ -49,12 +50,12 @@ export function createRefreshTokenService(deps: {
   storage: Storage;
   revocations: RevocationService;
   clock: Clock;
-  logger: Logger;
+  audit: AuditTrail;
   policy: RefreshTokenPolicy;
   /** The key-encryption secret; a separate key is derived from it for successor tokens. */
   secret: string;
 }): RefreshTokenService {
-  const { storage, revocations, clock, logger, policy } = deps;
+  const { storage, revocations, clock, audit, policy } = deps;
   // The successor of a token is an HMAC of it, so every presentation of the same consumed
   // token yields the same successor without storing any token: retries and concurrent
   // refreshes converge on one branch instead of forking the family.
@@ -74,14 +75,11 @@ export function createRefreshTokenService(deps: {
 
   async function suspectedTheft(record: RefreshTokenRecord): Promise<never> {
     await revocations.revokeFamily(record.familyId);
-    logger.warn(
-      {
-        event: 'refresh.reuse_detected',
-        family_id: record.familyId,
-        client_id: record.clientId,
-        sub: record.userId,
-      },
-      'refresh token reused after rotation: family revoked (suspected theft)',
+    // A rotated-away token presented after the grace window: the family is revoked (suspected theft).
+    audit.record(
+      'refresh.reuse_detected',
+      { family_id: record.familyId, client_id: record.clientId, sub: record.userId },
+      'warn',
     );
     throw invalid();
   }
@@ -159,10 +157,7 @@ export function createRefreshTokenService(deps: {
         consumed.successorId === successorId &&
         now - consumed.consumedAt <= policy.reuseGraceSeconds * 1000;
       if (withinGrace && next !== undefined && next.revokedAt === null && now < next.expiresAt) {
-        logger.info(
-          { event: 'refresh.concurrent', family_id: record.familyId, client_id: record.clientId },
-          'refresh token presented again within the grace window: same successor returned',
-        );
+        audit.record('refresh.concurrent', { family_id: record.familyId, client_id: record.clientId });
         return result;
       }
       return suspectedTheft(consumed ?? record);

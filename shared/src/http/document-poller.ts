@@ -2,6 +2,9 @@ import { types } from 'node:util';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
 
+/** What one request of a poller came to. */
+export type FetchResult = 'updated' | 'not_modified' | 'failed';
+
 /** Options for {@link createDocumentPoller}. */
 export interface DocumentPollerOptions<T> {
   /** The document's URL. */
@@ -18,6 +21,8 @@ export interface DocumentPollerOptions<T> {
   onSuccess(directives: CacheDirectives): number;
   /** Seconds until the next attempt after `failures` consecutive failures. */
   retrySeconds(failures: number): number;
+  /** Told the outcome of every request (for metrics): a new document, a 304, or a failure. */
+  onFetch?: (result: FetchResult) => void;
   clock?: Clock;
   fetch?: typeof fetch;
   /** Abort a request (including its body) after this long (default 5000 ms). */
@@ -149,6 +154,7 @@ export function createDocumentPoller<T>(options: DocumentPollerOptions<T>): Docu
       const directives = toCacheDirectives(response.headers.get('cache-control'));
       if (response.status === 304 && held !== undefined) {
         await response.body?.cancel();
+        options.onFetch?.('not_modified');
         return directives;
       }
       if (response.status !== 200) {
@@ -170,6 +176,7 @@ export function createDocumentPoller<T>(options: DocumentPollerOptions<T>): Docu
       held = options.parse(json, held);
       etag = response.headers.get('etag') ?? undefined;
       if (first) logger.info({ uri, ...logFields('loaded') }, `${name} loaded`);
+      options.onFetch?.('updated');
       return directives;
     } catch (error) {
       // An abort rejects with the reason given to abort(); undici may wrap it.
@@ -205,6 +212,7 @@ export function createDocumentPoller<T>(options: DocumentPollerOptions<T>): Docu
         (error: unknown) => {
           lastError = describeError(error);
           failures += 1;
+          options.onFetch?.('failed');
           logger.warn(
             { uri, err: lastError, ...logFields('kept') },
             held === undefined

@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
-import { createDocumentPoller } from '../http/document-poller.js';
+import { createDocumentPoller, type FetchResult } from '../http/document-poller.js';
 
 /** Options for {@link createJwksKeyProvider}. Durations are in seconds unless the name says otherwise. */
 export interface JwksKeyProviderOptions {
@@ -13,6 +13,8 @@ export interface JwksKeyProviderOptions {
   clock?: Clock;
   /** The fetch implementation; defaults to the global one. */
   fetch?: typeof fetch;
+  /** Told the outcome of every JWKS request (for metrics). */
+  onFetch?: (result: FetchResult) => void;
   /** Lower bound for the refresh interval taken from `Cache-Control: max-age` (default 30). */
   minRefreshSeconds?: number;
   /** Upper bound for the refresh interval taken from `Cache-Control: max-age` (default 3600). */
@@ -184,6 +186,7 @@ export function createJwksKeyProvider(options: JwksKeyProviderOptions): JwksKeyP
     logger,
     clock,
     ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+    ...(options.onFetch === undefined ? {} : { onFetch: options.onFetch }),
     timeoutMs: fetchTimeoutMs,
     // A JWKS is a few kilobytes; refuse to buffer anything absurd.
     maxBytes: 1024 * 1024,

@@ -1,6 +1,10 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
-import { createDocumentPoller, type DocumentPollerStatus } from '../http/document-poller.js';
+import {
+  createDocumentPoller,
+  type DocumentPollerStatus,
+  type FetchResult,
+} from '../http/document-poller.js';
 import {
   isRevokedBy,
   parseRevocationFeed,
@@ -16,6 +20,8 @@ export interface RevocationFeedOptions {
   refreshSeconds?: number;
   clock?: Clock;
   fetch?: typeof fetch;
+  /** Told the outcome of every feed request (for metrics). */
+  onFetch?: (result: FetchResult) => void;
 }
 
 export interface RevocationFeed {
@@ -41,6 +47,7 @@ export function createRevocationFeed(options: RevocationFeedOptions): Revocation
     logger: options.logger,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+    ...(options.onFetch === undefined ? {} : { onFetch: options.onFetch }),
     parse(json) {
       const document = parseRevocationFeed(json);
       if (document === undefined) throw new Error('revocation feed is malformed');
