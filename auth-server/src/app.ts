@@ -40,6 +40,8 @@ export interface AuthAppDeps {
   translateError?: (error: unknown) => AppError | undefined;
   audit: AuditTrail;
   metrics: ServiceMetrics;
+  /** Pings the shared Redis for readiness, when REDIS_URL is set. */
+  pingRedis?: () => Promise<unknown>;
   /** Sees every error answer (token-endpoint error counts). */
   observeError?: (error: AppError, req: Request) => void;
   rateLimits: TokenRateLimits;

@@ -273,7 +273,7 @@ export const openApiDocument: OpenApiDocument = {
       get: {
         operationId: 'getReadiness',
         tags: ['operations'],
-        summary: 'Readiness: the store answers and a signing key is loaded',
+        summary: 'Readiness: the store (and Redis, when configured) answers and a signing key is loaded',
         security: [],
         responses: {
           '200': { description: 'Ready', content: json(schema('Readiness')) },
@@ -541,6 +541,10 @@ export const openApiDocument: OpenApiDocument = {
             properties: {
               storage: { type: 'boolean', description: 'The store answers' },
               keys: { type: 'boolean', description: 'An active signing key is loaded' },
+              redis: {
+                type: 'boolean',
+                description: 'The shared Redis answers (only when REDIS_URL is set)',
+              },
             },
             additionalProperties: false,
           },

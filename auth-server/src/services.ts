@@ -173,6 +173,7 @@ export function createAuthApp(
     revocations: services.revocations,
     translateError: toDatabaseUnavailable,
     audit: services.audit,
+    ...(redis === undefined ? {} : { pingRedis: () => redis.ping() }),
     metrics: createServiceMetrics('auth-server', services.registry),
     observeError: (error, req) => {
       if (req.path === '/oauth/token') tokenErrors.inc({ error: error.code });

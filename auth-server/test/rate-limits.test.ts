@@ -88,6 +88,10 @@ describe('Redis unreachable after start-up', () => {
     const secret = await withClient(auth, 'svc');
     for (let i = 0; i < 2; i++) expect((await clientCredentials(auth, 'svc', secret)).status).toBe(200);
     expectThrottled(await clientCredentials(auth, 'svc', secret), 60);
+    // Readiness says so: a replica without the shared budgets should take no new traffic.
+    const ready = await request(auth.app).get('/readyz');
+    expect(ready.status).toBe(503);
+    expect(ready.body.checks).toEqual({ storage: true, keys: true, redis: false });
     redis.disconnect();
     await auth.close();
   });
@@ -122,6 +126,13 @@ describe('Redis unreachable after start-up', () => {
       expectThrottled(await clientCredentials(a, 'svc', secrets[0] ?? ''), 60);
       expectThrottled(await clientCredentials(b, 'svc', secrets[1] ?? ''), 60);
       expect((await redis.keys(`${prefix}*`)).some((key) => key.startsWith(`${prefix}token-ip`))).toBe(true);
+      // Both report Redis in their readiness checks.
+      for (const replica of [a, b])
+        expect((await request(replica.app).get('/readyz')).body.checks).toEqual({
+          storage: true,
+          keys: true,
+          redis: true,
+        });
     });
   },
 );
