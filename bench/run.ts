@@ -127,7 +127,16 @@ async function main(): Promise<void> {
 
   // --- Tessera's store: one client and one user, made with the admin CLI as an operator would.
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
-  const authEnv = { DATA_DIR: dataDir, LOG_LEVEL: settings.logLevel, ISSUER: issuer, AUDIENCE: audience };
+  // The rate limiters still run on every request, with budgets a load test cannot exhaust
+  // (the defaults, 120/1m per IP, would answer the token pool and every round with 429).
+  const authEnv = {
+    DATA_DIR: dataDir,
+    LOG_LEVEL: settings.logLevel,
+    ISSUER: issuer,
+    AUDIENCE: audience,
+    RATE_LIMIT_IP: '1000000000/1s',
+    RATE_LIMIT_CLIENT: '1000000000/1s',
+  };
   const servers: ServerProcess[] = [];
   let exitCode = 0;
   try {
