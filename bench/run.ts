@@ -611,7 +611,7 @@ async function main(): Promise<void> {
         `Servers and the raw-limit loops pinned to cpu ${serverCpu}, the load generator (autocannon) to cpu ${placement.loadCpu}.`,
       );
     notes.push(
-      'Peer stacks run as their READMEs set them up: no helmet, no request log. Tessera runs as shipped (helmet, pino-http request ids) at the log level shown.',
+      'Peer stacks run as their READMEs set them up: no helmet, no request log. Tessera runs as shipped (helmet, request log with request ids) at the log level shown.',
       'The machine is shared with other work: wall rates are noisy, per-CPU-second rates and same-round ratios much less so.',
     );
     const report: BenchReport = {

@@ -77,6 +77,9 @@ describe('credentials never reach the log', () => {
     ]);
     for (const line of logged) expect(line.req?.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(lines.some((line) => line.includes('"token issued"'))).toBe(true);
+    // A route's own lines (req.log) carry the request's id, method and path too.
+    const issued = parsed().find((line) => line.msg === 'token issued');
+    expect(issued?.req).toEqual({ id: logged[0]?.req?.id, method: 'POST', path: '/oauth/token' });
 
     const joined = lines.join('\n');
     for (const leaked of [secret, password, wrongPassword, accessToken, credentials]) {
