@@ -127,7 +127,16 @@ async function main(): Promise<void> {
 
   // --- Tessera's store: one client and one user, made with the admin CLI as an operator would.
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
-  const authEnv = { DATA_DIR: dataDir, LOG_LEVEL: settings.logLevel, ISSUER: issuer, AUDIENCE: audience };
+  // The rate limiters still run on every request, with budgets a load test cannot exhaust
+  // (the defaults, 120/1m per IP, would answer the token pool and every round with 429).
+  const authEnv = {
+    DATA_DIR: dataDir,
+    LOG_LEVEL: settings.logLevel,
+    ISSUER: issuer,
+    AUDIENCE: audience,
+    RATE_LIMIT_IP: '1000000000/1s',
+    RATE_LIMIT_CLIENT: '1000000000/1s',
+  };
   const servers: ServerProcess[] = [];
   let exitCode = 0;
   try {
@@ -602,7 +611,7 @@ async function main(): Promise<void> {
         `Servers and the raw-limit loops pinned to cpu ${serverCpu}, the load generator (autocannon) to cpu ${placement.loadCpu}.`,
       );
     notes.push(
-      'Peer stacks run as their READMEs set them up: no helmet, no request log. Tessera runs as shipped (helmet, pino-http request ids) at the log level shown.',
+      'Peer stacks run as their READMEs set them up: no helmet, no request log. Tessera runs as shipped (helmet, request log with request ids) at the log level shown.',
       'The machine is shared with other work: wall rates are noisy, per-CPU-second rates and same-round ratios much less so.',
     );
     const report: BenchReport = {

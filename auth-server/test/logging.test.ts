@@ -77,6 +77,10 @@ describe('credentials never reach the log', () => {
     ]);
     for (const line of logged) expect(line.req?.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(lines.some((line) => line.includes('"event":"token.issued"'))).toBe(true);
+    // The audit line of a request carries that request's id.
+    const issued = parsed().find((line) => (line as { event?: string }).event === 'token.issued') as
+      { request_id?: string } | undefined;
+    expect(issued?.request_id).toBe(logged[0]?.req?.id);
 
     const joined = lines.join('\n');
     for (const leaked of [secret, password, wrongPassword, accessToken, credentials]) {

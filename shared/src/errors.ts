@@ -165,9 +165,13 @@ export function createErrorHandler({
     }
     const error = translate?.(err) ?? toAppError(err);
     observe?.(error, req);
-    const log = (req as { log?: Logger }).log ?? logger;
-    if (error.status >= 500) log.error({ err: error.cause ?? error, code: error.code }, 'request failed');
-    else log.debug({ code: error.code, description: error.message }, 'request rejected');
+    // The request's logger is made on first use (see createHttpLogger): only when the line is written.
+    const level = error.status >= 500 ? 'error' : 'debug';
+    if (logger.isLevelEnabled(level)) {
+      const log = (req as { log?: Logger }).log ?? logger;
+      if (level === 'error') log.error({ err: error.cause ?? error, code: error.code }, 'request failed');
+      else log.debug({ code: error.code, description: error.message }, 'request rejected');
+    }
     const challenge = toChallenge(error, realm);
     if (challenge !== undefined) res.setHeader('WWW-Authenticate', challenge);
     for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
