@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
-import { postForm, runAdmin, startService } from './processes.js';
+import { createClient, createUser, postForm, startService } from './processes.js';
 
 /**
  * SIGTERM during load: the auth server stops accepting, finishes what it accepted, closes its
@@ -22,26 +22,8 @@ describe('end to end: SIGTERM during load', () => {
 
   it('no accepted request fails and no write is lost', async () => {
     const auth = await startService('auth-server', env);
-    const client = await runAdmin(
-      [
-        'clients',
-        'create',
-        '--client-id',
-        'web',
-        '--grants',
-        'password,refresh_token',
-        '--scopes',
-        'a',
-        '--json',
-      ],
-      env,
-    );
-    const secret = (JSON.parse(client.stdout) as { client_secret: string }).client_secret;
-    await runAdmin(
-      ['users', 'create', '--username', 'erin', '--password-stdin', '--scopes', 'a'],
-      env,
-      'erin-password\n',
-    );
+    const { secret } = await createClient(env, { id: 'web', grants: 'password,refresh_token', scopes: 'a' });
+    await createUser(env, { username: 'erin', password: 'erin-password', scopes: 'a' });
 
     const answered: { status: number; refreshToken?: string }[] = [];
     const refused: string[] = [];

@@ -2,7 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { runAdmin, startService, waitForReady, type RunningService, postForm } from './processes.js';
+import {
+  createClient,
+  runAdmin,
+  startService,
+  waitForReady,
+  type RunningService,
+  postForm,
+} from './processes.js';
 
 /**
  * The rotation drill (issue #4): both services as real processes, with the key lifecycle
@@ -70,12 +77,7 @@ describe('key rotation drill across processes', () => {
 
   beforeAll(async () => {
     await startAuth();
-    const client = await runAdmin(
-      ['clients', 'create', '--client-id', 'drill', '--grants', 'client_credentials', '--json'],
-      authEnv,
-    );
-    expect(client.stderr).toBe('');
-    clientSecret = (JSON.parse(client.stdout) as { client_secret: string }).client_secret;
+    ({ secret: clientSecret } = await createClient(authEnv, { id: 'drill', grants: 'client_credentials' }));
     resource = await startService('resource-server', {
       ...shared,
       JWKS_URI: `http://127.0.0.1:${authPort}/.well-known/jwks.json`,

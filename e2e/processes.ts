@@ -1,6 +1,9 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from '@jest/globals';
 
 /** The repository root. */
 export const root = fileURLToPath(new URL('..', import.meta.url));
@@ -100,6 +103,67 @@ export function runAdmin(
     );
     child.stdin?.end(input ?? '');
   });
+}
+
+/**
+ * A fresh data folder (`tessera-e2e-{name}-…` in the temp folder; the caller removes it) and the
+ * environment the two services share (issuer, audience), with the auth server's own on top.
+ */
+export function createE2eEnvironment(name: string): {
+  dataDir: string;
+  shared: { ISSUER: string; AUDIENCE: string };
+  authEnv: Record<string, string>;
+} {
+  const dataDir = mkdtempSync(join(tmpdir(), `tessera-e2e-${name}-`));
+  const shared = { ISSUER: 'http://tessera-e2e.local', AUDIENCE: 'tessera-api' };
+  const authEnv = {
+    ...shared,
+    DATA_DIR: dataDir,
+    KEY_ENCRYPTION_SECRET: 'e2e-secret-e2e-secret-e2e-secret-0123',
+  };
+  return { dataDir, shared, authEnv };
+}
+
+/** Expects an admin CLI run to have succeeded: exit 0 and nothing but audit lines on stderr. */
+function expectSucceeded(run: { code: number; stderr: string }): void {
+  expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+}
+
+/**
+ * Registers a confidential client with the admin CLI (`clients create --json`), expects it to
+ * succeed, and returns the client's id and its one-time secret.
+ */
+export async function createClient(
+  env: Record<string, string>,
+  client: { id: string; grants: string; scopes?: string },
+): Promise<{ id: string; secret: string }> {
+  const scopes = client.scopes === undefined ? [] : ['--scopes', client.scopes];
+  const run = await runAdmin(
+    ['clients', 'create', '--client-id', client.id, '--grants', client.grants, ...scopes, '--json'],
+    env,
+  );
+  expectSucceeded(run);
+  return { id: client.id, secret: (JSON.parse(run.stdout) as { client_secret: string }).client_secret };
+}
+
+/**
+ * Creates a user with the admin CLI (`users create --password-stdin`), expects it to succeed,
+ * and returns the user's id.
+ */
+export async function createUser(
+  env: Record<string, string>,
+  user: { username: string; password: string; scopes?: string },
+): Promise<string> {
+  const scopes = user.scopes === undefined ? [] : ['--scopes', user.scopes];
+  const run = await runAdmin(
+    ['users', 'create', '--username', user.username, '--password-stdin', ...scopes],
+    env,
+    `${user.password}\n`,
+  );
+  expectSucceeded(run);
+  const id = /id ([0-9a-f-]{36})/.exec(run.stdout)?.[1];
+  if (id === undefined) throw new Error(`no user id in: ${run.stdout}`);
+  return id;
 }
 
 /** Polls a URL until it answers 200, for at most `attempts` tries 100 ms apart. */

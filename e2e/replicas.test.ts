@@ -4,7 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
-import { postForm, runAdmin, startService, waitForReady, type RunningService } from './processes.js';
+import {
+  createClient,
+  createUser,
+  postForm,
+  runAdmin,
+  startService,
+  waitForReady,
+  type RunningService,
+} from './processes.js';
 
 const baseUrl = process.env.TEST_DATABASE_URL;
 const kidOf = (token: string) =>
@@ -49,27 +57,12 @@ async function admin(statement: string): Promise<void> {
       auths.push(
         ...(await Promise.all([startService('auth-server', authEnv), startService('auth-server', authEnv)])),
       );
-      const created = await runAdmin(
-        [
-          'clients',
-          'create',
-          '--client-id',
-          'web',
-          '--grants',
-          'password,refresh_token,client_credentials',
-          '--scopes',
-          'a',
-          '--json',
-        ],
-        authEnv,
-      );
-      expect(created.code).toBe(0);
-      client.secret = (JSON.parse(created.stdout) as { client_secret: string }).client_secret;
-      await runAdmin(
-        ['users', 'create', '--username', 'fay', '--password-stdin', '--scopes', 'a'],
-        authEnv,
-        'fay-password\n',
-      );
+      ({ secret: client.secret } = await createClient(authEnv, {
+        id: client.id,
+        grants: 'password,refresh_token,client_credentials',
+        scopes: 'a',
+      }));
+      await createUser(authEnv, { username: 'fay', password: 'fay-password', scopes: 'a' });
       for (const auth of auths) {
         resources.push(
           await startService('resource-server', {

@@ -1,8 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { postForm, runAdmin, startService, waitForReady, type RunningService } from './processes.js';
+import {
+  createClient,
+  createE2eEnvironment,
+  createUser,
+  postForm,
+  startService,
+  waitForReady,
+  type RunningService,
+} from './processes.js';
 
 /**
  * Revocation reaching a stateless resource server: the resource server never calls the auth
@@ -10,13 +16,7 @@ import { postForm, runAdmin, startService, waitForReady, type RunningService } f
  * feed lists. Both services are real processes talking HTTP.
  */
 describe('end to end: a revoked token is refused by the resource server within the feed interval', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-e2e-revocation-'));
-  const shared = { ISSUER: 'http://tessera-e2e.local', AUDIENCE: 'tessera-api' };
-  const authEnv = {
-    ...shared,
-    DATA_DIR: dataDir,
-    KEY_ENCRYPTION_SECRET: 'e2e-secret-e2e-secret-e2e-secret-0123',
-  };
+  const { dataDir, shared, authEnv } = createE2eEnvironment('revocation');
   const intervalMs = 1000;
   let auth: RunningService;
   let resource: RunningService;
@@ -45,27 +45,12 @@ describe('end to end: a revoked token is refused by the resource server within t
 
   beforeAll(async () => {
     auth = await startService('auth-server', authEnv);
-    const client = await runAdmin(
-      [
-        'clients',
-        'create',
-        '--client-id',
-        'web',
-        '--grants',
-        'password,refresh_token',
-        '--scopes',
-        'notes:read',
-        '--json',
-      ],
-      authEnv,
-    );
-    const secret = (JSON.parse(client.stdout) as { client_secret: string }).client_secret;
-    webClient = { id: 'web', secret };
-    await runAdmin(
-      ['users', 'create', '--username', 'dana', '--password-stdin', '--scopes', 'notes:read'],
-      authEnv,
-      'dana-password\n',
-    );
+    webClient = await createClient(authEnv, {
+      id: 'web',
+      grants: 'password,refresh_token',
+      scopes: 'notes:read',
+    });
+    await createUser(authEnv, { username: 'dana', password: 'dana-password', scopes: 'notes:read' });
     resource = await startService('resource-server', {
       ...shared,
       JWKS_URI: `${auth.url}/.well-known/jwks.json`,

@@ -1,8 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { postForm, runAdmin, startService, waitForReady, type RunningService } from './processes.js';
+import {
+  createClient,
+  createE2eEnvironment,
+  createUser,
+  postForm,
+  startService,
+  waitForReady,
+  type RunningService,
+} from './processes.js';
 
 /**
  * The whole system across processes: the auth server and the resource server from their
@@ -10,13 +16,7 @@ import { postForm, runAdmin, startService, waitForReady, type RunningService } f
  * real HTTP, verified by the resource server against the JWKS it fetched.
  */
 describe('end to end: credentials in, RS256 token out, protected route verifies it', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-e2e-'));
-  const shared = { ISSUER: 'http://tessera-e2e.local', AUDIENCE: 'tessera-api' };
-  const authEnv = {
-    ...shared,
-    DATA_DIR: dataDir,
-    KEY_ENCRYPTION_SECRET: 'e2e-secret-e2e-secret-e2e-secret-0123',
-  };
+  const { dataDir, shared, authEnv } = createE2eEnvironment('route');
   let auth: RunningService;
   let resource: RunningService;
   let clientSecret: string;
@@ -30,29 +30,16 @@ describe('end to end: credentials in, RS256 token out, protected route verifies 
 
   beforeAll(async () => {
     auth = await startService('auth-server', authEnv);
-    const client = await runAdmin(
-      [
-        'clients',
-        'create',
-        '--client-id',
-        'web',
-        '--grants',
-        'password,client_credentials',
-        '--scopes',
-        'notes:read notes:write',
-        '--json',
-      ],
-      authEnv,
-    );
-    expect(client.code).toBe(0);
-    clientSecret = (JSON.parse(client.stdout) as { client_secret: string }).client_secret;
-    const user = await runAdmin(
-      ['users', 'create', '--username', 'alice', '--password-stdin', '--scopes', 'notes:read'],
-      authEnv,
-      'correct horse battery staple\n',
-    );
-    expect(user.code).toBe(0);
-    userId = /id ([0-9a-f-]{36})/.exec(user.stdout)?.[1] ?? '';
+    ({ secret: clientSecret } = await createClient(authEnv, {
+      id: 'web',
+      grants: 'password,client_credentials',
+      scopes: 'notes:read notes:write',
+    }));
+    userId = await createUser(authEnv, {
+      username: 'alice',
+      password: 'correct horse battery staple',
+      scopes: 'notes:read',
+    });
     resource = await startService('resource-server', {
       ...shared,
       JWKS_URI: `${auth.url}/.well-known/jwks.json`,

@@ -1,23 +1,22 @@
 import {
+  errorResponse,
+  jsonContent,
+  livenessSchema,
+  openApiDocumentSchema,
+  responseRef,
+  retryAfterHeader,
+  schemaRef,
   toErrorSchema,
-  type ErrorCode,
   type JsonSchema,
   type OpenApiDocument,
   type OpenApiMediaType,
   type OpenApiParameter,
-  type OpenApiReference,
-  type OpenApiResponse,
   type OpenApiSecurityRequirement,
 } from '@tessera/shared';
 
 /** The version of the HTTP API described below (issue #5); bump it when the contract changes. */
 export const authServerApiVersion = '0.1.0';
 
-const schema = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
-const response = (name: string): OpenApiReference => ({ $ref: `#/components/responses/${name}` });
-const json = (body: JsonSchema): Record<string, OpenApiMediaType> => ({
-  'application/json': { schema: body },
-});
 const form = (body: JsonSchema): Record<string, OpenApiMediaType> => ({
   'application/x-www-form-urlencoded': { schema: body },
 });
@@ -57,22 +56,15 @@ const scopeParameter: JsonSchema = {
 
 /** The operations every form endpoint shares (RFC 6749 §3.2: urlencoded POST bodies). */
 const formEndpointResponses = {
-  '401': response('InvalidClient'),
-  '405': response('MethodNotAllowed'),
-  '413': response('PayloadTooLarge'),
-  '415': response('UnsupportedMediaType'),
-  '503': response('TemporarilyUnavailable'),
+  '401': responseRef('InvalidClient'),
+  '405': responseRef('MethodNotAllowed'),
+  '413': responseRef('PayloadTooLarge'),
+  '415': responseRef('UnsupportedMediaType'),
+  '503': responseRef('TemporarilyUnavailable'),
 };
 
 /** Client authentication on the form endpoints: Basic header, or nothing in the headers (body). */
 const clientSecurity: OpenApiSecurityRequirement[] = [{ clientSecretBasic: [] }, {}];
-
-const singleError = (description: string, code: ErrorCode, extra = {}) =>
-  ({
-    description,
-    content: json(toErrorSchema([code])),
-    ...extra,
-  }) satisfies OpenApiResponse;
 
 /**
  * The auth server's HTTP API as OpenAPI 3.1 (issue #5), served at `GET /openapi.json` and checked
@@ -108,7 +100,7 @@ export const openApiDocument: OpenApiDocument = {
           'query string are refused. Refresh tokens rotate on every use; presenting a ' +
           'rotated-away one revokes its whole family (RFC 9700 §4.14).',
         security: clientSecurity,
-        requestBody: { required: true, content: form(schema('TokenRequest')) },
+        requestBody: { required: true, content: form(schemaRef('TokenRequest')) },
         responses: {
           '200': {
             description: 'The token (RFC 6749 §5.1)',
@@ -116,14 +108,14 @@ export const openApiDocument: OpenApiDocument = {
               'Cache-Control': { required: true, ...noStore },
               Pragma: { required: true, schema: { type: 'string', const: 'no-cache' } },
             },
-            content: json(schema('TokenResponse')),
+            content: jsonContent(schemaRef('TokenResponse')),
           },
           '400': {
             description: 'The request or the grant is refused (RFC 6749 §5.2)',
-            content: json(schema('TokenError')),
+            content: jsonContent(schemaRef('TokenError')),
           },
           ...formEndpointResponses,
-          '429': response('TooManyRequests'),
+          '429': responseRef('TooManyRequests'),
         },
       },
     },
@@ -137,13 +129,16 @@ export const openApiDocument: OpenApiDocument = {
           'access token is refused until it expires. Unknown, expired or another client’s tokens ' +
           'also answer 200 and change nothing (RFC 7009 §2.2).',
         security: clientSecurity,
-        requestBody: { required: true, content: form(schema('TokenReferenceRequest')) },
+        requestBody: { required: true, content: form(schemaRef('TokenReferenceRequest')) },
         responses: {
           '200': {
             description: 'Revoked, or nothing to revoke; no body',
             headers: { 'Cache-Control': { required: true, ...noStore } },
           },
-          '400': { description: 'Malformed request', content: json(toErrorSchema(['invalid_request'])) },
+          '400': {
+            description: 'Malformed request',
+            content: jsonContent(toErrorSchema(['invalid_request'])),
+          },
           ...formEndpointResponses,
         },
       },
@@ -157,14 +152,17 @@ export const openApiDocument: OpenApiDocument = {
           'Confidential clients only (a public client gets 401 invalid_client). Refresh tokens are ' +
           'described only to the client they were issued to; anything else is `{"active": false}`.',
         security: clientSecurity,
-        requestBody: { required: true, content: form(schema('TokenReferenceRequest')) },
+        requestBody: { required: true, content: form(schemaRef('TokenReferenceRequest')) },
         responses: {
           '200': {
             description: 'The introspection response (RFC 7662 §2.2)',
             headers: { 'Cache-Control': { required: true, ...noStore } },
-            content: json(schema('IntrospectionResponse')),
+            content: jsonContent(schemaRef('IntrospectionResponse')),
           },
-          '400': { description: 'Malformed request', content: json(toErrorSchema(['invalid_request'])) },
+          '400': {
+            description: 'Malformed request',
+            content: jsonContent(toErrorSchema(['invalid_request'])),
+          },
           ...formEndpointResponses,
         },
       },
@@ -184,11 +182,11 @@ export const openApiDocument: OpenApiDocument = {
           '200': {
             description: 'The feed',
             headers: cacheableHeaders,
-            content: json(schema('RevocationFeed')),
+            content: jsonContent(schemaRef('RevocationFeed')),
           },
-          '304': response('NotModified'),
-          '405': response('MethodNotAllowed'),
-          '503': response('TemporarilyUnavailable'),
+          '304': responseRef('NotModified'),
+          '405': responseRef('MethodNotAllowed'),
+          '503': responseRef('TemporarilyUnavailable'),
         },
       },
     },
@@ -206,10 +204,10 @@ export const openApiDocument: OpenApiDocument = {
           '200': {
             description: 'The key set',
             headers: cacheableHeaders,
-            content: { 'application/jwk-set+json': { schema: schema('JwkSet') } },
+            content: { 'application/jwk-set+json': { schema: schemaRef('JwkSet') } },
           },
-          '304': response('NotModified'),
-          '405': response('MethodNotAllowed'),
+          '304': responseRef('NotModified'),
+          '405': responseRef('MethodNotAllowed'),
         },
       },
     },
@@ -220,8 +218,8 @@ export const openApiDocument: OpenApiDocument = {
         summary: 'Authorization server metadata (RFC 8414 §3)',
         security: [],
         responses: {
-          '200': response('ServerMetadata'),
-          '405': response('MethodNotAllowed'),
+          '200': responseRef('ServerMetadata'),
+          '405': responseRef('MethodNotAllowed'),
         },
       },
     },
@@ -232,8 +230,8 @@ export const openApiDocument: OpenApiDocument = {
         summary: 'The same metadata at the path OpenID Connect clients look for (RFC 8414 §5)',
         security: [],
         responses: {
-          '200': response('ServerMetadata'),
-          '405': response('MethodNotAllowed'),
+          '200': responseRef('ServerMetadata'),
+          '405': responseRef('MethodNotAllowed'),
         },
       },
     },
@@ -247,7 +245,7 @@ export const openApiDocument: OpenApiDocument = {
           '200': {
             description: 'Alive',
             headers: { 'Cache-Control': { required: true, ...noStore } },
-            content: json(schema('Liveness')),
+            content: jsonContent(schemaRef('Liveness')),
           },
         },
       },
@@ -276,10 +274,10 @@ export const openApiDocument: OpenApiDocument = {
         summary: 'Readiness: the store (and Redis, when configured) answers and a signing key is loaded',
         security: [],
         responses: {
-          '200': { description: 'Ready', content: json(schema('Readiness')) },
+          '200': { description: 'Ready', content: jsonContent(schemaRef('Readiness')) },
           '503': {
             description: 'Not ready; `checks` says what is missing',
-            content: json(schema('Readiness')),
+            content: jsonContent(schemaRef('Readiness')),
           },
         },
       },
@@ -295,10 +293,10 @@ export const openApiDocument: OpenApiDocument = {
           '200': {
             description: 'The OpenAPI 3.1 description of this server',
             headers: cacheableHeaders,
-            content: json(schema('OpenApiDocument')),
+            content: jsonContent(schemaRef('OpenApiDocument')),
           },
-          '304': response('NotModified'),
-          '405': response('MethodNotAllowed'),
+          '304': responseRef('NotModified'),
+          '405': responseRef('MethodNotAllowed'),
         },
       },
     },
@@ -318,7 +316,11 @@ export const openApiDocument: OpenApiDocument = {
     schemas: {
       TokenRequest: {
         description: 'One of the three grants, chosen by `grant_type`.',
-        oneOf: [schema('PasswordGrant'), schema('ClientCredentialsGrant'), schema('RefreshTokenGrant')],
+        oneOf: [
+          schemaRef('PasswordGrant'),
+          schemaRef('ClientCredentialsGrant'),
+          schemaRef('RefreshTokenGrant'),
+        ],
         discriminator: {
           propertyName: 'grant_type',
           mapping: {
@@ -403,7 +405,7 @@ export const openApiDocument: OpenApiDocument = {
       },
       IntrospectionResponse: {
         description: 'RFC 7662 §2.2',
-        oneOf: [schema('InactiveToken'), schema('ActiveAccessToken'), schema('ActiveRefreshToken')],
+        oneOf: [schemaRef('InactiveToken'), schemaRef('ActiveAccessToken'), schemaRef('ActiveRefreshToken')],
       },
       InactiveToken: {
         type: 'object',
@@ -453,10 +455,10 @@ export const openApiDocument: OpenApiDocument = {
             description: 'Per claim: value → epoch seconds of the revocation.',
             required: ['jti', 'sid', 'sub', 'client_id'],
             properties: {
-              jti: schema('RevocationEntries'),
-              sid: schema('RevocationEntries'),
-              sub: schema('RevocationEntries'),
-              client_id: schema('RevocationEntries'),
+              jti: schemaRef('RevocationEntries'),
+              sid: schemaRef('RevocationEntries'),
+              sub: schemaRef('RevocationEntries'),
+              client_id: schemaRef('RevocationEntries'),
             },
             additionalProperties: false,
           },
@@ -468,7 +470,7 @@ export const openApiDocument: OpenApiDocument = {
         type: 'object',
         description: 'RFC 7517 §5',
         required: ['keys'],
-        properties: { keys: { type: 'array', items: schema('Jwk') } },
+        properties: { keys: { type: 'array', items: schemaRef('Jwk') } },
         additionalProperties: false,
       },
       Jwk: {
@@ -511,9 +513,9 @@ export const openApiDocument: OpenApiDocument = {
             items: { type: 'string' },
             description: 'Empty: there is no authorization endpoint',
           },
-          token_endpoint_auth_methods_supported: schema('AuthMethods'),
-          revocation_endpoint_auth_methods_supported: schema('AuthMethods'),
-          introspection_endpoint_auth_methods_supported: schema('AuthMethods'),
+          token_endpoint_auth_methods_supported: schemaRef('AuthMethods'),
+          revocation_endpoint_auth_methods_supported: schemaRef('AuthMethods'),
+          introspection_endpoint_auth_methods_supported: schemaRef('AuthMethods'),
           access_token_signing_alg_values_supported: {
             type: 'array',
             items: { type: 'string', const: 'RS256' },
@@ -524,12 +526,7 @@ export const openApiDocument: OpenApiDocument = {
         type: 'array',
         items: { type: 'string', enum: ['client_secret_basic', 'client_secret_post', 'none'] },
       },
-      Liveness: {
-        type: 'object',
-        required: ['status'],
-        properties: { status: { type: 'string', const: 'ok' } },
-        additionalProperties: false,
-      },
+      Liveness: livenessSchema,
       Readiness: {
         type: 'object',
         required: ['status', 'checks'],
@@ -551,15 +548,7 @@ export const openApiDocument: OpenApiDocument = {
         },
         additionalProperties: false,
       },
-      OpenApiDocument: {
-        type: 'object',
-        required: ['openapi', 'info', 'paths'],
-        properties: {
-          openapi: { type: 'string', const: '3.1.0' },
-          info: { type: 'object' },
-          paths: { type: 'object' },
-        },
-      },
+      OpenApiDocument: openApiDocumentSchema,
     },
     responses: {
       ServerMetadata: {
@@ -567,7 +556,7 @@ export const openApiDocument: OpenApiDocument = {
         headers: {
           'Cache-Control': { required: true, schema: { type: 'string', const: 'public, max-age=3600' } },
         },
-        content: json(schema('ServerMetadata')),
+        content: jsonContent(schemaRef('ServerMetadata')),
       },
       NotModified: {
         description: 'The ETag in If-None-Match is current; no body',
@@ -582,11 +571,11 @@ export const openApiDocument: OpenApiDocument = {
             schema: { type: 'string' },
           },
         },
-        content: json(toErrorSchema(['invalid_client'])),
+        content: jsonContent(toErrorSchema(['invalid_client'])),
       },
-      MethodNotAllowed: singleError(
+      MethodNotAllowed: errorResponse(
         'Another method than the documented ones (RFC 9110 §15.5.6)',
-        'method_not_allowed',
+        ['method_not_allowed'],
         {
           headers: {
             Allow: {
@@ -597,16 +586,19 @@ export const openApiDocument: OpenApiDocument = {
           },
         },
       ),
-      PayloadTooLarge: singleError('The body is larger than 8 KB', 'payload_too_large'),
-      UnsupportedMediaType: singleError(
-        'The body’s charset or content encoding is not supported',
+      PayloadTooLarge: errorResponse('The body is larger than 8 KB', ['payload_too_large']),
+      UnsupportedMediaType: errorResponse('The body’s charset or content encoding is not supported', [
         'unsupported_media_type',
+      ]),
+      TooManyRequests: errorResponse(
+        'Too many attempts; retry after the given delay',
+        ['too_many_requests'],
+        {
+          headers: { 'Retry-After': { description: 'Seconds', schema: { type: 'string' } } },
+        },
       ),
-      TooManyRequests: singleError('Too many attempts; retry after the given delay', 'too_many_requests', {
-        headers: { 'Retry-After': { description: 'Seconds', schema: { type: 'string' } } },
-      }),
-      TemporarilyUnavailable: singleError('The database is unreachable', 'temporarily_unavailable', {
-        headers: { 'Retry-After': { required: true, description: 'Seconds', schema: { type: 'string' } } },
+      TemporarilyUnavailable: errorResponse('The database is unreachable', ['temporarily_unavailable'], {
+        headers: retryAfterHeader,
       }),
     },
   },

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import { expect } from '@jest/globals';
-import type { Response } from 'supertest';
+import request, { type Response, type Test } from 'supertest';
 import { createFixedClock, createLogger, type Logger } from '@tessera/shared';
 import { loadConfig, type AuthConfig } from '../src/config.js';
 import { createAuthApp, loadServices, type Services } from '../src/services.js';
@@ -77,6 +77,108 @@ export async function createTestAuth(
 
 export function basic(clientId: string, secret: string): string {
   return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+}
+
+/** Registers a confidential client through the service (as the admin CLI does) and returns its secret. */
+export async function createClientFor(
+  auth: TestAuth,
+  client: { clientId: string; grants: string; scopes: string },
+): Promise<string> {
+  const { secret } = await auth.services.clients.create({ ...client, isPublic: false });
+  if (secret === undefined) throw new Error(`confidential client ${client.clientId} got no secret`);
+  return secret;
+}
+
+/**
+ * A test auth server (see createTestAuth) with the confidential client `app`, allowed every grant
+ * and the given scopes; returns it with app's secret.
+ */
+export async function createTestAuthWithApp(
+  scopes = 'notes:read notes:write',
+): Promise<{ auth: TestAuth; appSecret: string }> {
+  const auth = await createTestAuth();
+  const appSecret = await createClientFor(auth, {
+    clientId: 'app',
+    grants: 'password,refresh_token,client_credentials',
+    scopes,
+  });
+  return { auth, appSecret };
+}
+
+/**
+ * The clients the revoke and introspect tests share, on a fresh test auth server: `app` (see
+ * createTestAuthWithApp), `other` (confidential, `otherGrants`, scope notes:read) and `mobile`
+ * (public, password and refresh_token, scope notes:read). Returns the two secrets.
+ */
+export async function createTestAuthWithClients(
+  otherGrants: string,
+): Promise<{ auth: TestAuth; appSecret: string; otherSecret: string }> {
+  const { auth, appSecret } = await createTestAuthWithApp();
+  const otherSecret = await createClientFor(auth, {
+    clientId: 'other',
+    grants: otherGrants,
+    scopes: 'notes:read',
+  });
+  await createPublicClientFor(auth, {
+    clientId: 'mobile',
+    grants: 'password,refresh_token',
+    scopes: 'notes:read',
+  });
+  return { auth, appSecret, otherSecret };
+}
+
+/** The claims of a JWT, decoded without verifying it. */
+export function decodeClaims<Claims = Record<string, unknown>>(jwt: string): Claims {
+  return JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as Claims;
+}
+
+/** The confidential client `web` with only the password grant and scope `a`; returns its secret. */
+export function createPasswordClient(auth: TestAuth): Promise<string> {
+  return createClientFor(auth, { clientId: 'web', grants: 'password', scopes: 'a' });
+}
+
+/** Registers a public client (no secret) through the service. */
+export async function createPublicClientFor(
+  auth: TestAuth,
+  client: { clientId: string; grants: string; scopes: string },
+): Promise<void> {
+  await auth.services.clients.create({ ...client, isPublic: true });
+}
+
+/** POSTs a urlencoded form of `pairs` to `path`, the client authenticating with client_secret_basic. */
+export function postAsClient(
+  auth: TestAuth,
+  path: string,
+  clientId: string,
+  secret: string,
+  ...pairs: [string, string][]
+): Test {
+  return request(auth.app)
+    .post(path)
+    .set('Authorization', basic(clientId, secret))
+    .type('form')
+    .send(form(...pairs));
+}
+
+/** A password-grant token request as a confidential client (Basic); expects 200 and returns the tokens. */
+export async function passwordLogin(
+  auth: TestAuth,
+  clientId: string,
+  secret: string,
+  username: string,
+  password: string,
+): Promise<{ access_token: string; refresh_token: string; scope: string }> {
+  const res = await postAsClient(
+    auth,
+    '/oauth/token',
+    clientId,
+    secret,
+    ['grant_type', 'password'],
+    ['username', username],
+    ['password', password],
+  );
+  expect(res.status).toBe(200);
+  return res.body as { access_token: string; refresh_token: string; scope: string };
 }
 
 /** A real SQLite store on a fresh file in a temp folder (for unit tests of the domain services). */

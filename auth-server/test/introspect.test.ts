@@ -2,7 +2,17 @@ import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
 import request from 'supertest';
-import { basic, createTestAuth, expectError, expectInvalidClient, form, type TestAuth } from './helpers.js';
+import {
+  basic,
+  createTestAuthWithClients,
+  decodeClaims,
+  expectError,
+  expectInvalidClient,
+  form,
+  passwordLogin,
+  postAsClient,
+  type TestAuth,
+} from './helpers.js';
 
 describe('POST /oauth/introspect (RFC 7662)', () => {
   let auth: TestAuth;
@@ -11,30 +21,8 @@ describe('POST /oauth/introspect (RFC 7662)', () => {
   let aliceId: string;
 
   beforeAll(async () => {
-    auth = await createTestAuth();
-    const { clients, users } = auth.services;
-    appSecret = (
-      await clients.create({
-        clientId: 'app',
-        grants: 'password,refresh_token,client_credentials',
-        scopes: 'notes:read notes:write',
-        isPublic: false,
-      })
-    ).secret!;
-    otherSecret = (
-      await clients.create({
-        clientId: 'other',
-        grants: 'client_credentials',
-        scopes: 'notes:read',
-        isPublic: false,
-      })
-    ).secret!;
-    await clients.create({
-      clientId: 'mobile',
-      grants: 'password,refresh_token',
-      scopes: 'notes:read',
-      isPublic: true,
-    });
+    ({ auth, appSecret, otherSecret } = await createTestAuthWithClients('client_credentials'));
+    const { users } = auth.services;
     aliceId = (
       await users.create({ username: 'alice', password: 'alice-password', scopes: 'notes:read notes:write' })
     ).id;
@@ -45,25 +33,12 @@ describe('POST /oauth/introspect (RFC 7662)', () => {
   });
 
   const nowSeconds = () => Math.floor(auth.clock.now() / 1000);
-  const claimsOf = (jwt: string) =>
-    JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
 
-  async function login(username = 'alice', password = 'alice-password') {
-    const res = await request(auth.app)
-      .post('/oauth/token')
-      .set('Authorization', basic('app', appSecret))
-      .type('form')
-      .send(form(['grant_type', 'password'], ['username', username], ['password', password]));
-    expect(res.status).toBe(200);
-    return res.body as { access_token: string; refresh_token: string; scope: string };
-  }
+  const login = (username = 'alice', password = 'alice-password') =>
+    passwordLogin(auth, 'app', appSecret, username, password);
 
   const introspect = (clientId: string, secret: string, ...pairs: [string, string][]) =>
-    request(auth.app)
-      .post('/oauth/introspect')
-      .set('Authorization', basic(clientId, secret))
-      .type('form')
-      .send(form(...pairs));
+    postAsClient(auth, '/oauth/introspect', clientId, secret, ...pairs);
 
   /** An introspection answer: 200, never cached (RFC 7662 §2.2, RFC 6749 §5.1). */
   function answer(res: request.Response): Record<string, unknown> {
@@ -96,7 +71,7 @@ describe('POST /oauth/introspect (RFC 7662)', () => {
   describe('access tokens', () => {
     it('an active token: 200 with every RFC 7662 §2.2 member we know, and no-store', async () => {
       const tokens = await login();
-      const claims = claimsOf(tokens.access_token);
+      const claims = decodeClaims(tokens.access_token);
 
       const body = answer(await introspect('app', appSecret, ['token', tokens.access_token]));
 
@@ -191,11 +166,10 @@ describe('POST /oauth/introspect (RFC 7662)', () => {
 
     it('a token revoked through /oauth/revoke: exactly {active: false}, for every client', async () => {
       const tokens = await login();
-      const revoked = await request(auth.app)
-        .post('/oauth/revoke')
-        .set('Authorization', basic('app', appSecret))
-        .type('form')
-        .send(form(['token', tokens.access_token]));
+      const revoked = await postAsClient(auth, '/oauth/revoke', 'app', appSecret, [
+        'token',
+        tokens.access_token,
+      ]);
       expect(revoked.status).toBe(200);
 
       expect(answer(await introspect('app', appSecret, ['token', tokens.access_token]))).toEqual({
@@ -235,11 +209,14 @@ describe('POST /oauth/introspect (RFC 7662)', () => {
 
     it('a consumed (rotated) token is inactive; its successor is active', async () => {
       const tokens = await login();
-      const rotated = await request(auth.app)
-        .post('/oauth/token')
-        .set('Authorization', basic('app', appSecret))
-        .type('form')
-        .send(form(['grant_type', 'refresh_token'], ['refresh_token', tokens.refresh_token]));
+      const rotated = await postAsClient(
+        auth,
+        '/oauth/token',
+        'app',
+        appSecret,
+        ['grant_type', 'refresh_token'],
+        ['refresh_token', tokens.refresh_token],
+      );
       expect(rotated.status).toBe(200);
 
       expect(answer(await introspect('app', appSecret, ['token', tokens.refresh_token]))).toEqual({
@@ -252,11 +229,7 @@ describe('POST /oauth/introspect (RFC 7662)', () => {
 
     it('a revoked token is inactive', async () => {
       const tokens = await login();
-      await request(auth.app)
-        .post('/oauth/revoke')
-        .set('Authorization', basic('app', appSecret))
-        .type('form')
-        .send(form(['token', tokens.refresh_token]));
+      await postAsClient(auth, '/oauth/revoke', 'app', appSecret, ['token', tokens.refresh_token]);
       expect(answer(await introspect('app', appSecret, ['token', tokens.refresh_token]))).toEqual({
         active: false,
       });

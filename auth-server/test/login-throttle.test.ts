@@ -9,6 +9,7 @@ import { createLoginThrottle, toLoginThrottleKey, type LoginThrottle } from '../
 import {
   basic,
   createCheapHasher,
+  createPasswordClient,
   createTestAuth,
   createTestStorage,
   expectError,
@@ -37,15 +38,7 @@ beforeAll(async () => {
     },
     { hasher: await createCheapHasher() },
   );
-  secret =
-    (
-      await auth.services.clients.create({
-        clientId: 'web',
-        grants: 'password',
-        scopes: 'a',
-        isPublic: false,
-      })
-    ).secret ?? '';
+  secret = await createPasswordClient(auth);
   for (const username of ['alice', 'bob', 'carol', 'dave', 'erin'])
     await auth.services.users.create({ username, password, scopes: 'a' });
 });

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import request, { type Response, type Test } from 'supertest';
+import request from 'supertest';
 import {
   checkResponse,
-  findStructuralProblems,
-  listDocumentedOperations,
-  listServedOperations,
+  itDescribesTheServedApp,
+  type ContractCase,
 } from '../../shared/test/openapi-contract.js';
 import { openApiDocument } from '../src/openapi.js';
 import { basic, createTestAuth, form, type TestAuth } from './helpers.js';
@@ -75,15 +74,8 @@ const withClient = (path: string, ...pairs: [string, string][]) =>
     .type('form')
     .send(form(...pairs));
 
-interface Case {
-  operation: string;
-  behaviour: string;
-  status: number;
-  send: () => Test | Promise<Response>;
-}
-
 /** At least one real request per documented operation: valid input, and the refusals we can provoke. */
-const cases: Case[] = [
+const cases: ContractCase[] = [
   {
     operation: 'POST /oauth/token',
     behaviour: 'client_credentials with Basic authentication',
@@ -298,36 +290,7 @@ const cases: Case[] = [
 ];
 
 describe('the OpenAPI description of the auth server', () => {
-  it('is served at GET /openapi.json as OpenAPI 3.1, cacheable for an hour, equal to the source', async () => {
-    const res = await app().get('/openapi.json').expect(200);
-    expect(res.headers['content-type']).toMatch(/^application\/json/);
-    expect(res.headers['cache-control']).toBe('public, max-age=3600');
-    expect(res.body).toMatchObject({ openapi: '3.1.0' });
-    expect(res.body).toEqual(JSON.parse(JSON.stringify(openApiDocument)));
-  });
-
-  it('is structurally sound: responses everywhere, every $ref resolves, known schema keywords only', () => {
-    expect(findStructuralProblems(openApiDocument)).toEqual([]);
-  });
-
-  it('documents exactly the (method, path) pairs the app serves', () => {
-    expect(listDocumentedOperations(openApiDocument)).toEqual(listServedOperations(auth.app));
-  });
-
-  it('has a request below for every documented operation', () => {
-    expect([...new Set(cases.map(({ operation }) => operation))].sort()).toEqual(
-      listDocumentedOperations(openApiDocument),
-    );
-  });
-
-  it.each(cases)(
-    '$operation, $behaviour: answers $status as documented',
-    async ({ operation, status, send }) => {
-      const res = await send();
-      expect(checkResponse(openApiDocument, operation, res)).toEqual([]);
-      expect(res.status).toBe(status);
-    },
-  );
+  itDescribesTheServedApp(openApiDocument, () => auth.app, cases);
 
   it('answers 405 with Allow naming exactly the documented methods wherever it documents 405', async () => {
     const paths = Object.entries(openApiDocument.paths).filter(([, item]) =>

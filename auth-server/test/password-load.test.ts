@@ -3,7 +3,14 @@ import { listen } from '@tessera/shared';
 import { createConcurrencyLimit } from '../src/limits/concurrency-limit.js';
 import { toLoginThrottleKey } from '../src/limits/login-throttle.js';
 import type { PasswordHasher } from '../src/users/passwords.js';
-import { basic, createCheapHasher, createTestAuth, form, type TestAuth } from './helpers.js';
+import {
+  basic,
+  createCheapHasher,
+  createPasswordClient,
+  createTestAuth,
+  form,
+  type TestAuth,
+} from './helpers.js';
 
 function deferred() {
   let resolve: () => void = () => undefined;
@@ -66,15 +73,7 @@ describe('password checks in flight are bounded (PASSWORD_HASH_CONCURRENCY, PASS
       { PASSWORD_HASH_CONCURRENCY: '2', PASSWORD_HASH_QUEUE: '1' },
       { hasher: held },
     );
-    secret =
-      (
-        await auth.services.clients.create({
-          clientId: 'web',
-          grants: 'password',
-          scopes: 'a',
-          isPublic: false,
-        })
-      ).secret ?? '';
+    secret = await createPasswordClient(auth);
     await auth.services.users.create({ username: 'alice', password: 'correct horse', scopes: 'a' });
   });
   afterAll(() => auth.close());

@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { listen, type Listening } from '@tessera/shared';
-import { basic, createCheapHasher, createTestAuth, form, type TestAuth } from './helpers.js';
+import {
+  basic,
+  createCheapHasher,
+  createPasswordClient,
+  createTestAuth,
+  form,
+  type TestAuth,
+} from './helpers.js';
 
 /**
  * Unknown username, wrong password and disabled account must be indistinguishable, by answer
@@ -22,15 +29,7 @@ beforeAll(async () => {
     { RATE_LIMIT_IP: '1000000/1m', RATE_LIMIT_CLIENT: '1000000/1m', LOGIN_LOCK_THRESHOLD: '1000' },
     { hasher: await createCheapHasher() },
   );
-  secret =
-    (
-      await auth.services.clients.create({
-        clientId: 'web',
-        grants: 'password',
-        scopes: 'a',
-        isPublic: false,
-      })
-    ).secret ?? '';
+  secret = await createPasswordClient(auth);
   await auth.services.users.create({ username: 'alice', password: 'alice-password', scopes: 'a' });
   await auth.services.users.create({ username: 'mallory', password: 'mallory-password', scopes: 'a' });
   await auth.services.users.disable('mallory');

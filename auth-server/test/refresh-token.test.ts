@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { digestRefreshToken } from '../src/tokens/refresh-tokens.js';
-import { basic, createTestAuth, expectError, type TestAuth } from './helpers.js';
+import { basic, createTestAuth, decodeClaims, expectError, type TestAuth } from './helpers.js';
 
 const day = 86_400_000;
 
@@ -80,8 +80,6 @@ describe('refresh tokens: rotation, reuse detection, concurrency, expiry (RFC 67
   };
   const live = (rows: Awaited<ReturnType<typeof familyOf>>) =>
     rows.filter((row) => row.consumedAt === null && row.revokedAt === null);
-  const claimsOf = (jwt: string) =>
-    JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
 
   it('the password grant returns a 256-bit opaque refresh token, stored only as a digest', async () => {
     const body = await login();
@@ -91,7 +89,7 @@ describe('refresh tokens: rotation, reuse detection, concurrency, expiry (RFC 67
     expect(rows[0]!.id).toBe(digestRefreshToken(body.refresh_token));
     expect(JSON.stringify(rows)).not.toContain(body.refresh_token);
     // The access token carries the family as `sid`, so revoking the family reaches it.
-    expect(claimsOf(body.access_token).sid).toBe(rows[0]!.familyId);
+    expect(decodeClaims(body.access_token).sid).toBe(rows[0]!.familyId);
   });
 
   it('client_credentials never returns a refresh token (RFC 6749 §4.4.3), nor does a client without the grant', async () => {
@@ -115,7 +113,7 @@ describe('refresh tokens: rotation, reuse detection, concurrency, expiry (RFC 67
     expect(res.body.refresh_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(res.body.refresh_token).not.toBe(first.refresh_token);
     expect(res.body.scope).toBe('notes:read notes:write profile');
-    expect(claimsOf(res.body.access_token as string).sub).toBe(aliceId);
+    expect(decodeClaims(res.body.access_token as string).sub).toBe(aliceId);
     const rows = await familyOf(first.refresh_token);
     expect(rows).toHaveLength(2);
     expect(rows[0]!.consumedAt).not.toBeNull();

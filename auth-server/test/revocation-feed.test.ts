@@ -1,12 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { RevocationFeedDocument as Feed } from '@tessera/shared';
 import request from 'supertest';
 import { digestRefreshToken } from '../src/tokens/refresh-tokens.js';
-import { basic, createTestAuth, expectError, form, type TestAuth } from './helpers.js';
-
-interface Feed {
-  generated_at: number;
-  revoked: Record<'jti' | 'sid' | 'sub' | 'client_id', Record<string, number>>;
-}
+import {
+  createClientFor,
+  createTestAuthWithApp,
+  decodeClaims,
+  expectError,
+  passwordLogin,
+  postAsClient,
+  type TestAuth,
+} from './helpers.js';
 
 const accessTtlSeconds = 900;
 const skewSeconds = 60;
@@ -16,16 +20,8 @@ describe('GET /oauth/revocations: the revocation feed resource servers poll', ()
   let appSecret: string;
 
   beforeAll(async () => {
-    auth = await createTestAuth();
-    const { clients, users } = auth.services;
-    appSecret = (
-      await clients.create({
-        clientId: 'app',
-        grants: 'password,refresh_token,client_credentials',
-        scopes: 'notes:read',
-        isPublic: false,
-      })
-    ).secret!;
+    ({ auth, appSecret } = await createTestAuthWithApp('notes:read'));
+    const { users } = auth.services;
     await users.create({ username: 'alice', password: 'alice-password', scopes: 'notes:read' });
     await users.create({ username: 'erin', password: 'erin-password', scopes: 'notes:read' });
   });
@@ -35,39 +31,18 @@ describe('GET /oauth/revocations: the revocation feed resource servers poll', ()
 
   const nowSeconds = () => Math.floor(auth.clock.now() / 1000);
   const claimsOf = (jwt: string) =>
-    JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as {
-      jti: string;
-      sid?: string;
-      sub: string;
-      exp: number;
-    };
+    decodeClaims<{ jti: string; sid?: string; sub: string; exp: number }>(jwt);
 
   async function getFeed(ifNoneMatch?: string) {
     const req = request(auth.app).get('/oauth/revocations');
     return ifNoneMatch === undefined ? req : req.set('If-None-Match', ifNoneMatch);
   }
 
-  async function login(
-    username = 'alice',
-    password = 'alice-password',
-    clientId = 'app',
-    secret = appSecret,
-  ) {
-    const res = await request(auth.app)
-      .post('/oauth/token')
-      .set('Authorization', basic(clientId, secret))
-      .type('form')
-      .send(form(['grant_type', 'password'], ['username', username], ['password', password]));
-    expect(res.status).toBe(200);
-    return res.body as { access_token: string; refresh_token: string };
-  }
+  const login = (username = 'alice', password = 'alice-password', clientId = 'app', secret = appSecret) =>
+    passwordLogin(auth, clientId, secret, username, password);
 
   async function revoke(token: string) {
-    const res = await request(auth.app)
-      .post('/oauth/revoke')
-      .set('Authorization', basic('app', appSecret))
-      .type('form')
-      .send(form(['token', token]));
+    const res = await postAsClient(auth, '/oauth/revoke', 'app', appSecret, ['token', token]);
     expect(res.status).toBe(200);
   }
 
@@ -144,11 +119,10 @@ describe('GET /oauth/revocations: the revocation feed resource servers poll', ()
   });
 
   it('deleting a client lists it under client_id and deletes its refresh tokens', async () => {
-    const { secret } = await auth.services.clients.create({
+    const secret = await createClientFor(auth, {
       clientId: 'temp',
       grants: 'password,refresh_token',
       scopes: 'notes:read',
-      isPublic: false,
     });
     const tokens = await login('alice', 'alice-password', 'temp', secret);
 
@@ -164,17 +138,15 @@ describe('GET /oauth/revocations: the revocation feed resource servers poll', ()
   // Client ids may be any of A-Z a-z 0-9 . _ ~ -, so "__proto__" is a valid one. Assigning it
   // as a key of a plain object sets the prototype instead of adding an entry.
   it('a client whose id is "__proto__" is listed once deleted, and its tokens are no longer active', async () => {
-    const { secret } = await auth.services.clients.create({
+    const secret = await createClientFor(auth, {
       clientId: '__proto__',
       grants: 'client_credentials',
       scopes: 'notes:read',
-      isPublic: false,
     });
-    const issued = await request(auth.app)
-      .post('/oauth/token')
-      .set('Authorization', basic('__proto__', secret!))
-      .type('form')
-      .send(form(['grant_type', 'client_credentials']));
+    const issued = await postAsClient(auth, '/oauth/token', '__proto__', secret, [
+      'grant_type',
+      'client_credentials',
+    ]);
     expect(issued.status).toBe(200);
 
     await auth.services.clients.delete('__proto__');
@@ -182,11 +154,10 @@ describe('GET /oauth/revocations: the revocation feed resource servers poll', ()
     const stored = await auth.services.storage.revocations.listActive(nowSeconds());
     expect(stored.map((entry) => `${entry.kind}:${entry.value}`)).toContain('client_id:__proto__');
     const feed = JSON.parse((await getFeed()).text) as Feed;
-    const introspection = await request(auth.app)
-      .post('/oauth/introspect')
-      .set('Authorization', basic('app', appSecret))
-      .type('form')
-      .send(form(['token', issued.body.access_token as string]));
+    const introspection = await postAsClient(auth, '/oauth/introspect', 'app', appSecret, [
+      'token',
+      issued.body.access_token as string,
+    ]);
     expect({
       listed: Object.keys(feed.revoked.client_id).includes('__proto__'),
       introspection: introspection.body,

@@ -1,12 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { RevocationFeedDocument as Feed } from '@tessera/shared';
 import request from 'supertest';
 import { digestRefreshToken } from '../src/tokens/refresh-tokens.js';
-import { basic, createTestAuth, expectError, expectInvalidClient, form, type TestAuth } from './helpers.js';
-
-interface Feed {
-  generated_at: number;
-  revoked: Record<'jti' | 'sid' | 'sub' | 'client_id', Record<string, number>>;
-}
+import {
+  basic,
+  createTestAuthWithClients,
+  decodeClaims,
+  expectError,
+  expectInvalidClient,
+  form,
+  postAsClient,
+  type TestAuth,
+} from './helpers.js';
 
 describe('POST /oauth/revoke (RFC 7009)', () => {
   let auth: TestAuth;
@@ -14,30 +19,8 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
   let otherSecret: string;
 
   beforeAll(async () => {
-    auth = await createTestAuth();
-    const { clients, users } = auth.services;
-    appSecret = (
-      await clients.create({
-        clientId: 'app',
-        grants: 'password,refresh_token,client_credentials',
-        scopes: 'notes:read notes:write',
-        isPublic: false,
-      })
-    ).secret!;
-    otherSecret = (
-      await clients.create({
-        clientId: 'other',
-        grants: 'password,refresh_token',
-        scopes: 'notes:read',
-        isPublic: false,
-      })
-    ).secret!;
-    await clients.create({
-      clientId: 'mobile',
-      grants: 'password,refresh_token',
-      scopes: 'notes:read',
-      isPublic: true,
-    });
+    ({ auth, appSecret, otherSecret } = await createTestAuthWithClients('password,refresh_token'));
+    const { users } = auth.services;
     await users.create({ username: 'alice', password: 'alice-password', scopes: 'notes:read notes:write' });
   });
   afterAll(async () => {
@@ -45,12 +28,7 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
   });
 
   const nowSeconds = () => Math.floor(auth.clock.now() / 1000);
-  const claimsOf = (jwt: string) =>
-    JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as {
-      jti: string;
-      sid?: string;
-      exp: number;
-    };
+  const claimsOf = (jwt: string) => decodeClaims<{ jti: string; sid?: string; exp: number }>(jwt);
 
   /** A password-grant login; a `null` secret logs in as a public client. */
   async function login(clientId = 'app', secret: string | null = appSecret) {
@@ -69,25 +47,20 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
   }
 
   const revoke = (clientId: string, secret: string, ...pairs: [string, string][]) =>
-    request(auth.app)
-      .post('/oauth/revoke')
-      .set('Authorization', basic(clientId, secret))
-      .type('form')
-      .send(form(...pairs));
+    postAsClient(auth, '/oauth/revoke', clientId, secret, ...pairs);
 
   const refresh = (token: string) =>
-    request(auth.app)
-      .post('/oauth/token')
-      .set('Authorization', basic('app', appSecret))
-      .type('form')
-      .send(form(['grant_type', 'refresh_token'], ['refresh_token', token]));
+    postAsClient(
+      auth,
+      '/oauth/token',
+      'app',
+      appSecret,
+      ['grant_type', 'refresh_token'],
+      ['refresh_token', token],
+    );
 
   const introspect = (token: string) =>
-    request(auth.app)
-      .post('/oauth/introspect')
-      .set('Authorization', basic('app', appSecret))
-      .type('form')
-      .send(form(['token', token]));
+    postAsClient(auth, '/oauth/introspect', 'app', appSecret, ['token', token]);
 
   async function feed(): Promise<Feed> {
     const res = await request(auth.app).get('/oauth/revocations');
@@ -157,11 +130,10 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
   });
 
   it('a client_credentials access token (no sid) is revoked by its jti', async () => {
-    const issued = await request(auth.app)
-      .post('/oauth/token')
-      .set('Authorization', basic('app', appSecret))
-      .type('form')
-      .send(form(['grant_type', 'client_credentials']));
+    const issued = await postAsClient(auth, '/oauth/token', 'app', appSecret, [
+      'grant_type',
+      'client_credentials',
+    ]);
     const token = issued.body.access_token as string;
 
     expectRevoked(await revoke('app', appSecret, ['token', token]));

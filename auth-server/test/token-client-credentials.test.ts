@@ -8,7 +8,15 @@ import {
   type JSONWebKeySet,
 } from 'jose';
 import request from 'supertest';
-import { basic, createTestAuth, expectError, expectInvalidClient, form, type TestAuth } from './helpers.js';
+import {
+  basic,
+  createClientFor,
+  createTestAuth,
+  expectError,
+  expectInvalidClient,
+  form,
+  type TestAuth,
+} from './helpers.js';
 
 let auth: TestAuth;
 let svcSecret: string;
@@ -19,20 +27,12 @@ const oddSecret = 'p a+s/s:%é&=?';
 
 beforeAll(async () => {
   auth = await createTestAuth();
-  const svc = await auth.services.clients.create({
+  svcSecret = await createClientFor(auth, {
     clientId: 'svc',
     grants: 'client_credentials',
     scopes: 'notes:read notes:write admin',
-    isPublic: false,
   });
-  svcSecret = svc.secret ?? '';
-  const web = await auth.services.clients.create({
-    clientId: 'web',
-    grants: 'password',
-    scopes: 'notes:read',
-    isPublic: false,
-  });
-  webSecret = web.secret ?? '';
+  webSecret = await createClientFor(auth, { clientId: 'web', grants: 'password', scopes: 'notes:read' });
   // A client whose secret is not one the service would generate, to exercise Basic decoding.
   await auth.services.storage.clients.insert({
     clientId: 'a.b~c',

@@ -2,7 +2,16 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import request from 'supertest';
 import type { UserRecord } from '../src/storage/storage.js';
-import { basic, createTestAuth, expectError, expectInvalidClient, form, type TestAuth } from './helpers.js';
+import {
+  basic,
+  createClientFor,
+  createPublicClientFor,
+  createTestAuth,
+  expectError,
+  expectInvalidClient,
+  form,
+  type TestAuth,
+} from './helpers.js';
 
 let auth: TestAuth;
 let webSecret: string;
@@ -13,30 +22,17 @@ const alicePassword = 'correct horse battery staple';
 
 beforeAll(async () => {
   auth = await createTestAuth();
-  webSecret =
-    (
-      await auth.services.clients.create({
-        clientId: 'web',
-        grants: 'password',
-        scopes: 'notes:read notes:write profile',
-        isPublic: false,
-      })
-    ).secret ?? '';
-  svcSecret =
-    (
-      await auth.services.clients.create({
-        clientId: 'svc',
-        grants: 'client_credentials',
-        scopes: 'notes:read',
-        isPublic: false,
-      })
-    ).secret ?? '';
-  await auth.services.clients.create({
-    clientId: 'spa',
+  webSecret = await createClientFor(auth, {
+    clientId: 'web',
     grants: 'password',
-    scopes: 'notes:read',
-    isPublic: true,
+    scopes: 'notes:read notes:write profile',
   });
+  svcSecret = await createClientFor(auth, {
+    clientId: 'svc',
+    grants: 'client_credentials',
+    scopes: 'notes:read',
+  });
+  await createPublicClientFor(auth, { clientId: 'spa', grants: 'password', scopes: 'notes:read' });
   alice = await auth.services.users.create({
     username: 'alice',
     password: alicePassword,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { runAdmin } from '../processes.js';
+import { createUser, runAdmin } from '../processes.js';
 import { password, startSystem, type System } from './system.js';
 
 /**
@@ -24,12 +24,7 @@ describe('RFC 6749 §4.3.2 — brute force and enumeration on one auth server', 
       authEnv: { LOGIN_LOCK_THRESHOLD: '3', LOGIN_LOCK_BASE: '60s', RATE_LIMIT_IP: '10000/1m' },
       resource: false,
     });
-    const user = await runAdmin(
-      ['users', 'create', '--username', 'bob', '--password-stdin'],
-      system.authEnv,
-      'bob-password\n',
-    );
-    expect(user.code).toBe(0);
+    await createUser(system.authEnv, { username: 'bob', password: 'bob-password' });
     expect((await runAdmin(['users', 'disable', '--username', 'bob'], system.authEnv)).code).toBe(0);
   }, 60_000);
   afterAll(() => system.stop());

@@ -7,7 +7,7 @@ import { expect } from '@jest/globals';
 import { createKeyEncryptionKey } from '../../auth-server/src/keys/encryption.js';
 import { openDatabase } from '../../auth-server/src/storage/sql/database.js';
 import { createSqlStorage } from '../../auth-server/src/storage/sql/sql-storage.js';
-import { runAdmin, startService, waitForReady, type RunningService } from '../processes.js';
+import { createClient, createUser, startService, waitForReady, type RunningService } from '../processes.js';
 
 export const issuer = 'http://tessera-security.local';
 export const audience = 'tessera-api';
@@ -41,28 +41,12 @@ export async function startSystem(
     ...options.authEnv,
   };
   const auth = await startService('auth-server', authEnv);
-  const client = await runAdmin(
-    [
-      'clients',
-      'create',
-      '--client-id',
-      'web',
-      '--grants',
-      'password,client_credentials',
-      '--scopes',
-      'notes:read',
-      '--json',
-    ],
-    authEnv,
-  );
-  expect(client.code).toBe(0);
-  const clientSecret = (JSON.parse(client.stdout) as { client_secret: string }).client_secret;
-  const user = await runAdmin(
-    ['users', 'create', '--username', 'alice', '--password-stdin', '--scopes', 'notes:read'],
-    authEnv,
-    `${password}\n`,
-  );
-  expect(user.code).toBe(0);
+  const { secret: clientSecret } = await createClient(authEnv, {
+    id: 'web',
+    grants: 'password,client_credentials',
+    scopes: 'notes:read',
+  });
+  await createUser(authEnv, { username: 'alice', password, scopes: 'notes:read' });
   const resource =
     options.resource === false
       ? undefined

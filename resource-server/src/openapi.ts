@@ -1,25 +1,22 @@
 import {
-  toErrorSchema,
-  type ErrorCode,
-  type JsonSchema,
+  errorResponse,
+  jsonContent,
+  livenessSchema,
+  openApiDocumentSchema,
+  responseRef,
+  retryAfterHeader,
+  schemaRef,
   type OpenApiDocument,
-  type OpenApiMediaType,
-  type OpenApiReference,
-  type OpenApiResponse,
+  type OpenApiHeader,
 } from '@tessera/shared';
 
 /** The version of the HTTP API described below (issue #5); bump it when the contract changes. */
 export const resourceServerApiVersion = '0.1.0';
 
-const schema = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
-const response = (name: string): OpenApiReference => ({ $ref: `#/components/responses/${name}` });
-const json = (body: JsonSchema): Record<string, OpenApiMediaType> => ({
-  'application/json': { schema: body },
-});
 const noStore = { required: true, schema: { type: 'string', const: 'no-store' } } as const;
 
 /** RFC 6750 §3: every 401 and 403 carries a Bearer challenge. */
-const bearerChallenge = (example: string) => ({
+const bearerChallenge = (example: string): Record<string, OpenApiHeader> => ({
   'WWW-Authenticate': {
     required: true,
     description: `RFC 6750 §3 Bearer challenge, e.g. \`${example}\``,
@@ -27,14 +24,11 @@ const bearerChallenge = (example: string) => ({
   },
 });
 
-const singleError = (description: string, codes: readonly ErrorCode[], extra = {}) =>
-  ({ description, content: json(toErrorSchema(codes)), ...extra }) satisfies OpenApiResponse;
-
 /** What every bearer-protected operation may answer besides its own outcomes. */
 const bearerResponses = {
-  '400': response('BadRequest'),
-  '401': response('Unauthorized'),
-  '503': response('KeysUnavailable'),
+  '400': responseRef('BadRequest'),
+  '401': responseRef('Unauthorized'),
+  '503': responseRef('KeysUnavailable'),
 };
 
 /**
@@ -69,7 +63,7 @@ export const openApiDocument: OpenApiDocument = {
           '200': {
             description: 'The token’s claims, as signed',
             headers: { 'Cache-Control': noStore },
-            content: json(schema('AccessTokenClaims')),
+            content: jsonContent(schemaRef('AccessTokenClaims')),
           },
           ...bearerResponses,
         },
@@ -85,10 +79,10 @@ export const openApiDocument: OpenApiDocument = {
           '200': {
             description: 'The notes of the token’s `sub`, oldest first',
             headers: { 'Cache-Control': noStore },
-            content: json(schema('NoteList')),
+            content: jsonContent(schemaRef('NoteList')),
           },
           ...bearerResponses,
-          '403': response('InsufficientScope'),
+          '403': responseRef('InsufficientScope'),
         },
       },
       post: {
@@ -97,17 +91,17 @@ export const openApiDocument: OpenApiDocument = {
         summary: 'Add a note for the caller (scope `notes:write`)',
         description: 'The token is checked before the body is read.',
         security: [{ bearerAuth: ['notes:write'] }],
-        requestBody: { required: true, content: json(schema('NewNote')) },
+        requestBody: { required: true, content: jsonContent(schemaRef('NewNote')) },
         responses: {
           '201': {
             description: 'The stored note',
             headers: { 'Cache-Control': noStore },
-            content: json(schema('Note')),
+            content: jsonContent(schemaRef('Note')),
           },
           ...bearerResponses,
-          '403': response('InsufficientScope'),
-          '413': singleError('The body is larger than 16 KB', ['payload_too_large']),
-          '415': singleError('The body is not application/json (UTF-8)', ['unsupported_media_type']),
+          '403': responseRef('InsufficientScope'),
+          '413': errorResponse('The body is larger than 16 KB', ['payload_too_large']),
+          '415': errorResponse('The body is not application/json (UTF-8)', ['unsupported_media_type']),
         },
       },
     },
@@ -121,7 +115,7 @@ export const openApiDocument: OpenApiDocument = {
           '200': {
             description: 'Alive',
             headers: { 'Cache-Control': noStore },
-            content: json(schema('Liveness')),
+            content: jsonContent(schemaRef('Liveness')),
           },
         },
       },
@@ -152,8 +146,11 @@ export const openApiDocument: OpenApiDocument = {
           'window. The revocation feed is reported, not required.',
         security: [],
         responses: {
-          '200': { description: 'Ready', content: json(schema('Readiness')) },
-          '503': { description: 'Not ready; `reason` says why', content: json(schema('Readiness')) },
+          '200': { description: 'Ready', content: jsonContent(schemaRef('Readiness')) },
+          '503': {
+            description: 'Not ready; `reason` says why',
+            content: jsonContent(schemaRef('Readiness')),
+          },
         },
       },
     },
@@ -178,10 +175,10 @@ export const openApiDocument: OpenApiDocument = {
               'Cache-Control': { required: true, schema: { type: 'string', const: 'public, max-age=3600' } },
               ETag: { required: true, schema: { type: 'string' } },
             },
-            content: json(schema('OpenApiDocument')),
+            content: jsonContent(schemaRef('OpenApiDocument')),
           },
           '304': { description: 'The ETag in If-None-Match is current; no body' },
-          '405': singleError('Another method than GET or HEAD', ['method_not_allowed'], {
+          '405': errorResponse('Another method than GET or HEAD', ['method_not_allowed'], {
             headers: { Allow: { required: true, schema: { type: 'string' } } },
           }),
         },
@@ -235,15 +232,10 @@ export const openApiDocument: OpenApiDocument = {
       NoteList: {
         type: 'object',
         required: ['notes'],
-        properties: { notes: { type: 'array', items: schema('Note') } },
+        properties: { notes: { type: 'array', items: schemaRef('Note') } },
         additionalProperties: false,
       },
-      Liveness: {
-        type: 'object',
-        required: ['status'],
-        properties: { status: { type: 'string', const: 'ok' } },
-        additionalProperties: false,
-      },
+      Liveness: livenessSchema,
       Readiness: {
         type: 'object',
         required: ['status', 'jwks'],
@@ -274,23 +266,15 @@ export const openApiDocument: OpenApiDocument = {
         },
         additionalProperties: false,
       },
-      OpenApiDocument: {
-        type: 'object',
-        required: ['openapi', 'info', 'paths'],
-        properties: {
-          openapi: { type: 'string', const: '3.1.0' },
-          info: { type: 'object' },
-          paths: { type: 'object' },
-        },
-      },
+      OpenApiDocument: openApiDocumentSchema,
     },
     responses: {
-      BadRequest: singleError(
+      BadRequest: errorResponse(
         'The Authorization header is malformed, the token was sent in more than one way (RFC 6750 §2), ' +
           'or the body is not a valid request',
         ['invalid_request'],
       ),
-      Unauthorized: singleError(
+      Unauthorized: errorResponse(
         'No bearer token (`unauthorized`, a bare challenge: RFC 6750 §3.1), or the token is not ' +
           'valid (`invalid_token`: signature, issuer, audience, type, expiry, or revoked)',
         ['unauthorized', 'invalid_token'],
@@ -300,7 +284,7 @@ export const openApiDocument: OpenApiDocument = {
           ),
         },
       ),
-      InsufficientScope: singleError(
+      InsufficientScope: errorResponse(
         'The token lacks a scope the operation needs (RFC 6750 §3.1)',
         ['insufficient_scope'],
         {
@@ -309,12 +293,10 @@ export const openApiDocument: OpenApiDocument = {
           ),
         },
       ),
-      KeysUnavailable: singleError(
+      KeysUnavailable: errorResponse(
         'No usable key set (never loaded, or past its stale window): the token cannot be checked yet',
         ['temporarily_unavailable'],
-        {
-          headers: { 'Retry-After': { required: true, description: 'Seconds', schema: { type: 'string' } } },
-        },
+        { headers: retryAfterHeader },
       ),
     },
   },

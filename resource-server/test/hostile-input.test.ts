@@ -1,43 +1,28 @@
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  createFixedClock,
-  createJwksKeyProvider,
-  createLogger,
-  maxAccessTokenLength,
-  type JwksKeyProvider,
-} from '@tessera/shared';
+import { createJwksKeyProvider, maxAccessTokenLength, type JwksKeyProvider } from '@tessera/shared';
 import fc from 'fast-check';
-import { SignJWT } from 'jose';
 import request, { type Response } from 'supertest';
 import { createApp } from '../src/app.js';
+import { audience, clock, issuer, logger, signAccessToken, signingJwk } from './helpers.js';
 
-const issuer = 'http://localhost:4000';
-const audience = 'tessera-api';
-const clock = createFixedClock(Date.UTC(2026, 0, 1, 12));
-const nowSeconds = () => Math.floor(clock.now() / 1000);
-const signing = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const kid = 'k1';
-const logger = createLogger({ name: 'test', level: 'silent' });
 
 let keys: JwksKeyProvider;
 let app: ReturnType<typeof createApp>;
 let valid: string;
 
 function jwks(): typeof fetch {
-  const jwk = { ...signing.publicKey.export({ format: 'jwk' }), kid, use: 'sig', alg: 'RS256' };
-  return () => Promise.resolve(Response.json({ keys: [jwk] }));
+  return () => Promise.resolve(Response.json({ keys: [signingJwk(kid)] }));
 }
 
 const sign = (claims: Record<string, unknown> = {}) =>
-  new SignJWT({ client_id: 'web', scope: 'notes:read notes:write', jti: randomUUID(), ...claims })
-    .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid })
-    .setIssuer(issuer)
-    .setAudience(audience)
-    .setSubject('alice')
-    .setIssuedAt(nowSeconds())
-    .setExpirationTime(nowSeconds() + 900)
-    .sign(signing.privateKey);
+  signAccessToken(kid, 'alice', {
+    client_id: 'web',
+    scope: 'notes:read notes:write',
+    jti: randomUUID(),
+    ...claims,
+  });
 
 beforeAll(async () => {
   keys = createJwksKeyProvider({ jwksUri: 'http://auth.invalid/jwks', logger, clock, fetch: jwks() });

@@ -1,31 +1,31 @@
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
-  createFixedClock,
   createJwksKeyProvider,
-  createLogger,
   createRevocationFeed,
   type JwksKeyProvider,
   type RevocationFeed,
 } from '@tessera/shared';
 import type { Express } from 'express';
-import { calculateJwkThumbprint, SignJWT } from 'jose';
 import request, { type Response, type Test } from 'supertest';
 import {
   checkResponse,
-  findStructuralProblems,
-  listDocumentedOperations,
-  listServedOperations,
+  itDescribesTheServedApp,
+  type ContractCase,
 } from '../../shared/test/openapi-contract.js';
 import { createApp } from '../src/app.js';
 import { openApiDocument } from '../src/openapi.js';
+import {
+  audience,
+  clock,
+  issuer,
+  logger,
+  nowSeconds,
+  signAccessToken,
+  signingJwk,
+  signingThumbprint,
+} from './helpers.js';
 
-const issuer = 'http://localhost:4000';
-const audience = 'tessera-api';
-const clock = createFixedClock(Date.UTC(2026, 0, 1, 12));
-const nowSeconds = () => Math.floor(clock.now() / 1000);
-const signing = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const logger = createLogger({ name: 'test', level: 'silent', destination: { write: () => undefined } });
 let kid: string;
 
 /** A fetch that serves our JWKS and an empty revocation feed, or fails when `down`. */
@@ -37,22 +37,14 @@ function fakeAuthServer(down: boolean): typeof fetch {
       return Promise.resolve(
         Response.json({ generated_at: nowSeconds(), revoked: { jti: {}, sid: {}, sub: {}, client_id: {} } }),
       );
-    const jwk = { ...signing.publicKey.export({ format: 'jwk' }), kid, use: 'sig', alg: 'RS256' };
     return Promise.resolve(
-      Response.json({ keys: [jwk] }, { headers: { 'cache-control': 'public, max-age=300' } }),
+      Response.json({ keys: [signingJwk(kid)] }, { headers: { 'cache-control': 'public, max-age=300' } }),
     );
   };
 }
 
-async function token(scope: string): Promise<string> {
-  return new SignJWT({ client_id: 'web-app', scope, jti: randomUUID() })
-    .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid })
-    .setIssuer(issuer)
-    .setAudience(audience)
-    .setSubject('alice')
-    .setIssuedAt(nowSeconds())
-    .setExpirationTime(nowSeconds() + 900)
-    .sign(signing.privateKey);
+function token(scope: string): Promise<string> {
+  return signAccessToken(kid, 'alice', { client_id: 'web-app', scope, jti: randomUUID() });
 }
 
 /** An app with a loaded key set and revocation feed (`up`) and one whose auth server never answered (`down`). */
@@ -61,8 +53,7 @@ let up: Express;
 let down: Express;
 
 beforeAll(async () => {
-  const { n, e } = signing.publicKey.export({ format: 'jwk' });
-  kid = await calculateJwkThumbprint({ kty: 'RSA', n: n!, e: e! });
+  kid = await signingThumbprint();
   for (const isDown of [false, true]) {
     const fetch = fakeAuthServer(isDown);
     const keys = createJwksKeyProvider({ jwksUri: `${issuer}/.well-known/jwks.json`, logger, clock, fetch });
@@ -89,15 +80,8 @@ const bearer = (test: Test, scope = 'notes:read notes:write') =>
 const postNote = (body: string, contentType = 'application/json', scope?: string) =>
   bearer(request(up).post('/api/notes').set('Content-Type', contentType).send(body), scope);
 
-interface Case {
-  operation: string;
-  behaviour: string;
-  status: number;
-  send: () => Test | Promise<Response>;
-}
-
 /** At least one real request per documented operation: valid input, and the refusals we can provoke. */
-const cases: Case[] = [
+const cases: ContractCase[] = [
   {
     operation: 'GET /api/me',
     behaviour: 'a valid token',
@@ -209,36 +193,7 @@ const cases: Case[] = [
 ];
 
 describe('the OpenAPI description of the resource server', () => {
-  it('is served at GET /openapi.json as OpenAPI 3.1, cacheable for an hour, equal to the source', async () => {
-    const res = await request(up).get('/openapi.json').expect(200);
-    expect(res.headers['content-type']).toMatch(/^application\/json/);
-    expect(res.headers['cache-control']).toBe('public, max-age=3600');
-    expect(res.body).toMatchObject({ openapi: '3.1.0' });
-    expect(res.body).toEqual(JSON.parse(JSON.stringify(openApiDocument)));
-  });
-
-  it('is structurally sound: responses everywhere, every $ref resolves, known schema keywords only', () => {
-    expect(findStructuralProblems(openApiDocument)).toEqual([]);
-  });
-
-  it('documents exactly the (method, path) pairs the app serves', () => {
-    expect(listDocumentedOperations(openApiDocument)).toEqual(listServedOperations(up));
-  });
-
-  it('has a request below for every documented operation', () => {
-    expect([...new Set(cases.map(({ operation }) => operation))].sort()).toEqual(
-      listDocumentedOperations(openApiDocument),
-    );
-  });
-
-  it.each(cases)(
-    '$operation, $behaviour: answers $status as documented',
-    async ({ operation, status, send }) => {
-      const res = await send();
-      expect(checkResponse(openApiDocument, operation, res)).toEqual([]);
-      expect(res.status).toBe(status);
-    },
-  );
+  itDescribesTheServedApp(openApiDocument, () => up, cases);
 
   it('answers 405 with Allow: GET, HEAD for another method on /openapi.json', async () => {
     const res = await request(up).delete('/openapi.json');

@@ -2,43 +2,40 @@ import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import {
   createErrorHandler,
-  createFixedClock,
   createJwksKeyProvider,
   createJwtStrategy,
-  createLogger,
   createRequireToken,
   createVerifiedTokenCache,
   type AccessTokenClaims,
   type JwksKeyProvider,
 } from '@tessera/shared';
 import express from 'express';
-import { calculateJwkThumbprint, SignJWT } from 'jose';
 import passport from 'passport';
 import request from 'supertest';
+import {
+  audience,
+  clock,
+  issuer,
+  logger,
+  signAccessToken,
+  signing,
+  signingJwk,
+  signingThumbprint,
+} from './helpers.js';
 
-const issuer = 'http://localhost:4000';
-const audience = 'tessera-api';
-const clock = createFixedClock(Date.UTC(2026, 0, 1, 12));
-const nowSeconds = () => Math.floor(clock.now() / 1000);
-const logger = createLogger({ name: 'test', level: 'silent' });
-const signing = generateKeyPairSync('rsa', { modulusLength: 2048 });
 let kid: string;
 
 beforeAll(async () => {
-  const { n, e } = signing.publicKey.export({ format: 'jwk' });
-  kid = await calculateJwkThumbprint({ kty: 'RSA', n, e });
+  kid = await signingThumbprint();
 });
 
 function token(key: KeyObject = signing.privateKey): Promise<string> {
-  return new SignJWT({ client_id: 'web-app', scope: 'notes:read' })
-    .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid })
-    .setIssuer(issuer)
-    .setAudience(audience)
-    .setSubject('user-1')
-    .setJti(randomUUID())
-    .setIssuedAt(nowSeconds())
-    .setExpirationTime(nowSeconds() + 900)
-    .sign(key);
+  return signAccessToken(
+    kid,
+    'user-1',
+    { client_id: 'web-app', scope: 'notes:read', jti: randomUUID() },
+    key,
+  );
 }
 
 /** A JWKS that serves the signing key until `published.key` is set to false. */
@@ -46,7 +43,7 @@ function jwksFetch() {
   const published = { key: true };
   const fetch = (() => {
     const keys = published.key
-      ? [{ ...signing.publicKey.export({ format: 'jwk' }), kid, use: 'sig', alg: 'RS256' }]
+      ? [signingJwk(kid)]
       : [
           {
             ...generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }),

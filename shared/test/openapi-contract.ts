@@ -5,7 +5,9 @@
  * for the keywords our documents use stands in for ajv; a keyword it does not know is a
  * problem, never silently ignored.
  */
+import { expect, it } from '@jest/globals';
 import type { Express } from 'express';
+import request, { type Response, type Test } from 'supertest';
 import type {
   JsonSchema,
   OpenApiDocument,
@@ -273,4 +275,58 @@ export function checkResponse(document: OpenApiDocument, operation: string, res:
     problems.push(...validate(document, content.schema, body, `${at} body`));
   }
   return problems;
+}
+
+/** One real request against a documented operation, and the status it must get. */
+export interface ContractCase {
+  /** `METHOD /path` as documented. */
+  operation: string;
+  behaviour: string;
+  status: number;
+  send: () => Test | Promise<Response>;
+}
+
+/**
+ * Registers, inside the caller's `describe`, the tests every service's OpenAPI document must
+ * pass: it is served at `GET /openapi.json` equal to the source, it is structurally sound, it
+ * documents exactly what the app serves, every documented operation has a case in `cases`,
+ * and every case's response matches the document.
+ *
+ * @param app the app under test; a function, as it is usually built in `beforeAll`
+ */
+export function itDescribesTheServedApp(
+  document: OpenApiDocument,
+  app: () => Express,
+  cases: ContractCase[],
+): void {
+  it('is served at GET /openapi.json as OpenAPI 3.1, cacheable for an hour, equal to the source', async () => {
+    const res = await request(app()).get('/openapi.json').expect(200);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.headers['cache-control']).toBe('public, max-age=3600');
+    expect(res.body).toMatchObject({ openapi: '3.1.0' });
+    expect(res.body).toEqual(JSON.parse(JSON.stringify(document)));
+  });
+
+  it('is structurally sound: responses everywhere, every $ref resolves, known schema keywords only', () => {
+    expect(findStructuralProblems(document)).toEqual([]);
+  });
+
+  it('documents exactly the (method, path) pairs the app serves', () => {
+    expect(listDocumentedOperations(document)).toEqual(listServedOperations(app()));
+  });
+
+  it('has a request below for every documented operation', () => {
+    expect([...new Set(cases.map(({ operation }) => operation))].sort()).toEqual(
+      listDocumentedOperations(document),
+    );
+  });
+
+  it.each(cases)(
+    '$operation, $behaviour: answers $status as documented',
+    async ({ operation, status, send }) => {
+      const res = await send();
+      expect(checkResponse(document, operation, res)).toEqual([]);
+      expect(res.status).toBe(status);
+    },
+  );
 }

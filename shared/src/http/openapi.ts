@@ -147,3 +147,48 @@ export function toErrorSchema(codes: readonly ErrorCode[], description?: string)
     additionalProperties: false,
   };
 }
+
+/** A `$ref` to `#/components/schemas/{name}`. */
+export const schemaRef = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
+
+/** A `$ref` to `#/components/responses/{name}`. */
+export const responseRef = (name: string): OpenApiReference => ({ $ref: `#/components/responses/${name}` });
+
+/** A response or request body content map with the one media type `application/json`. */
+export const jsonContent = (body: JsonSchema): Record<string, OpenApiMediaType> => ({
+  'application/json': { schema: body },
+});
+
+/**
+ * A response whose body is an error (see {@link toErrorSchema}) with one of `codes`; `extra`
+ * adds to it (headers, typically).
+ */
+export const errorResponse = (
+  description: string,
+  codes: readonly ErrorCode[],
+  extra: Omit<OpenApiResponse, 'description' | 'content'> = {},
+): OpenApiResponse => ({ description, content: jsonContent(toErrorSchema(codes)), ...extra });
+
+/** `Retry-After` in seconds, required (503 answers). */
+export const retryAfterHeader = {
+  'Retry-After': { required: true, description: 'Seconds', schema: { type: 'string' } },
+} as const satisfies Record<string, OpenApiHeader>;
+
+/** `GET /healthz`'s body: the process answers. */
+export const livenessSchema: JsonSchema = {
+  type: 'object',
+  required: ['status'],
+  properties: { status: { type: 'string', const: 'ok' } },
+  additionalProperties: false,
+};
+
+/** `GET /openapi.json`'s body, described only as far as its required top-level members. */
+export const openApiDocumentSchema: JsonSchema = {
+  type: 'object',
+  required: ['openapi', 'info', 'paths'],
+  properties: {
+    openapi: { type: 'string', const: '3.1.0' },
+    info: { type: 'object' },
+    paths: { type: 'object' },
+  },
+};
