@@ -15,6 +15,7 @@ import {
 } from './processes.js';
 
 const baseUrl = process.env.TEST_DATABASE_URL;
+const redisUrl = process.env.TEST_REDIS_URL;
 const kidOf = (token: string) =>
   (JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString()) as { kid: string }).kid;
 
@@ -27,11 +28,12 @@ async function admin(statement: string): Promise<void> {
 
 /**
  * The scale-out path as processes on loopback: two auth servers and two resource servers on one
- * PostgreSQL. Tokens from either auth server verify at either resource server, a refresh token
- * issued by one is rotated at the other, and a key rotation made with the CLI reaches all four.
+ * PostgreSQL and one Redis. Tokens from either auth server verify at either resource server, a
+ * refresh token issued by one is rotated at the other (and its reuse caught there), a key rotation
+ * made with the CLI reaches all four, and rate limits are counted across both auth servers.
  */
-(baseUrl === undefined ? describe.skip : describe)(
-  'end to end: 2 auth servers and 2 resource servers on one PostgreSQL',
+(baseUrl === undefined || redisUrl === undefined ? describe.skip : describe)(
+  'end to end: 2 auth servers and 2 resource servers on one PostgreSQL and one Redis',
   () => {
     const database = `tessera_e2e_${randomBytes(6).toString('hex')}`;
     const dataDir = mkdtempSync(join(tmpdir(), 'tessera-e2e-replicas-'));
@@ -52,6 +54,13 @@ async function admin(statement: string): Promise<void> {
         KEY_ENCRYPTION_SECRET: 'replica-secret-replica-secret-replica-01',
         KEY_RELOAD_INTERVAL: '1s',
         JWKS_MAX_AGE: '1s',
+        // No grace: any second presentation of a rotated refresh token is reuse.
+        REFRESH_TOKEN_REUSE_GRACE: '0s',
+        REDIS_URL: redisUrl!,
+        REDIS_KEY_PREFIX: `${database}:`,
+        // A per-client budget this test can exhaust; per-IP stays at its default (both replicas see 127.0.0.1).
+        RATE_LIMIT_CLIENT: '200/1m',
+        RATE_LIMIT_IP: '10000/1m',
       };
       // Started together: migrations and the first key race, and must not collide.
       auths.push(
@@ -127,6 +136,18 @@ async function admin(statement: string): Promise<void> {
         refresh_token: second.refresh_token!,
       });
       expect(third.refresh_token).not.toBe(second.refresh_token);
+      // Reusing the first token at the other replica is theft: the family is revoked everywhere.
+      const reuse = await postForm(`${auths[1]!.url}/oauth/token`, client, {
+        grant_type: 'refresh_token',
+        refresh_token: first.refresh_token!,
+      });
+      expect(reuse.status).toBe(400);
+      expect(((await reuse.json()) as { error: string }).error).toBe('invalid_grant');
+      const after = await postForm(`${auths[0]!.url}/oauth/token`, client, {
+        grant_type: 'refresh_token',
+        refresh_token: third.refresh_token!,
+      });
+      expect(after.status).toBe(400);
     });
 
     it('keys rotate (CLI) is picked up by both auth servers and both resource servers', async () => {
@@ -146,5 +167,23 @@ async function admin(statement: string): Promise<void> {
         for (const resource of resources) expect(await status(resource, accessToken)).toBe(200);
       }
     }, 30_000);
+    it('rate limits are counted across both auth servers (one budget per client in Redis)', async () => {
+      // The tests above spent some of the 200; spend the rest alternating replicas, then both refuse.
+      // Were the budgets per process, about 400 requests would pass before both refused.
+      const statuses: number[] = [];
+      for (let i = 0; statuses.at(-1) !== 429 && i < 300; i++) {
+        const res = await postForm(`${auths[i % 2]!.url}/oauth/token`, client, {
+          grant_type: 'client_credentials',
+        });
+        statuses.push(res.status);
+      }
+      expect(statuses.at(-1)).toBe(429);
+      expect(statuses.filter((status) => status === 200).length).toBeLessThan(200);
+      for (const auth of auths) {
+        const res = await postForm(`${auth.url}/oauth/token`, client, { grant_type: 'client_credentials' });
+        expect(res.status).toBe(429);
+        expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+      }
+    });
   },
 );
