@@ -1,7 +1,7 @@
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 
 /**
- * Paths never written to a log. pino-http logs `req.headers`; bodies are never logged,
+ * Paths never written to a log. Request logs carry no headers and bodies are never logged,
  * but error objects and audit fields might carry these names.
  */
 export const redactedPaths: readonly string[] = [
