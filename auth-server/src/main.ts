@@ -51,7 +51,13 @@ async function main(): Promise<void> {
       .close()
       .then(() => redis?.quit())
       .then(() => services.storage.close())
-      .then(() => process.exit(0));
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown did not complete cleanly');
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);

@@ -1,3 +1,4 @@
+import { clientCacheTtlMs } from '../src/clients/client-cache.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { RevocationFeedDocument as Feed } from '@tessera/shared';
 import request from 'supertest';
@@ -129,7 +130,9 @@ describe('GET /oauth/revocations: the revocation feed resource servers poll', ()
     await auth.services.clients.delete('temp');
 
     const feed = (await getFeed()).body as Feed;
-    expect(feed.revoked.client_id).toEqual({ temp: nowSeconds() });
+    // The cut-off lies one client-cache lifetime ahead: tokens a replica still issues to the
+    // deleted client from its cache are refused too.
+    expect(feed.revoked.client_id).toEqual({ temp: nowSeconds() + clientCacheTtlMs / 1000 });
     expect(
       await auth.services.storage.refreshTokens.find(digestRefreshToken(tokens.refresh_token)),
     ).toBeUndefined();
@@ -166,8 +169,8 @@ describe('GET /oauth/revocations: the revocation feed resource servers poll', ()
 
   describe('entries leave the feed once every token they match has expired', () => {
     it('a revoked access token stays until its exp + 60 s, a family, user or client until now + access TTL + 60 s', async () => {
-      // Start from a feed emptied of the entries above.
-      auth.clock.advance((accessTtlSeconds + skewSeconds + 1) * 1000);
+      // Start from a feed emptied of the entries above (a deleted client's lasts a client-cache lifetime longer).
+      auth.clock.advance((accessTtlSeconds + skewSeconds + 1) * 1000 + clientCacheTtlMs);
       const empty = await getFeed();
       expect(empty.body).toEqual({
         generated_at: nowSeconds(),

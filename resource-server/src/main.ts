@@ -40,14 +40,26 @@ const revocations = createRevocationFeed({
 void keys.start();
 void revocations.start();
 const app = createApp({ config, logger, keys, revocations, metrics });
-const server = await listen(app, { port: config.port, host: config.host });
+const server = await listen(app, { port: config.port, host: config.host }).catch((error: unknown) => {
+  // One clear line (e.g. the port is taken), not a stack.
+  process.stderr.write(
+    `resource-server: cannot listen: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
+  process.exit(1);
+});
 logger.info({ port: server.port }, 'listening');
 
 function shutdown(signal: NodeJS.Signals): void {
   logger.info({ signal }, 'shutting down');
   keys.stop();
   revocations.stop();
-  void server.close().then(() => process.exit(0));
+  void server.close().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      logger.error({ err: error }, 'shutdown did not complete cleanly');
+      process.exit(1);
+    },
+  );
 }
 process.once('SIGTERM', shutdown);
 process.once('SIGINT', shutdown);

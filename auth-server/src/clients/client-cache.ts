@@ -8,12 +8,15 @@ import type { ClientRecord, ClientStore } from '../storage/storage.js';
  * replica) are seen within `ttlMs`. Unknown client ids are never cached, so a client created
  * elsewhere works on its first request.
  */
+/** How long a found client is served from memory (and so how long a deletion elsewhere takes to reach us). */
+export const clientCacheTtlMs = 10_000;
+
 export function createCachedClientStore(
   store: ClientStore,
   options: { clock: Clock; ttlMs?: number; maxEntries?: number },
 ): ClientStore & { forget(clientId: string): void } {
   const { clock } = options;
-  const ttlMs = options.ttlMs ?? 10_000;
+  const ttlMs = options.ttlMs ?? clientCacheTtlMs;
   const maxEntries = options.maxEntries ?? 1000;
   const entries = new Map<string, { client: ClientRecord; expiresAt: number }>();
 

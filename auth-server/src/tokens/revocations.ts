@@ -5,7 +5,9 @@ import {
   toRevocationIndex,
   type Clock,
   type RevocationFeedDocument,
+  type RevocationIndex,
 } from '@tessera/shared';
+import { clientCacheTtlMs } from '../clients/client-cache.js';
 import type { Storage } from '../storage/storage.js';
 
 /** How long resource servers may cache the feed; they poll it on their own interval anyway. */
@@ -59,6 +61,31 @@ export function createRevocationService(deps: {
     return { generated_at: now, revoked };
   }
 
+  /**
+   * The feed as served and the index introspection checks, built at most once a second (the
+   * feed is public and polled by every resource server) and again after any write made here.
+   */
+  let snapshot: { at: number; index: RevocationIndex; body: string; etag: string } | undefined;
+  let building: Promise<NonNullable<typeof snapshot>> | undefined;
+  async function build(): Promise<NonNullable<typeof snapshot>> {
+    const at = clock.now();
+    const current = await document();
+    // The ETag covers the entries, not generated_at, so an unchanged feed answers 304.
+    const etag = `"${createHash('sha256').update(JSON.stringify(current.revoked)).digest('base64url')}"`;
+    return { at, index: toRevocationIndex(current), body: JSON.stringify(current), etag };
+  }
+  async function latest(): Promise<NonNullable<typeof snapshot>> {
+    if (snapshot !== undefined && clock.now() - snapshot.at < 1000) return snapshot;
+    building ??= build().finally(() => {
+      building = undefined;
+    });
+    snapshot = await building;
+    return snapshot;
+  }
+  const changed = () => {
+    snapshot = undefined;
+  };
+
   return {
     async denyAccessToken(jti, expSeconds) {
       await storage.revocations.upsert({
@@ -67,9 +94,13 @@ export function createRevocationService(deps: {
         revokedAt: nowSeconds(),
         expiresAt: expSeconds + skewSeconds,
       });
+      changed();
     },
     async revokeFamily(familyId) {
       await storage.transaction(async (tx) => {
+        await tx.refreshTokens.revokeFamily(familyId, clock.now());
+        // A rotation that held the consumed row's lock while the first pass waited may have added a
+        // successor this statement's snapshot (READ COMMITTED) could not see: a second pass does.
         await tx.refreshTokens.revokeFamily(familyId, clock.now());
         await tx.revocations.upsert({
           kind: 'sid',
@@ -78,6 +109,7 @@ export function createRevocationService(deps: {
           expiresAt: untilAllExpired(),
         });
       });
+      changed();
     },
     async revokeUser(userId) {
       await storage.transaction(async (tx) => {
@@ -89,29 +121,31 @@ export function createRevocationService(deps: {
           expiresAt: untilAllExpired(),
         });
       });
+      changed();
     },
-    deleteClient(clientId) {
-      return storage.transaction(async (tx) => {
-        const deleted = await tx.clients.delete(clientId);
-        if (!deleted) return false;
+    async deleteClient(clientId) {
+      const deleted = await storage.transaction(async (tx) => {
+        if (!(await tx.clients.delete(clientId))) return false;
         await tx.refreshTokens.deleteForClient(clientId);
+        // Replicas (and this process, for another client) may serve the deleted client from their
+        // client cache a little longer: tokens they issue meanwhile are covered too.
         await tx.revocations.upsert({
           kind: 'client_id',
           value: clientId,
-          revokedAt: nowSeconds(),
-          expiresAt: untilAllExpired(),
+          revokedAt: nowSeconds() + Math.ceil(clientCacheTtlMs / 1000),
+          expiresAt: untilAllExpired() + Math.ceil(clientCacheTtlMs / 1000),
         });
         return true;
       });
+      changed();
+      return deleted;
     },
     async isRevoked(claims) {
-      return isRevokedBy(toRevocationIndex(await document()), claims);
+      return isRevokedBy((await latest()).index, claims);
     },
     async feed() {
-      const current = await document();
-      // The ETag covers the entries, not generated_at, so an unchanged feed answers 304.
-      const etag = `"${createHash('sha256').update(JSON.stringify(current.revoked)).digest('base64url')}"`;
-      return { body: JSON.stringify(current), etag };
+      const { body, etag } = await latest();
+      return { body, etag };
     },
   };
 }

@@ -5,7 +5,6 @@ import { Strategy, type VerifiedCallback } from 'passport-jwt';
 import { systemClock, type Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { JwksKeyProvider } from '../jwks/key-provider.js';
-import type { RevocationFeed } from '../revocation/revocation-feed.js';
 import { fromBearerHeader } from './bearer.js';
 
 /** The claims of a verified Tessera access token (RFC 9068 §2.2). */
@@ -55,8 +54,6 @@ export interface JwtStrategyOptions {
   clock?: Clock;
   /** Allowed clock skew in seconds (default 30, RFC 8725 §3.10 / RFC 7519 §4.1.4 "small leeway"). */
   clockToleranceSeconds?: number;
-  /** Revocations to apply after verification (see createRevocationFeed); none if omitted. */
-  revocations?: Pick<RevocationFeed, 'isRevoked'>;
 }
 
 /**
@@ -203,8 +200,6 @@ export function createJwtStrategy(options: JwtStrategyOptions): Strategy {
     (payload: unknown, done: VerifiedCallback) => {
       const user = toUser(payload, nowSeconds(), clockTolerance);
       if (user instanceof AppError) done(null, false, user);
-      else if (options.revocations?.isRevoked(user.claims) === true)
-        done(null, false, invalid('token revoked'));
       else done(null, user);
     },
   );

@@ -20,14 +20,20 @@ export function toRevocationIndex(document: RevocationFeedDocument): RevocationI
   return new Map(revocationKinds.map((kind) => [kind, new Map(Object.entries(document.revoked[kind]))]));
 }
 
-/** True when the claims match an entry of the index. */
+/**
+ * True when the claims match an entry of the index. A revoked `jti` or `sid` (refresh-token family)
+ * refuses every token carrying it, whatever its `iat`: no new token can legitimately join a revoked
+ * family, and one minted in a race with the revocation must not slip through. `sub` and
+ * `client_id` are cut-offs: tokens issued after them (a re-created client) are fine.
+ */
 export function isRevokedBy(index: RevocationIndex, claims: Readonly<Record<string, unknown>>): boolean {
   const iat = typeof claims.iat === 'number' ? claims.iat : 0;
   for (const [kind, entries] of index) {
     const value = claims[kind];
     if (typeof value !== 'string') continue;
     const revokedAt = entries.get(value);
-    if (revokedAt !== undefined && iat <= revokedAt) return true;
+    if (revokedAt === undefined) continue;
+    if (kind === 'jti' || kind === 'sid' || iat <= revokedAt) return true;
   }
   return false;
 }
