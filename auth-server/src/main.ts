@@ -6,7 +6,7 @@ import { openRedis } from './limits/redis.js';
 import { createAuthApp, loadServices } from './services.js';
 
 /** How often forgotten failed-login records are deleted. */
-const loginThrottlePruneMs = 10 * 60 * 1000;
+const pruneIntervalMs = 10 * 60 * 1000;
 
 /** Composition root: the only reader of process.env. config → logger → storage → keys → app → listen. */
 async function main(): Promise<void> {
@@ -36,11 +36,15 @@ async function main(): Promise<void> {
     { port: server.port, host: config.host, issuer: config.issuer, rateLimits: redis ? 'redis' : 'memory' },
     'listening',
   );
+  // Housekeeping: forget old failed logins, expired refresh tokens and revocations nothing can match.
   const prune = setInterval(() => {
-    services.throttle
-      .prune()
-      .catch((error: unknown) => logger.warn({ err: error }, 'login throttle prune failed'));
-  }, loginThrottlePruneMs);
+    const now = services.clock.now();
+    Promise.all([
+      services.throttle.prune(),
+      services.storage.refreshTokens.prune(now),
+      services.storage.revocations.prune(Math.floor(now / 1000)),
+    ]).catch((error: unknown) => logger.warn({ err: error }, 'pruning expired records failed'));
+  }, pruneIntervalMs);
   prune.unref();
 
   const shutdown = (signal: string) => {

@@ -142,6 +142,27 @@ for (const { dialect, enabled } of testDialects()) {
       expect(await one.refreshTokens.find(gone.id)).toBeUndefined();
     });
 
+    it('prune deletes only expired refresh tokens and revocations', async () => {
+      const expired = refreshRecord({ expiresAt: now - 1 });
+      const idle = refreshRecord({ idleExpiresAt: now - 1 });
+      const live = refreshRecord();
+      for (const record of [expired, idle, live]) await one.refreshTokens.insert(record);
+      expect(await two.refreshTokens.prune(now)).toBeGreaterThanOrEqual(2);
+      expect(await one.refreshTokens.find(expired.id)).toBeUndefined();
+      expect(await one.refreshTokens.find(idle.id)).toBeUndefined();
+      expect(await one.refreshTokens.find(live.id)).toBeDefined();
+
+      await one.revocations.upsert({ kind: 'jti', value: 'old', revokedAt: 10, expiresAt: 20 });
+      await one.revocations.upsert({ kind: 'jti', value: 'current', revokedAt: 10, expiresAt: 10_000 });
+      expect(await two.revocations.prune(20)).toBeGreaterThanOrEqual(1);
+      const left = (await one.revocations.listActive(0)).map((entry) => entry.value);
+      expect(left).toContain('current');
+      expect(left).not.toContain('old');
+      // Leave the table as the other tests expect it.
+      await two.revocations.prune(10_000);
+      expect(await one.revocations.listActive(0)).toEqual([]);
+    });
+
     it('a transaction that fails writes nothing', async () => {
       const record = refreshRecord();
       await expect(

@@ -163,6 +163,8 @@ export interface RefreshTokenStore {
   revokeForUser(userId: string, now: number): Promise<string[]>;
   /** Deletes every token issued to a client. */
   deleteForClient(clientId: string): Promise<void>;
+  /** Deletes tokens past their absolute or idle expiry at `now`; returns how many. */
+  prune(now: number): Promise<number>;
 }
 
 export interface RevocationStore {
@@ -170,6 +172,8 @@ export interface RevocationStore {
   upsert(entry: RevocationRecord): Promise<void>;
   /** Entries still in force at `nowSeconds`. */
   listActive(nowSeconds: number): Promise<RevocationRecord[]>;
+  /** Deletes entries no longer in force at `nowSeconds`; returns how many. */
+  prune(nowSeconds: number): Promise<number>;
 }
 
 /** Consecutive failed logins under one key (a username digest). */

@@ -338,6 +338,13 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
       async deleteForClient(clientId) {
         await db.deleteFrom('refresh_tokens').where('client_id', '=', clientId).execute();
       },
+      async prune(now) {
+        const result = await db
+          .deleteFrom('refresh_tokens')
+          .where((eb) => eb.or([eb('expires_at', '<=', now), eb('idle_expires_at', '<=', now)]))
+          .executeTakeFirst();
+        return Number(result.numDeletedRows);
+      },
     },
     revocations: {
       async upsert(entry) {
@@ -357,6 +364,13 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
             }),
           )
           .execute();
+      },
+      async prune(nowSeconds) {
+        const result = await db
+          .deleteFrom('revocations')
+          .where('expires_at', '<=', nowSeconds)
+          .executeTakeFirst();
+        return Number(result.numDeletedRows);
       },
       async listActive(nowSeconds) {
         const rows = await db
