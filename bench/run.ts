@@ -258,6 +258,12 @@ async function main(): Promise<void> {
         env: peerEnv,
         cpu: serverCpu,
       },
+      floor: {
+        name: 'Express + raw crypto',
+        script: 'bench/dist/servers/express-raw-crypto.js',
+        env: peerEnv,
+        cpu: serverCpu,
+      },
       'passport-fresh': {
         name: 'passport-jwt + jwks-rsa (fresh)',
         script: 'bench/dist/servers/passport-jwks-rsa.js',
@@ -313,6 +319,19 @@ async function main(): Promise<void> {
           body: 'grant_type=client_credentials&scope=notes%3Aread',
         },
         target: { baseline: 'raw-sign', minimumRatio: 0.62 },
+      },
+      {
+        id: 'floor-sign',
+        title: 'Express + form parser + raw `crypto.sign`, nothing else (floor for a token endpoint)',
+        group: 'baseline',
+        server: 'floor',
+        request: {
+          method: 'POST',
+          path: '/token',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'grant_type=client_credentials&scope=notes%3Aread',
+        },
+        versus: 'raw-sign',
       },
       {
         id: 'oidc-token-cc',
@@ -406,6 +425,15 @@ async function main(): Promise<void> {
         target: { baseline: 'bare', minimumRatio: 0.7 },
       },
       {
+        id: 'floor-verify-fresh',
+        title:
+          'Express + raw `crypto.verify`, nothing else, a fresh token every request (floor for a verifier)',
+        group: 'baseline',
+        server: 'floor',
+        request: { method: 'GET', path: '/api/me', perRequestHeaders: freshToken },
+        versus: 'bare',
+      },
+      {
         id: 'passport-repeated',
         title: 'passport-jwt + jwks-rsa, one token repeated',
         group: 'peer',
@@ -438,14 +466,12 @@ async function main(): Promise<void> {
         versus: 'bare',
       },
     ];
+    // --only a,b: the scenarios whose id contains any of the words, and their baselines.
+    const words = settings.only?.split(',').filter((word) => word !== '');
+    const wanted = (s: Scenario) => words === undefined || words.some((word) => s.id.includes(word));
     const selected = scenarios.filter(
       (s) =>
-        settings.only === undefined ||
-        s.id.includes(settings.only) ||
-        s.id === s.target?.baseline ||
-        scenarios.some(
-          (o) => o.id.includes(settings.only ?? '') && (o.target?.baseline === s.id || o.versus === s.id),
-        ),
+        wanted(s) || scenarios.some((o) => wanted(o) && (o.target?.baseline === s.id || o.versus === s.id)),
     );
 
     // --- Start every measured server at once; idle ones cost only memory. A full run gives each

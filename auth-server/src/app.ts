@@ -1,6 +1,6 @@
 import express, { type Express, type Request } from 'express';
-import helmet from 'helmet';
 import {
+  apiSecurityHeaders,
   createCors,
   createErrorHandler,
   createHttpLogger,
@@ -59,17 +59,17 @@ export function createApp(deps: AuthAppDeps): Express {
   app.set('etag', false);
   // Only then does req.ip (the per-IP rate-limit key) come from X-Forwarded-For; else it could be forged.
   app.set('trust proxy', deps.trustProxyHops);
-  app.use(deps.metrics.requestTimer);
-  app.use(helmet());
-  app.use(createHttpLogger(deps.logger));
+  app.use(apiSecurityHeaders());
+  app.use(createHttpLogger(deps.logger, { observe: deps.metrics.observeRequest }));
   app.use(createCors(deps.corsOrigins, ['GET', 'POST']));
-  app.use(createHealthRouter(deps));
-  app.use(deps.metrics.router);
-  app.use(createWellKnownRouter(deps));
+  // The busiest routes first: every router a request passes costs it the route matching.
   app.use(createTokenRouter(deps));
+  app.use(createWellKnownRouter(deps));
+  app.use(createRevocationFeedRouter(deps));
   app.use(createRevokeRouter(deps));
   app.use(createIntrospectRouter(deps));
-  app.use(createRevocationFeedRouter(deps));
+  app.use(createHealthRouter(deps));
+  app.use(deps.metrics.router);
   app.use(createOpenApiRouter(openApiDocument));
   app.use(notFound);
   app.use(

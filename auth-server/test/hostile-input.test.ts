@@ -34,15 +34,13 @@ afterAll(() => auth.close());
 
 const token = () => request(auth.app).post('/oauth/token');
 
-/** helmet's headers, which every answer must carry, errors included. */
+/** The API security headers (`apiSecurityHeaders`), which every answer must carry, errors included. */
 function expectHelmet(res: Response): void {
   expect(res.headers).toMatchObject({
-    'content-security-policy': expect.stringContaining("default-src 'self'"),
+    'content-security-policy': "default-src 'none';frame-ancestors 'none'",
     'x-content-type-options': 'nosniff',
     'strict-transport-security': expect.stringContaining('max-age='),
-    'x-frame-options': 'SAMEORIGIN',
-    'cross-origin-opener-policy': 'same-origin',
-    'referrer-policy': 'no-referrer',
+    'x-frame-options': 'DENY',
   });
   expect(res.headers['x-powered-by']).toBeUndefined();
 }

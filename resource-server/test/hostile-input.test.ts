@@ -34,10 +34,10 @@ afterAll(() => keys.stop());
 
 function expectHelmet(res: Response): void {
   expect(res.headers).toMatchObject({
-    'content-security-policy': expect.stringContaining("default-src 'self'"),
+    'content-security-policy': "default-src 'none';frame-ancestors 'none'",
     'x-content-type-options': 'nosniff',
     'strict-transport-security': expect.stringContaining('max-age='),
-    'x-frame-options': 'SAMEORIGIN',
+    'x-frame-options': 'DENY',
   });
   expect(res.headers['x-powered-by']).toBeUndefined();
 }

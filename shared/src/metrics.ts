@@ -1,11 +1,15 @@
-import { Router, type RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Router } from 'express';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface ServiceMetrics {
   /** This service's registry: register domain metrics here (`registers: [registry]`). */
   registry: Registry;
-  /** Times every request: `http_request_duration_seconds{method, route, status}`. */
-  requestTimer: RequestHandler;
+  /**
+   * Records one finished request in `http_request_duration_seconds{method, route, status}`;
+   * give it to `createHttpLogger({ observe })`, which times every request.
+   */
+  observeRequest: (req: IncomingMessage, res: ServerResponse, seconds: number) => void;
   /** `GET /metrics` in the Prometheus text format. */
   router: Router;
 }
@@ -26,17 +30,16 @@ export function createServiceMetrics(service: string, registry = new Registry())
     registers: [registry],
   });
 
-  const requestTimer: RequestHandler = (req, res, next) => {
-    const end = duration.startTimer();
-    res.once('finish', () => {
-      const route = (req.route as { path?: unknown } | undefined)?.path;
-      end({
-        method: req.method,
+  const observeRequest = (req: IncomingMessage, res: ServerResponse, seconds: number) => {
+    const route = (req as { route?: { path?: unknown } }).route?.path;
+    duration.observe(
+      {
+        method: req.method ?? 'unknown',
         route: typeof route === 'string' ? route : 'unmatched',
         status: String(res.statusCode),
-      });
-    });
-    next();
+      },
+      seconds,
+    );
   };
 
   const router = Router();
@@ -45,5 +48,5 @@ export function createServiceMetrics(service: string, registry = new Registry())
       .set({ 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' })
       .send(await registry.metrics());
   });
-  return { registry, requestTimer, router };
+  return { registry, observeRequest, router };
 }

@@ -1,6 +1,11 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
-import { createFixedClock, createVerifiedTokenCache, type JwksKeyProvider } from '../src/index.js';
+import {
+  createFixedClock,
+  createVerifiedTokenCache,
+  type JwksKeyProvider,
+  type VerifiedTokenCache,
+} from '../src/index.js';
 
 const keyA = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
 const keyB = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
@@ -42,6 +47,12 @@ function principal(exp: number, sub = 'user-1'): Express.User {
   };
 }
 
+/** Stores a token in the cache: it is admitted on its second sighting. */
+async function store(cache: VerifiedTokenCache, raw: string, user: Express.User): Promise<void> {
+  await cache.remember(raw, user);
+  await cache.remember(raw, user);
+}
+
 describe('verified-token cache', () => {
   const clock = createFixedClock(Date.UTC(2026, 0, 1));
   const now = () => Math.floor(clock.now() / 1000);
@@ -50,7 +61,7 @@ describe('verified-token cache', () => {
     const { provider } = keySet({ a: keyA });
     const cache = createVerifiedTokenCache({ keys: provider, clock });
     const user = principal(now() + 600);
-    await cache.remember(token('a', '1'), user);
+    await store(cache, token('a', '1'), user);
     expect(await cache.lookup(token('a', '1'))).toBe(user);
     expect(await cache.lookup(token('a', '2'))).toBeUndefined();
   });
@@ -59,7 +70,7 @@ describe('verified-token cache', () => {
     const { provider } = keySet({ a: keyA });
     const cache = createVerifiedTokenCache({ keys: provider, clock });
     const exp = now() + 60;
-    await cache.remember(token('a', '1'), principal(exp));
+    await store(cache, token('a', '1'), principal(exp));
     clock.set(exp * 1000 - 1);
     expect(await cache.lookup(token('a', '1'))).toBeDefined();
     clock.set(exp * 1000);
@@ -70,8 +81,8 @@ describe('verified-token cache', () => {
   it('drops an entry whose kid left the key set, and one whose kid now names another key', async () => {
     const { provider, held } = keySet({ a: keyA, b: keyB });
     const cache = createVerifiedTokenCache({ keys: provider, clock });
-    await cache.remember(token('a', '1'), principal(now() + 600));
-    await cache.remember(token('b', '2'), principal(now() + 600));
+    await store(cache, token('a', '1'), principal(now() + 600));
+    await store(cache, token('b', '2'), principal(now() + 600));
 
     held.delete('a');
     expect(await cache.lookup(token('a', '1'))).toBeUndefined();
@@ -83,14 +94,14 @@ describe('verified-token cache', () => {
   it('does not remember a token whose key is unknown', async () => {
     const { provider } = keySet({ a: keyA });
     const cache = createVerifiedTokenCache({ keys: provider, clock });
-    await cache.remember(token('gone', '1'), principal(now() + 600));
+    await store(cache, token('gone', '1'), principal(now() + 600));
     expect(cache.size).toBe(0);
   });
 
   it('holds at most maxEntries, dropping the oldest first', async () => {
     const { provider } = keySet({ a: keyA });
     const cache = createVerifiedTokenCache({ keys: provider, clock, maxEntries: 2 });
-    for (const jti of ['1', '2', '3']) await cache.remember(token('a', jti), principal(now() + 600));
+    for (const jti of ['1', '2', '3']) await store(cache, token('a', jti), principal(now() + 600));
     expect(cache.size).toBe(2);
     expect(await cache.lookup(token('a', '1'))).toBeUndefined();
     expect(await cache.lookup(token('a', '3'))).toBeDefined();
@@ -99,11 +110,28 @@ describe('verified-token cache', () => {
   it('hands out a frozen principal, since every request with the token shares it', async () => {
     const { provider } = keySet({ a: keyA });
     const cache = createVerifiedTokenCache({ keys: provider, clock });
-    await cache.remember(token('a', '1'), principal(now() + 600));
+    await store(cache, token('a', '1'), principal(now() + 600));
     const user = await cache.lookup(token('a', '1'));
     expect(Object.isFrozen(user)).toBe(true);
     expect(Object.isFrozen(user?.scope)).toBe(true);
     expect(Object.isFrozen(user?.claims)).toBe(true);
+  });
+
+  it('stores a token on its second sighting only, and forgets sightings after maxEntries more', async () => {
+    const { provider } = keySet({ a: keyA });
+    const cache = createVerifiedTokenCache({ keys: provider, clock, maxEntries: 3 });
+    const user = principal(now() + 600);
+    await cache.remember(token('a', 'once'), user);
+    expect(cache.size).toBe(0);
+    expect(await cache.lookup(token('a', 'once'))).toBeUndefined();
+    await cache.remember(token('a', 'once'), user);
+    expect(await cache.lookup(token('a', 'once'))).toBe(user);
+
+    // A sighting long ago (more than maxEntries sightings since) no longer counts.
+    await cache.remember(token('a', 'old'), user);
+    for (const jti of ['x', 'y', 'z']) await cache.remember(token('a', jti), user);
+    await cache.remember(token('a', 'old'), user);
+    expect(await cache.lookup(token('a', 'old'))).toBeUndefined();
   });
 
   it('refuses a maxEntries that is not a positive integer', () => {

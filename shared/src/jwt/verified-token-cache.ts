@@ -28,11 +28,17 @@ export interface VerifiedTokenCacheOptions {
  *
  * Revocation is not this cache's business: `createRequireToken`'s `isRevoked` runs on every
  * request, hit or miss.
+ *
+ * Admission: a token is stored the second time it is verified, not the first (TinyLFU's
+ * "doorkeeper": one bit per token hash, all cleared after every `maxEntries` sightings). A
+ * client reusing its token pays one extra verification; a stream of one-time tokens (more
+ * distinct tokens than the cache holds) never churns the cache, which would evict the entries
+ * that do get hit and keep the garbage collector busy promoting entries nobody asks for again.
  */
 export interface VerifiedTokenCache {
   /** The principal for a token verified before and still valid, or undefined (verify it in full). */
   lookup(token: string): Promise<Express.User | undefined>;
-  /** Records the principal the strategy returned for `token`. */
+  /** Records the principal the strategy returned for `token` (stored from its second sighting on). */
   remember(token: string, user: Express.User): Promise<void>;
   /** Drops one token (e.g. once it is found revoked). */
   forget(token: string): void;
@@ -48,6 +54,18 @@ interface Entry {
   expiresAt: number;
 }
 
+/** Bits in the doorkeeper: 2^16, so at `maxEntries` (≤ 4096 by default) sightings few collide. */
+const doorkeeperBits = 1 << 16;
+
+/** FNV-1a over the token's last 32 characters: its signature, so distinct tokens spread evenly. */
+function hashToken(token: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = Math.max(0, token.length - 32); i < token.length; i++) {
+    hash = Math.imul(hash ^ token.charCodeAt(i), 0x01000193);
+  }
+  return hash >>> 0;
+}
+
 /** Creates a {@link VerifiedTokenCache}; share one between the strategy's users in an app, never between apps. */
 export function createVerifiedTokenCache(options: VerifiedTokenCacheOptions): VerifiedTokenCache {
   const { keys } = options;
@@ -58,6 +76,21 @@ export function createVerifiedTokenCache(options: VerifiedTokenCacheOptions): Ve
   }
   // Insertion order is Map order: the first key is the oldest entry.
   const entries = new Map<string, Entry>();
+  const seen = new Uint32Array(doorkeeperBits / 32);
+  let sightings = 0;
+  /** Notes one sighting of `token`; true if it was (probably) seen since the last clearing. */
+  function seenBefore(token: string): boolean {
+    if (++sightings > maxEntries) {
+      seen.fill(0);
+      sightings = 1;
+    }
+    const bit = hashToken(token) % doorkeeperBits;
+    const word = bit >>> 5;
+    const mask = 1 << (bit & 31);
+    const before = ((seen[word] as number) & mask) !== 0;
+    seen[word] = (seen[word] as number) | mask;
+    return before;
+  }
 
   return {
     async lookup(token) {
@@ -79,6 +112,7 @@ export function createVerifiedTokenCache(options: VerifiedTokenCacheOptions): Ve
     },
 
     async remember(token, user) {
+      if (!entries.has(token) && !seenBefore(token)) return;
       const exp = user.claims.exp;
       const kid = decodeProtectedHeader(token).kid;
       if (typeof exp !== 'number' || typeof kid !== 'string') return;

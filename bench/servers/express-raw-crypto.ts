@@ -1,0 +1,52 @@
+/**
+ * The floor for Express plus the RSA operation, nothing else: what any Express service pays
+ * before helmet, logging, rate limits, client authentication or claim checks. No library between
+ * the route and `node:crypto`.
+ *
+ * - GET /api/me: the bearer token's RS256 signature checked with raw `crypto.verify` against the
+ *   key fetched once from JWKS_URI at start-up, then its payload parsed and returned.
+ * - POST /token: a form body parsed by Express, a claims set signed with raw `crypto.sign`
+ *   (a key generated at start-up), the JWT returned as JSON.
+ */
+import { createPublicKey, generateKeyPairSync, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
+import express from 'express';
+import { listening, port, required } from './listening.js';
+
+const jwks = (await (await fetch(required('JWKS_URI'))).json()) as { keys: Array<Record<string, string>> };
+const first = jwks.keys[0];
+if (first === undefined) throw new Error('the JWKS has no key');
+const publicKey: KeyObject = createPublicKey({ key: first, format: 'jwk' });
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const header = Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'at+jwt', kid: 'floor' })).toString(
+  'base64url',
+);
+
+const app = express();
+app.get('/api/me', (req, res) => {
+  const [h, p, s] = (req.headers.authorization ?? '').slice(7).split('.');
+  if (h === undefined || p === undefined || s === undefined) {
+    res.status(401).end();
+    return;
+  }
+  if (!verify('sha256', Buffer.from(`${h}.${p}`), publicKey, Buffer.from(s, 'base64url'))) {
+    res.status(401).end();
+    return;
+  }
+  res.json(JSON.parse(Buffer.from(p, 'base64url').toString()));
+});
+app.post('/token', express.urlencoded({ extended: false }), (req, res) => {
+  const now = Math.floor(Date.now() / 1000);
+  const body = req.body as Record<string, string>;
+  const claims = {
+    sub: 'bench',
+    client_id: 'bench',
+    scope: body.scope,
+    iat: now,
+    exp: now + 900,
+    jti: randomUUID(),
+  };
+  const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+  const signature = sign('sha256', Buffer.from(input), privateKey).toString('base64url');
+  res.json({ access_token: `${input}.${signature}`, token_type: 'Bearer', expires_in: 900 });
+});
+const server = app.listen(port(), '127.0.0.1', () => listening(server));
