@@ -364,6 +364,20 @@ async function main(): Promise<void> {
         probe: { path: '/healthz', ratePerSecond: 20 },
         target: { baseline: 'raw-argon2', minimumRatio: 0.9, probeP99BelowMs: 50 },
       },
+      {
+        id: 'floor-password',
+        title: 'Express + form parser + async Argon2id verify, nothing else (floor for the password grant)',
+        group: 'baseline',
+        server: 'floor',
+        connections: 4,
+        request: {
+          method: 'POST',
+          path: '/login',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: `password=${encodeURIComponent(password)}`,
+        },
+        versus: 'raw-argon2',
+      },
       refreshSupported
         ? {
             id: 'tessera-token-refresh',

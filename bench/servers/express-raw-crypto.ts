@@ -7,8 +7,11 @@
  *   key fetched once from JWKS_URI at start-up, then its payload parsed and returned.
  * - POST /token: a form body parsed by Express, a claims set signed with raw `crypto.sign`
  *   (a key generated at start-up), the JWT returned as JSON.
+ * - POST /login: a form body parsed by Express, its `password` checked with @node-rs/argon2's
+ *   asynchronous verify (OWASP cost, as the auth server) against a hash made at start-up.
  */
 import { createPublicKey, generateKeyPairSync, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
+import { hash, verify as verifyPassword } from '@node-rs/argon2';
 import express from 'express';
 import { listening, port, required } from './listening.js';
 
@@ -48,5 +51,15 @@ app.post('/token', express.urlencoded({ extended: false }), (req, res) => {
   const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
   const signature = sign('sha256', Buffer.from(input), privateKey).toString('base64url');
   res.json({ access_token: `${input}.${signature}`, token_type: 'Bearer', expires_in: 900 });
+});
+const storedHash = await hash('correct horse battery staple', {
+  memoryCost: 19456,
+  timeCost: 2,
+  parallelism: 1,
+});
+app.post('/login', express.urlencoded({ extended: false }), async (req, res) => {
+  const body = req.body as Record<string, string>;
+  const ok = await verifyPassword(storedHash, body.password ?? '');
+  res.status(ok ? 200 : 400).json({ ok });
 });
 const server = app.listen(port(), '127.0.0.1', () => listening(server));
