@@ -20,7 +20,7 @@ export function createIntrospectRouter(deps: {
   revocations: RevocationService;
 }): Router {
   const router = Router();
-  router.post('/oauth/introspect', ...createFormParser(), async (req, res) => {
+  router.post('/oauth/introspect', createFormParser(), async (req, res) => {
     const { client, params } = await authenticateClient(req, deps.clients);
     if (client.isPublic) throw new AppError('invalid_client', 'introspection requires a confidential client');
     const token = requireParam(params, 'token');

@@ -20,7 +20,7 @@ export function createRevokeRouter(deps: {
   audit: AuditTrail;
 }): Router {
   const router = Router();
-  router.post('/oauth/revoke', ...createFormParser(), async (req, res) => {
+  router.post('/oauth/revoke', createFormParser(), async (req, res) => {
     const { client, params } = await authenticateClient(req, deps.clients);
     const token = requireParam(params, 'token');
     // token_type_hint only orders the lookup (§2.1); the two formats cannot be confused.

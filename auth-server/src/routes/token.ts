@@ -31,7 +31,7 @@ export function createTokenRouter(deps: {
     await deps.rateLimits.perIp.consume(req.ip ?? 'unknown');
     next();
   };
-  router.post('/oauth/token', limitByIp, ...createFormParser(), async (req, res) => {
+  router.post('/oauth/token', limitByIp, createFormParser(), async (req, res) => {
     const { client, params } = await authenticateClient(req, deps.clients);
     await deps.rateLimits.perClient.consume(client.clientId);
     const grantType = requireParam(params, 'grant_type');
