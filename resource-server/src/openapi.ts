@@ -254,12 +254,15 @@ export const openApiDocument: OpenApiDocument = {
           revocations: {
             type: 'object',
             description: 'Only when the revocation feed is configured',
-            required: ['loaded', 'entries', 'age_seconds'],
+            required: ['loaded', 'entries', 'age_seconds', 'last_fetch_failed'],
             properties: {
               loaded: { type: 'boolean' },
               entries: { type: 'integer' },
               age_seconds: { type: ['number', 'null'] },
-              last_error: { type: 'string' },
+              last_fetch_failed: {
+                type: 'boolean',
+                description: 'The last fetch failed (the reason is in the service log, not here)',
+              },
             },
             additionalProperties: false,
           },

@@ -316,6 +316,7 @@ describe('end to end: a resource server refuses a token once the feed lists it',
   let keys: JwksKeyProvider;
   let list: RevocationFeed;
   let app: Express;
+  const logLines: string[] = [];
 
   async function token(claims: Record<string, unknown> = {}) {
     return new SignJWT({
@@ -345,7 +346,11 @@ describe('end to end: a resource server refuses a token once the feed lists it',
       res.end(JSON.stringify({ keys: [{ kty: 'RSA', n, e, kid, use: 'sig', alg: 'RS256' }] }));
     });
     server.serveFeed(feed(feedDocument()));
-    const logger = logSink();
+    const logger = createLogger({
+      name: 'test',
+      level: 'debug',
+      destination: { write: (line: string) => void logLines.push(line) },
+    });
     keys = createJwksKeyProvider({ jwksUri: server.jwksUri, logger, clock });
     list = createRevocationFeed({ uri: server.feedUri, logger, clock });
     await Promise.all([keys.start(), list.start()]);
@@ -393,7 +398,7 @@ describe('end to end: a resource server refuses a token once the feed lists it',
     expect((await me(after)).status).toBe(200);
   });
 
-  it('/readyz reports the feed (loaded, entries, age) and its last error, and the last list keeps applying', async () => {
+  it('/readyz reports the feed (loaded, entries, age) and that its last fetch failed, the reason only in the log; the last list keeps applying', async () => {
     const revoked = await token({ sid: 'family-1' });
     server.serveFeed(feed(feedDocument({ sid: { 'family-1': nowSeconds() } })));
     await list.start();
@@ -404,11 +409,12 @@ describe('end to end: a resource server refuses a token once the feed lists it',
     expect(ready.body).toEqual({
       status: 'ok',
       jwks: { key_count: 1, age_seconds: expect.any(Number) },
-      revocations: { loaded: true, entries: 1, age_seconds: 0 },
+      revocations: { loaded: true, entries: 1, age_seconds: 0, last_fetch_failed: false },
     });
 
     server.serveFeed((_req, res) => void res.writeHead(502).end());
     clock.advance(40_000);
+    const logged = logLines.length;
     await list.start();
 
     const degraded = await request(app).get('/readyz');
@@ -417,8 +423,19 @@ describe('end to end: a resource server refuses a token once the feed lists it',
       loaded: true,
       entries: 1,
       age_seconds: 40,
-      last_error: 'revocation feed request answered HTTP 502',
+      last_fetch_failed: true,
     });
+    const reason = 'revocation feed request answered HTTP 502';
+    expect(degraded.text).not.toContain(reason);
+    expect(degraded.text).not.toContain(new URL(server.feedUri).host);
+    const warnings = logLines.slice(logged).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(warnings).toContainEqual(
+      expect.objectContaining({
+        uri: server.feedUri,
+        err: reason,
+        msg: expect.stringContaining('refresh failed'),
+      }),
+    );
     expect((await me(revoked)).status).toBe(401);
   });
 });

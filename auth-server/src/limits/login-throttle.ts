@@ -84,8 +84,11 @@ export function createLoginThrottle(deps: {
         },
         failed() {
           const seconds = lockSeconds(failures);
+          // Never the username itself: it may be a password typed into the wrong box. An operator
+          // correlates by computing toLoginThrottleKey(username) for the one in question; the lock
+          // is lifted with `users unlock --username`, which takes the username.
           if (seconds > 0)
-            audit.record('login.locked', { username, failures, lock_seconds: seconds }, 'warn');
+            audit.record('login.locked', { username_digest: key, failures, lock_seconds: seconds }, 'warn');
         },
       };
     },

@@ -23,6 +23,8 @@ export function createHealthRouter({
     const { loaded, usable, keyCount, ageSeconds } = keys.status();
     const jwks = { key_count: keyCount, age_seconds: ageSeconds ?? null };
     // The revocation feed is reported, not required: an unreachable feed keeps its last list.
+    // Only whether its last fetch failed: the reason names internal hosts and ports, and this
+    // answer goes to anyone; the poller logs the reason with each failure.
     const feed = revocations?.status();
     const revocationsReport =
       feed === undefined
@@ -32,7 +34,7 @@ export function createHealthRouter({
               loaded: feed.loaded,
               entries: feed.entries,
               age_seconds: feed.ageSeconds ?? null,
-              ...(feed.lastError === undefined ? {} : { last_error: feed.lastError }),
+              last_fetch_failed: feed.lastError !== undefined,
             },
           };
     if (usable) res.json({ status: 'ok', jwks, ...revocationsReport });
