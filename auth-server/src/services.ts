@@ -128,7 +128,13 @@ export async function loadServices(
         reuseGraceSeconds: config.refreshTokenReuseGraceSeconds,
       },
     }),
-    throttle: createLoginThrottle({ store: storage.loginThrottle, clock, audit, policy: config.loginLock }),
+    throttle: createLoginThrottle({
+      store: storage.loginThrottle,
+      secret,
+      clock,
+      audit,
+      policy: config.loginLock,
+    }),
   };
 }
 

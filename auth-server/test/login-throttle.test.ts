@@ -1,11 +1,13 @@
-import { createAuditTrail } from '../src/audit.js';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createFixedClock, createLogger } from '@tessera/shared';
 import request, { type Response } from 'supertest';
-import { createLoginThrottle, toLoginThrottleKey, type LoginThrottle } from '../src/limits/login-throttle.js';
+import { createAuditTrail } from '../src/audit.js';
+import { createLoginThrottle, type LoginThrottle } from '../src/limits/login-throttle.js';
+import type { LoginThrottleStore } from '../src/storage/storage.js';
 import {
   basic,
   createCheapHasher,
@@ -55,7 +57,7 @@ const login = (username: string, pass: string) =>
     .send(form(['grant_type', 'password'], ['username', username], ['password', pass]));
 
 const failures = async (username: string) =>
-  (await auth.services.storage.loginThrottle.find(toLoginThrottleKey(username)))?.failures;
+  (await auth.services.storage.loginThrottle.find(auth.services.throttle.keyOf(username)))?.failures;
 
 function expectLocked(res: Response, retryAfterSeconds: number): void {
   expectError(res, 429, 'too_many_requests');
@@ -143,7 +145,33 @@ describe('brute force on one username (RFC 6749 §4.3.2, RFC 9700 §2.4)', () =>
   });
 });
 
+const throttleSecret = 'a-test-key-encryption-secret-of-32-characters-or-more';
+
 describe('the throttle against its store', () => {
+  test('keys usernames by a keyed digest: stable, normalised, and not a plain hash of what was typed', () => {
+    const throttle = createLoginThrottle({
+      store: {} as LoginThrottleStore,
+      secret: throttleSecret,
+      clock: createFixedClock(),
+      audit: createAuditTrail(createLogger({ name: 'test', level: 'silent' })),
+      policy,
+    });
+    const other = createLoginThrottle({
+      store: {} as LoginThrottleStore,
+      secret: `${throttleSecret}-other`,
+      clock: createFixedClock(),
+      audit: createAuditTrail(createLogger({ name: 'test', level: 'silent' })),
+      policy,
+    });
+    expect(throttle.keyOf('alice')).toBe(throttle.keyOf('alice'));
+    // The same NFC normalisation as user names: é composed or decomposed is one username.
+    expect(throttle.keyOf('jos\u00e9')).toBe(throttle.keyOf('jose\u0301'));
+    expect(throttle.keyOf('alice')).not.toBe(throttle.keyOf('bob'));
+    expect(throttle.keyOf('alice')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(throttle.keyOf('alice')).not.toBe(createHash('sha256').update('alice').digest('base64url'));
+    expect(other.keyOf('alice')).not.toBe(throttle.keyOf('alice'));
+  });
+
   test('concurrent attempts on two replicas cannot get more than LOGIN_LOCK_THRESHOLD guesses through', async () => {
     const primary = await createTestStorage();
     const { storage } = primary;
@@ -151,7 +179,13 @@ describe('the throttle against its store', () => {
     const clock = createFixedClock();
     const logger = createLogger({ name: 'test', level: 'silent' });
     const [first, second] = [storage, replica].map((store) =>
-      createLoginThrottle({ store: store.loginThrottle, clock, audit: createAuditTrail(logger), policy }),
+      createLoginThrottle({
+        store: store.loginThrottle,
+        secret: throttleSecret,
+        clock,
+        audit: createAuditTrail(logger),
+        policy,
+      }),
     ) as [LoginThrottle, LoginThrottle];
     const onReplica = (i: number) => (i % 2 === 0 ? first : second).begin('target');
     const outcomes = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => onReplica(i)));
@@ -166,7 +200,7 @@ describe('the throttle against its store', () => {
 
     // Refused ones that raced past the first reading were counted too (so the lock may have
     // grown); once it expires, only one of a burst goes through.
-    const stored = await storage.loginThrottle.find(toLoginThrottleKey('target'));
+    const stored = await storage.loginThrottle.find(first.keyOf('target'));
     expect(stored?.failures).toBeGreaterThan(policy.threshold);
     clock.advance(policy.maxSeconds * 1000);
     const burst = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => onReplica(i)));
@@ -181,6 +215,7 @@ describe('the throttle against its store', () => {
     const clock = createFixedClock();
     const throttle = createLoginThrottle({
       store: storage.loginThrottle,
+      secret: throttleSecret,
       clock,
       audit: createAuditTrail(createLogger({ name: 'test', level: 'silent' })),
       policy,
@@ -189,8 +224,8 @@ describe('the throttle against its store', () => {
     clock.advance(3600_000 + 1);
     await throttle.begin('recent');
     expect(await throttle.prune()).toBe(1);
-    expect(await storage.loginThrottle.find(toLoginThrottleKey('old'))).toBeUndefined();
-    expect(await storage.loginThrottle.find(toLoginThrottleKey('recent'))).toEqual({
+    expect(await storage.loginThrottle.find(throttle.keyOf('old'))).toBeUndefined();
+    expect(await storage.loginThrottle.find(throttle.keyOf('recent'))).toEqual({
       failures: 1,
       lastFailureAt: clock.now(),
     });
@@ -209,7 +244,10 @@ describe('log injection through the username', () => {
     const records = lines.map((line) => JSON.parse(line) as { msg?: string; event?: string });
     const locked = records.filter((record) => record.event === 'login.locked');
     expect(locked).toEqual([
-      expect.objectContaining({ username_digest: toLoginThrottleKey(hostile), failures: policy.threshold }),
+      expect.objectContaining({
+        username_digest: auth.services.throttle.keyOf(hostile),
+        failures: policy.threshold,
+      }),
     ]);
     expect(locked[0]).not.toHaveProperty('username');
     expect(records.some((record) => record.msg === 'forged admin login')).toBe(false);

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { listen } from '@tessera/shared';
 import { createConcurrencyLimit } from '../src/limits/concurrency-limit.js';
-import { toLoginThrottleKey } from '../src/limits/login-throttle.js';
 import type { PasswordHasher } from '../src/users/passwords.js';
 import {
   basic,
@@ -96,7 +95,9 @@ describe('password checks in flight are bounded (PASSWORD_HASH_CONCURRENCY, PASS
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('1');
     expect(await refused.json()).toMatchObject({ error: 'temporarily_unavailable' });
-    expect(await auth.services.storage.loginThrottle.find(toLoginThrottleKey('bob'))).toBeUndefined();
+    expect(
+      await auth.services.storage.loginThrottle.find(auth.services.throttle.keyOf('bob')),
+    ).toBeUndefined();
     expect(verifying).toBe(2);
 
     gate.resolve();

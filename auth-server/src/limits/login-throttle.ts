@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHmac, hkdfSync } from 'node:crypto';
 import { AppError, type Clock } from '@tessera/shared';
 import type { AuditTrail } from '../audit.js';
 import type { LoginLockPolicy } from '../config.js';
@@ -28,20 +28,27 @@ export interface LoginThrottle {
   unlock(username: string): Promise<boolean>;
   /** Deletes records whose failures are already forgotten; returns how many. */
   prune(): Promise<number>;
-}
-
-/** The store key for a username: fixed-size, so a 100-character junk username costs the same row as `alice`. */
-export function toLoginThrottleKey(username: string): string {
-  return createHash('sha256').update(normalizeUsername(username), 'utf8').digest('base64url');
+  /**
+   * The store key for a username, also the `username_digest` of `login.locked`: HMAC-SHA-256
+   * under a key derived from KEY_ENCRYPTION_SECRET. Fixed-size, so a 100-character junk
+   * username costs the same row as `alice`; keyed, so neither the table nor the log holds a
+   * fast, unsalted hash of what was typed (it may be a password typed into the wrong box).
+   */
+  keyOf(username: string): string;
 }
 
 export function createLoginThrottle(deps: {
   store: LoginThrottleStore;
+  /** The key-encryption secret; a separate key is derived from it for the username digests. */
+  secret: string;
   clock: Clock;
   audit: AuditTrail;
   policy: LoginLockPolicy;
 }): LoginThrottle {
   const { store, clock, audit, policy } = deps;
+  const digestKey = Buffer.from(hkdfSync('sha256', deps.secret, 'tessera', 'login-throttle/v1', 32));
+  const keyOf = (username: string) =>
+    createHmac('sha256', digestKey).update(normalizeUsername(username), 'utf8').digest('base64url');
   const windowMs = policy.windowSeconds * 1000;
 
   /** The lock that follows `failures` failures in a row (0 below the threshold). */
@@ -63,7 +70,7 @@ export function createLoginThrottle(deps: {
 
   return {
     async begin(username) {
-      const key = toLoginThrottleKey(username);
+      const key = keyOf(username);
       const now = clock.now();
       const forgetBefore = now - windowMs;
       const found = await store.find(key);
@@ -84,19 +91,20 @@ export function createLoginThrottle(deps: {
         },
         failed() {
           const seconds = lockSeconds(failures);
-          // Never the username itself: it may be a password typed into the wrong box. An operator
-          // correlates by computing toLoginThrottleKey(username) for the one in question; the lock
-          // is lifted with `users unlock --username`, which takes the username.
+          // Never the username itself: it may be a password typed into the wrong box. The keyed
+          // digest still tells one username locked again and again from many; the lock is lifted
+          // with `users unlock --username`, which takes the username.
           if (seconds > 0)
             audit.record('login.locked', { username_digest: key, failures, lock_seconds: seconds }, 'warn');
         },
       };
     },
     async unlock(username) {
-      const unlocked = await store.clear(toLoginThrottleKey(username));
+      const unlocked = await store.clear(keyOf(username));
       if (unlocked) audit.record('user.unlocked', { username });
       return unlocked;
     },
     prune: () => store.prune(clock.now() - windowMs),
+    keyOf,
   };
 }
