@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import { sendJson } from './http/send.js';
 
 /**
  * Every error code a Tessera service may put on the wire. The OAuth ones are the
@@ -176,7 +177,7 @@ export function createErrorHandler({
     if (challenge !== undefined) res.setHeader('WWW-Authenticate', challenge);
     for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
     res.setHeader('Cache-Control', 'no-store');
-    res.status(error.status).json(toErrorBody(error));
+    sendJson(res, error.status, toErrorBody(error));
   };
 }
 

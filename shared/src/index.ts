@@ -3,6 +3,7 @@ export * from './config.js';
 export * from './logger.js';
 export * from './http/server.js';
 export * from './http/security-headers.js';
+export * from './http/send.js';
 export * from './http/document-poller.js';
 export * from './http/openapi.js';
 export * from './cors.js';

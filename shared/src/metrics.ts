@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Router } from 'express';
+import { sendBody } from './http/send.js';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface ServiceMetrics {
@@ -44,9 +45,8 @@ export function createServiceMetrics(service: string, registry = new Registry())
 
   const router = Router();
   router.get('/metrics', async (_req, res) => {
-    res
-      .set({ 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' })
-      .send(await registry.metrics());
+    res.setHeader('Cache-Control', 'no-store');
+    sendBody(res, 200, registry.contentType, await registry.metrics());
   });
   return { registry, observeRequest, router };
 }

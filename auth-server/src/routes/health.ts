@@ -1,3 +1,4 @@
+import { sendJson } from '@tessera/shared';
 import { Router } from 'express';
 import type { KeyManager } from '../keys/key-manager.js';
 import type { Storage } from '../storage/storage.js';
@@ -20,7 +21,8 @@ export function createHealthRouter(deps: {
       () => false,
     );
   router.get('/healthz', (_req, res) => {
-    res.set('Cache-Control', 'no-store').json({ status: 'ok' });
+    res.setHeader('Cache-Control', 'no-store');
+    sendJson(res, 200, { status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
     const [storage, redis] = await Promise.all([
@@ -29,10 +31,8 @@ export function createHealthRouter(deps: {
     ]);
     const checks = { storage, keys: deps.keys.ready(), ...(redis === undefined ? {} : { redis }) };
     const ready = Object.values(checks).every(Boolean);
-    res
-      .status(ready ? 200 : 503)
-      .set('Cache-Control', 'no-store')
-      .json({ status: ready ? 'ready' : 'not ready', checks });
+    res.setHeader('Cache-Control', 'no-store');
+    sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
   });
   return router;
 }

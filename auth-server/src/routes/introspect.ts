@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { AppError, methodNotAllowed } from '@tessera/shared';
+import { AppError, methodNotAllowed, sendJson } from '@tessera/shared';
 import type { ClientService } from '../clients/clients.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
@@ -24,24 +24,36 @@ export function createIntrospectRouter(deps: {
     const { client, params } = await authenticateClient(req, deps.clients);
     if (client.isPublic) throw new AppError('invalid_client', 'introspection requires a confidential client');
     const token = requireParam(params, 'token');
-    res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Pragma', 'no-cache');
 
     const claims = await deps.accessTokens.verify(token);
     if (claims !== undefined) {
       if (await deps.revocations.isRevoked(claims)) {
-        res.json({ active: false });
+        sendJson(res, 200, { active: false });
         return;
       }
       const { scope, client_id, sub, exp, iat, iss, aud, jti } = claims;
-      res.json({ active: true, scope, client_id, sub, exp, iat, iss, aud, jti, token_type: 'Bearer' });
+      sendJson(res, 200, {
+        active: true,
+        scope,
+        client_id,
+        sub,
+        exp,
+        iat,
+        iss,
+        aud,
+        jti,
+        token_type: 'Bearer',
+      });
       return;
     }
     const record = await deps.refreshTokens.findLive(token);
     if (record === undefined || record.clientId !== client.clientId) {
-      res.json({ active: false });
+      sendJson(res, 200, { active: false });
       return;
     }
-    res.json({
+    sendJson(res, 200, {
       active: true,
       scope: record.scope.join(' '),
       client_id: record.clientId,

@@ -1,7 +1,6 @@
 import { Router } from 'express';
-import { methodNotAllowed } from '@tessera/shared';
+import { methodNotAllowed, sendCacheable } from '@tessera/shared';
 import { revocationFeedMaxAgeSeconds, type RevocationService } from '../tokens/revocations.js';
-import { sendCacheable } from './cacheable.js';
 
 /**
  * GET /oauth/revocations: what resource servers must refuse although it verifies (revoked

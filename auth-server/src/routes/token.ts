@@ -1,5 +1,5 @@
 import { Router, type RequestHandler } from 'express';
-import { AppError, methodNotAllowed } from '@tessera/shared';
+import { AppError, methodNotAllowed, sendJson } from '@tessera/shared';
 import type { AuditTrail } from '../audit.js';
 import type { ClientService } from '../clients/clients.js';
 import type { Grant } from '../grants/index.js';
@@ -56,8 +56,9 @@ export function createTokenRouter(deps: {
       request_id: req.id,
     });
     // RFC 6749 §5.1: token responses must not be cached.
-    res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
-    res.json({
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Pragma', 'no-cache');
+    sendJson(res, 200, {
       access_token: token,
       token_type: 'Bearer',
       expires_in: expiresIn,

@@ -1,8 +1,7 @@
 import { Router } from 'express';
-import { methodNotAllowed } from '@tessera/shared';
+import { methodNotAllowed, sendBody, sendCacheable } from '@tessera/shared';
 import type { KeyManager } from '../keys/key-manager.js';
 import { toJwksCacheControl } from '../keys/lifecycle.js';
-import { sendCacheable } from './cacheable.js';
 
 /**
  * RFC 8414 metadata (at both well-known paths) and the JWKS (RFC 7517), served from memory: the
@@ -31,7 +30,8 @@ export function createWellKnownRouter(deps: { issuer: string; keys: KeyManager }
   const router = Router();
   for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
     router.get(path, (_req, res) => {
-      res.set('Cache-Control', 'public, max-age=3600').type('application/json').send(metadataBody);
+      res.setHeader('Cache-Control', 'public, max-age=3600');
+      sendBody(res, 200, 'application/json; charset=utf-8', metadataBody);
     });
     router.all(path, methodNotAllowed(['GET', 'HEAD']));
   }

@@ -1,4 +1,4 @@
-import type { JwksKeyProvider, RevocationFeed } from '@tessera/shared';
+import { sendJson, type JwksKeyProvider, type RevocationFeed } from '@tessera/shared';
 import { Router } from 'express';
 
 /**
@@ -16,7 +16,7 @@ export function createHealthRouter({
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
-    res.json({ status: 'ok' });
+    sendJson(res, 200, { status: 'ok' });
   });
   router.get('/readyz', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
@@ -37,9 +37,9 @@ export function createHealthRouter({
               last_fetch_failed: feed.lastError !== undefined,
             },
           };
-    if (usable) res.json({ status: 'ok', jwks, ...revocationsReport });
+    if (usable) sendJson(res, 200, { status: 'ok', jwks, ...revocationsReport });
     else
-      res.status(503).json({
+      sendJson(res, 503, {
         status: 'not ready',
         reason: loaded ? 'signing keys are older than the stale window' : 'signing keys not loaded yet',
         jwks,

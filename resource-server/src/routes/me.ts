@@ -1,3 +1,4 @@
+import { sendJson } from '@tessera/shared';
 import { Router, type RequestHandler } from 'express';
 
 /** GET /api/me: the verified claims of the caller; any valid token will do. */
@@ -5,7 +6,7 @@ export function createMeRouter({ requireToken }: { requireToken: RequestHandler 
   const router = Router();
   router.get('/api/me', requireToken, (req, res) => {
     res.setHeader('Cache-Control', 'no-store');
-    res.json(req.user?.claims);
+    sendJson(res, 200, req.user?.claims);
   });
   return router;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { AppError, type Clock } from '@tessera/shared';
+import { AppError, sendJson, type Clock } from '@tessera/shared';
 import express, { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { requireScope } from '../auth/passport.js';
@@ -37,7 +37,7 @@ export function createNotesRouter({ requireToken, clock }: NotesRouterOptions): 
   router.get('/api/notes', requireToken, requireScope('notes:read'), (req, res) => {
     const owner = (req.user as Express.User).id;
     res.setHeader('Cache-Control', 'no-store');
-    res.json({ notes: notesBySubject.get(owner) ?? [] });
+    sendJson(res, 200, { notes: notesBySubject.get(owner) ?? [] });
   });
 
   router.post(
@@ -59,7 +59,8 @@ export function createNotesRouter({ requireToken, clock }: NotesRouterOptions): 
       const notes = notesBySubject.get(owner) ?? [];
       notes.push(note);
       notesBySubject.set(owner, notes);
-      res.status(201).setHeader('Cache-Control', 'no-store').json(note);
+      res.setHeader('Cache-Control', 'no-store');
+      sendJson(res, 201, note);
     },
   );
 

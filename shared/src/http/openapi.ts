@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Router } from 'express';
 import { methodNotAllowed, type ErrorCode } from '../errors.js';
+import { sendCacheable } from './send.js';
 
 /**
  * The subset of OpenAPI 3.1 (https://spec.openapis.org/oas/v3.1.0) that Tessera's API
@@ -113,7 +114,7 @@ export interface JsonSchema {
 /**
  * Serves an OpenAPI document at `GET /openapi.json` (HEAD too; other methods 405). The JSON
  * and its strong ETag are computed once, here, not per request; caches may keep it an hour
- * and revalidate with `If-None-Match` (Express answers 304 from the ETag we set).
+ * and revalidate with `If-None-Match` (answered 304).
  *
  * @param document the service's API description; serialised as it is when the router is created
  */
@@ -121,8 +122,13 @@ export function createOpenApiRouter(document: OpenApiDocument): Router {
   const body = JSON.stringify(document);
   const etag = `"${createHash('sha256').update(body).digest('base64url')}"`;
   const router = Router();
-  router.get('/openapi.json', (_req, res) => {
-    res.set({ 'Cache-Control': 'public, max-age=3600', ETag: etag }).type('application/json').send(body);
+  router.get('/openapi.json', (req, res) => {
+    sendCacheable(req, res, {
+      body,
+      etag,
+      contentType: 'application/json; charset=utf-8',
+      cacheControl: 'public, max-age=3600',
+    });
   });
   router.all('/openapi.json', methodNotAllowed(['GET', 'HEAD']));
   return router;
