@@ -55,8 +55,6 @@ export interface AuthAppDeps {
 export function createApp(deps: AuthAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  // ETags are ours to set (the JWKS); Express's automatic ones would only cost hashing.
-  app.set('etag', false);
   // Only then does req.ip (the per-IP rate-limit key) come from X-Forwarded-For; else it could be forged.
   app.set('trust proxy', deps.trustProxyHops);
   app.use(apiSecurityHeaders());

@@ -46,8 +46,6 @@ export function createApp({
   const verdicts = new Set(['unauthorized', 'invalid_token', 'invalid_request', 'temporarily_unavailable']);
   const app = express();
   app.disable('x-powered-by');
-  // Answers are per-caller and `no-store`: Express's automatic ETag would only hash every body.
-  app.set('etag', false);
   app.use(apiSecurityHeaders());
   app.use(createHttpLogger(logger, { observe: metrics.observeRequest }));
   app.use(createCors(config.corsOrigins ?? [], ['GET', 'POST']));
