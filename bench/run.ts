@@ -4,7 +4,7 @@
  *
  * Servers run as their own processes, pinned to one core (the load generator, this process,
  * to the other) when taskset exists. Each round measures every scenario once, and a scenario
- * with a target has its baseline measured again right before it, so the two are never minutes
+ * with a target (or a floor) has its baseline measured again right before it, so the two are never minutes
  * apart; a measurement's CPU figure is the server process's own CPU time (/proc/<pid>/stat,
  * every thread) during it.
  *
@@ -517,7 +517,7 @@ async function main(): Promise<void> {
     );
 
     const samples = new Map<string, Sample[]>(selected.map((s) => [s.id, []]));
-    /** Per targeted scenario: its baseline, measured again just before it in every round. */
+    /** Per targeted scenario and floor: its baseline, measured again just before it in every round. */
     const pairedBaselines = new Map<string, Sample[]>(selected.map((s) => [s.id, []]));
     /** One child process per round measures every raw limit in turn, on the servers' core. */
     const runRaw = async (ops: readonly RawOp[]): Promise<Map<RawOp, Sample>> => {
@@ -582,7 +582,10 @@ async function main(): Promise<void> {
         if (scenario.raw !== undefined) continue;
         // A target is judged against its baseline measured right before it, not minutes earlier
         // in the round: on a shared machine the drift between the two is most of the noise.
-        const baseline = active.find((b) => b.id === scenario.target?.baseline);
+        // The floors too: they say how far a target is reachable at all.
+        const pairedWith =
+          scenario.target?.baseline ?? (scenario.id.startsWith('floor-') ? scenario.versus : undefined);
+        const baseline = active.find((b) => b.id === pairedWith);
         if (baseline !== undefined && !settings.smoke) {
           const sample =
             baseline.raw === undefined
@@ -667,7 +670,7 @@ async function main(): Promise<void> {
       );
     notes.push(
       'Peer stacks run as their READMEs set them up: no helmet, no request log. Tessera runs as shipped (the API header set from helmet, request log with request ids, latency histogram) at the log level shown; the floors run Express and the one crypto operation, nothing else.',
-      'The machine is shared with other work: wall rates are noisy, per-CPU-second rates and same-round ratios less so. A target is judged against its baseline measured again right before it in every round.',
+      'The machine is shared with other work: wall rates are noisy, per-CPU-second rates and same-round ratios less so. A target (and a floor) is judged against its baseline measured again right before it in every round.',
     );
     const report: BenchReport = {
       startedAt,
