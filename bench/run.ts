@@ -576,7 +576,8 @@ async function main(): Promise<void> {
           : await runRaw(rawScenarios.map((s) => s.raw as RawOp));
       for (const scenario of rawScenarios) {
         const sample = raw.get(scenario.raw as RawOp);
-        if (sample !== undefined) samples.get(scenario.id)?.push(sample);
+        if (sample === undefined) throw new Error(`the raw-limit run gave no ${scenario.id} figure`);
+        samples.get(scenario.id)?.push(sample);
       }
       for (const scenario of active) {
         if (scenario.raw !== undefined) continue;
@@ -591,7 +592,8 @@ async function main(): Promise<void> {
             baseline.raw === undefined
               ? await runHttp(baseline, settings.seconds)
               : (await runRaw([baseline.raw])).get(baseline.raw);
-          if (sample !== undefined) pairedBaselines.get(scenario.id)?.push(sample);
+          if (sample === undefined) throw new Error(`the raw-limit run gave no ${baseline.id} figure`);
+          pairedBaselines.get(scenario.id)?.push(sample);
         }
         const started = Date.now();
         samples.get(scenario.id)?.push(await runHttp(scenario, settings.seconds));
@@ -602,10 +604,13 @@ async function main(): Promise<void> {
     // --- Figures: rates per round, ratios per round (a targeted scenario against its baseline measured
     // just before it; any other comparison against the baseline's own slot in the same round).
     const cpuRate = (s: Sample) => s.requests / s.serverCpuSeconds;
+    /** Round by round: against the paired measurements when there are any, else the baseline's own. */
     const ratios = (id: string, baseline: string) => {
       const mine = samples.get(id) ?? [];
       const paired = pairedBaselines.get(id) ?? [];
-      const theirs = paired.length === mine.length ? paired : (samples.get(baseline) ?? []);
+      const theirs = paired.length > 0 ? paired : (samples.get(baseline) ?? []);
+      if (theirs.length !== mine.length)
+        throw new Error(`${id}: ${mine.length} rounds against ${theirs.length} of ${baseline}`);
       return spread(mine.map((s, i) => cpuRate(s) / cpuRate(theirs[i] as Sample)));
     };
     const results: ScenarioResult[] = selected.map((scenario) => {
@@ -670,7 +675,10 @@ async function main(): Promise<void> {
       );
     notes.push(
       'Peer stacks run as their READMEs set them up: no helmet, no request log. Tessera runs as shipped (the API header set from helmet, request log with request ids, latency histogram) at the log level shown; the floors run Express and the one crypto operation, nothing else.',
-      'The machine is shared with other work: wall rates are noisy, per-CPU-second rates and same-round ratios less so. A target (and a floor) is judged against its baseline measured again right before it in every round.',
+      'The machine is shared with other work: wall rates are noisy, per-CPU-second rates and same-round ratios less so.',
+      settings.smoke
+        ? 'Smoke run: one round, every ratio against the baseline measured once in it.'
+        : 'A target (and a floor) is judged against its baseline measured again right before it in every round.',
     );
     const report: BenchReport = {
       startedAt,

@@ -359,7 +359,27 @@ describe('request format', () => {
     expectError(res, 400, 'invalid_request');
   });
 
-  test('a body in a charset body-parser cannot read (utf-16) is refused with 415', async () => {
+  test('a compressed body (Content-Encoding: gzip) is refused with 415, not read as form text', async () => {
+    const res = await request(auth.app)
+      .post('/oauth/token')
+      .set('Content-Type', 'application/x-www-form-urlencoded')
+      .set('Content-Encoding', 'gzip')
+      .set('Authorization', basic('svc', svcSecret))
+      .send(cc());
+    expectError(res, 415, 'unsupported_media_type');
+  });
+
+  test('a UTF-8 byte-order mark before the form is no part of the first parameter name', async () => {
+    const res = await request(auth.app)
+      .post('/oauth/token')
+      .set('Content-Type', 'application/x-www-form-urlencoded; charset=UTF-8')
+      .set('Authorization', basic('svc', svcSecret))
+      .send(`\uFEFF${cc()}`);
+    expect(res.status).toBe(200);
+    expect(res.body.token_type).toBe('Bearer');
+  });
+
+  test('a body in a charset other than UTF-8 (utf-16) is refused with 415', async () => {
     const res = await request(auth.app)
       .post('/oauth/token')
       .set('Content-Type', 'application/x-www-form-urlencoded; charset=utf-16')

@@ -37,7 +37,8 @@ export function createServiceMetrics(service: string, registry = new Registry())
       {
         method: req.method ?? 'unknown',
         route: typeof route === 'string' ? route : 'unmatched',
-        status: String(res.statusCode),
+        // A client gone before the answer: no status was sent (statusCode is still its default 200).
+        status: res.writableFinished ? String(res.statusCode) : 'aborted',
       },
       seconds,
     );

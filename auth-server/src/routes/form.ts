@@ -31,6 +31,8 @@ function readBody(req: IncomingMessage): Promise<string> {
   const declared = Number(req.headers['content-length']);
   if (declared > maxFormBytes)
     return Promise.reject(new AppError('payload_too_large', 'request body too large'));
+  // Gone while an earlier middleware waited (the rate limiter): its 'close' has already fired.
+  if (req.destroyed) return Promise.reject(new AppError('invalid_request', 'request aborted'));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -56,44 +58,34 @@ function readBody(req: IncomingMessage): Promise<string> {
 
 /**
  * Form bodies for the OAuth endpoints (RFC 6749 §3.2): `application/x-www-form-urlencoded` in
- * UTF-8 only (RFC 6749 Appendix B), at most 8 KB and 50 parameters; anything else is refused
- * (`invalid_request`, 415 for another charset, 413 when too large) rather than read as an empty
- * body. `req.body` gets each parameter as a string, or an array when it is repeated (which
- * `readParams` refuses). A few lines instead of express.urlencoded: body-parser's stream
- * plumbing and `qs` cost the token endpoint more than its client authentication (issue #7).
+ * UTF-8 only (RFC 6749 Appendix B), uncompressed, at most 8 KB and 50 parameters; anything else
+ * is refused (`invalid_request`, 415 for another charset or a Content-Encoding, 413 when too
+ * large) rather than read as an empty body. `req.body` gets each parameter as a string, or an
+ * array when it is repeated (which `readParams` refuses). A few lines instead of
+ * express.urlencoded: body-parser's stream plumbing and `qs` cost the token endpoint more than
+ * its client authentication (issue #7).
  */
 export function createFormParser(): RequestHandler {
-  return (req, _res, next) => {
-    const header = req.headers['content-type'];
+  return async (req, _res, next) => {
     // A body is there when its length is given or it is chunked (as type-is decides).
     const hasBody =
       req.headers['transfer-encoding'] !== undefined || !Number.isNaN(Number(req.headers['content-length']));
-    const { type, charset } = parseContentType(header ?? '');
-    if (!hasBody || type !== formType) {
-      next(new AppError('invalid_request', `the body must be ${formType}`));
-      return;
+    const { type, charset } = parseContentType(req.headers['content-type'] ?? '');
+    if (!hasBody || type !== formType) throw new AppError('invalid_request', `the body must be ${formType}`);
+    const encoding = req.headers['content-encoding']?.trim().toLowerCase() ?? 'identity';
+    if ((charset !== undefined && charset !== 'utf-8') || encoding !== 'identity')
+      throw new AppError('unsupported_media_type', 'unsupported body encoding');
+    const text = await readBody(req);
+    const body = Object.create(null) as Record<string, string | string[]>;
+    let count = 0;
+    // A byte-order mark is no part of the first name (body-parser stripped it too).
+    for (const [name, value] of new URLSearchParams(text.replace(/^\uFEFF/, ''))) {
+      if (++count > maxFormParameters) throw new AppError('invalid_request', 'too many parameters');
+      const seen = body[name];
+      body[name] = seen === undefined ? value : [seen, value].flat();
     }
-    if (charset !== undefined && charset !== 'utf-8') {
-      next(new AppError('unsupported_media_type', 'unsupported body encoding'));
-      return;
-    }
-    readBody(req).then((text) => {
-      const body: Record<string, string | string[]> = Object.create(null) as Record<
-        string,
-        string | string[]
-      >;
-      let count = 0;
-      for (const [name, value] of new URLSearchParams(text)) {
-        if (++count > maxFormParameters) {
-          next(new AppError('invalid_request', 'too many parameters'));
-          return;
-        }
-        const seen = body[name];
-        body[name] = seen === undefined ? value : [seen, value].flat();
-      }
-      req.body = body;
-      next();
-    }, next);
+    req.body = body;
+    next();
   };
 }
 

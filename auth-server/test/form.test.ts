@@ -1,0 +1,51 @@
+import { connect, type AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import { describe, expect, test } from '@jest/globals';
+import { AppError } from '@tessera/shared';
+import express, { type ErrorRequestHandler } from 'express';
+import { createFormParser } from '../src/routes/form.js';
+
+describe('the form parser', () => {
+  test('a client gone while an earlier middleware waited still ends the chain: an error, not a hang', async () => {
+    let release: () => void = () => undefined;
+    const waiting = new Promise<void>((resolve) => (release = resolve));
+    let arrived: () => void = () => undefined;
+    const inMiddleware = new Promise<void>((resolve) => (arrived = resolve));
+    let settle: (value: unknown) => void = () => undefined;
+    const outcome = new Promise<unknown>((resolve) => (settle = resolve));
+
+    const app = express();
+    // Like the rate limiter in front of the token endpoint: the parser starts only after it.
+    const slowLimiter: express.RequestHandler = async (_req, _res, next) => {
+      arrived();
+      await waiting;
+      next();
+    };
+    app.post('/form', slowLimiter, createFormParser(), () => settle('parsed'));
+    // Four parameters: that is how Express tells an error handler.
+    const onError: ErrorRequestHandler = (error: unknown, _req, _res, _next) => settle(error);
+    app.use(onError);
+    const server = app.listen(0, '127.0.0.1');
+    try {
+      await new Promise((resolve) => server.once('listening', resolve));
+      const { port } = server.address() as AddressInfo;
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write(
+          'POST /form HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
+            'Content-Length: 40\r\n\r\ngrant_type=',
+        );
+      });
+      await inMiddleware;
+      socket.destroy();
+      await delay(50);
+      release();
+      const error = await Promise.race([outcome, delay(3000, 'no outcome within 3 s')]);
+      expect(error).toBeInstanceOf(AppError);
+      expect((error as AppError).code).toBe('invalid_request');
+      expect((error as AppError).message).toBe('request aborted');
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});
