@@ -298,6 +298,14 @@ describe('keys', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/^admin: keys compromise takes one kid/);
   });
+
+  test('a kid beginning with "-" (base64url allows it) is taken as the kid, not as an unknown option', async () => {
+    const dashed = await admin(['keys', 'compromise', '-P3x']);
+    expect(dashed.code).toBe(1);
+    expect(dashed.stderr).toBe('admin: no published key has kid "-P3x" (see keys list)\n');
+    const withHelp = await admin(['keys', 'compromise', '--help']);
+    expect(withHelp.code).toBe(0);
+  });
 });
 
 describe('errors', () => {

@@ -212,9 +212,24 @@ async function main(): Promise<number> {
     process.stderr.write(`admin: ${message}\n`);
     return code;
   };
+  const argv = process.argv.slice(2);
+  // A kid is a base64url thumbprint (RFC 7638) and may begin with '-': after `keys compromise`,
+  // an argument that is none of our options is the kid, not an unknown option.
+  if (argv[0] === 'keys' && argv[1] === 'compromise') {
+    const known = (arg: string) =>
+      arg === '--' ||
+      Object.entries(options).some(
+        ([name, option]) =>
+          arg === `--${name}` ||
+          arg.startsWith(`--${name}=`) ||
+          ('short' in option && arg === `-${option.short}`),
+      );
+    const kidAt = argv.findIndex((arg, i) => i >= 2 && arg.startsWith('-') && !known(arg));
+    if (kidAt !== -1) argv.splice(kidAt, 0, '--');
+  }
   let parsed;
   try {
-    parsed = parseArgs({ args: process.argv.slice(2), options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (error) {
     return fail(2, `${(error as Error).message} (see --help)`);
   }
