@@ -1,4 +1,4 @@
-import { ConfigError, createLogger, listen } from '@tessera/shared';
+import { ConfigError, createLogger, exitOnSignals, listen } from '@tessera/shared';
 import { isUnsafeInProduction } from './clients/clients.js';
 import { loadConfig } from './config.js';
 import { KeyDecryptionError } from './keys/encryption.js';
@@ -47,24 +47,13 @@ async function main(): Promise<void> {
   }, pruneIntervalMs);
   prune.unref();
 
-  const shutdown = (signal: string) => {
-    logger.info({ signal }, 'shutting down');
+  exitOnSignals(logger, async () => {
     services.keys.stop();
     clearInterval(prune);
-    void server
-      .close()
-      .then(() => redis?.quit())
-      .then(() => services.storage.close())
-      .then(
-        () => process.exit(0),
-        (error: unknown) => {
-          logger.error({ err: error }, 'shutdown did not complete cleanly');
-          process.exit(1);
-        },
-      );
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+    await server.close();
+    await redis?.quit();
+    await services.storage.close();
+  });
 }
 
 main().catch((error: unknown) => {

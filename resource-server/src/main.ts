@@ -3,6 +3,7 @@ import {
   createJwksKeyProvider,
   createLogger,
   createRevocationFeed,
+  exitOnSignals,
   listen,
 } from '@tessera/shared';
 import { createApp } from './app.js';
@@ -49,17 +50,8 @@ const server = await listen(app, { port: config.port, host: config.host }).catch
 });
 logger.info({ port: server.port }, 'listening');
 
-function shutdown(signal: NodeJS.Signals): void {
-  logger.info({ signal }, 'shutting down');
+exitOnSignals(logger, () => {
   keys.stop();
   revocations.stop();
-  void server.close().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      logger.error({ err: error }, 'shutdown did not complete cleanly');
-      process.exit(1);
-    },
-  );
-}
-process.once('SIGTERM', shutdown);
-process.once('SIGINT', shutdown);
+  return server.close();
+});

@@ -150,3 +150,23 @@ export function listen(app: Express, options: { port: number; host: string }): P
     server.once('error', reject);
   });
 }
+
+/**
+ * On SIGTERM or SIGINT: log it, run `stop` (stop timers, close the server, then the stores), and
+ * exit 0 once it is done, or 1 with one log line if it failed. Each service's composition root
+ * calls this once.
+ */
+export function exitOnSignals(logger: Logger, stop: () => Promise<unknown>): void {
+  const shutdown = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'shutting down');
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown did not complete cleanly');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
