@@ -142,6 +142,21 @@ describe('createDocumentPoller against a loopback server', () => {
     expect(documents.status().lastError).toBe('test document response is not JSON');
   });
 
+  it('refuses a redirect instead of following it: the document comes only from the configured URL', async () => {
+    const documents = poller();
+    // A redirect to a document the poller would otherwise accept (e.g. an open redirect on the
+    // auth server's host pointing at an attacker's key set).
+    server.serve((req, res) => {
+      if (req.url === '/elsewhere.json') json({ version: 666 })(req, res);
+      else res.writeHead(302, { location: '/elsewhere.json' }).end();
+    });
+    await documents.refresh();
+
+    expect(documents.current()).toBeUndefined();
+    expect(documents.status().lastError).toMatch(/redirect/i);
+    expect(server.requests).toHaveLength(1);
+  });
+
   it('refuses a body larger than maxBytes, announced by Content-Length', async () => {
     const documents = poller({ maxBytes: 100 });
     server.serve(json({ padding: 'x'.repeat(200) }));

@@ -55,7 +55,7 @@ export interface DocumentPollerStatus {
 
 /**
  * A JSON document kept in memory and refreshed in the background. The last good document is
- * kept through failures, malformed answers and timeouts; revalidation uses `If-None-Match`
+ * kept through failures, malformed answers, redirects (refused, never followed) and timeouts; revalidation uses `If-None-Match`
  * (a 304 keeps it and resets its age; RFC 9110 §13.1.2).
  */
 export interface DocumentPoller<T> {
@@ -150,7 +150,9 @@ export function createDocumentPoller<T>(options: DocumentPollerOptions<T>): Docu
     try {
       const headers: Record<string, string> = { accept: options.accept ?? 'application/json' };
       if (etag !== undefined && held !== undefined) headers['if-none-match'] = etag;
-      const response = await doFetch(uri, { headers, signal: controller.signal });
+      // A redirect is a failure, never followed: keys and revocations come only from the
+      // configured URL (an open redirect on its host must not choose them; RFC 8725 §3.10).
+      const response = await doFetch(uri, { headers, signal: controller.signal, redirect: 'error' });
       const directives = toCacheDirectives(response.headers.get('cache-control'));
       if (response.status === 304 && held !== undefined) {
         await response.body?.cancel();
