@@ -1,5 +1,6 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { ConfigError } from '@tessera/shared';
+import { ConfigError, listen } from '@tessera/shared';
 import fc from 'fast-check';
 import request, { type Response } from 'supertest';
 import { loadConfig } from '../src/config.js';
@@ -41,6 +42,8 @@ function expectHelmet(res: Response): void {
     'x-content-type-options': 'nosniff',
     'strict-transport-security': expect.stringContaining('max-age='),
     'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    'cross-origin-resource-policy': 'same-origin',
   });
   expect(res.headers['x-powered-by']).toBeUndefined();
 }
@@ -53,6 +56,52 @@ describe('bodies at the token endpoint', () => {
     expectError(res, 413, 'payload_too_large');
     expectHelmet(res);
   });
+
+  /**
+   * Sends a token request announcing `declared` body bytes over a raw socket, writes `sent` of
+   * them (then ends its side, unless `keepOpen`), and collects the answer until the server
+   * closes the connection (or resets it).
+   */
+  async function rawUpload(declared: number, sent: number, keepOpen = false) {
+    const server = await listen(auth.app, { port: 0, host: '127.0.0.1' });
+    try {
+      return await new Promise<{ answer: string; reset: boolean }>((resolve) => {
+        const socket = connect(server.port, '127.0.0.1');
+        let answer = '';
+        let reset = false;
+        socket.setEncoding('latin1');
+        socket.on('data', (chunk: string) => (answer += chunk));
+        socket.on('error', () => (reset = true));
+        socket.on('close', () => resolve({ answer, reset }));
+        socket.write(
+          'POST /oauth/token HTTP/1.1\r\nHost: localhost\r\n' +
+            `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${declared}\r\n\r\n`,
+        );
+        socket.write(Buffer.alloc(sent, 'a'), () => {
+          if (!keepOpen) socket.end();
+        });
+      });
+    } finally {
+      await server.close(0);
+    }
+  }
+
+  test('a 2 MiB body is answered 413 with Connection: close, and the connection ends without a reset', async () => {
+    const size = 2 * 1024 * 1024;
+    const { answer, reset } = await rawUpload(size, size);
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer).toMatch(/\r\nconnection: close\r\n/i);
+    expect(answer).toContain('"error":"payload_too_large"');
+    expect(reset).toBe(false);
+  });
+
+  test('a client that stops sending after the 413 does not hold the connection: it is closed after a short linger', async () => {
+    // 64 KiB of a declared 2 MiB, then silence with the connection left open: the server must
+    // not wait for the rest (the test's own timeout is the deadline).
+    const { answer } = await rawUpload(2 * 1024 * 1024, 64 * 1024, true);
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer).toMatch(/\r\nconnection: close\r\n/i);
+  }, 15_000);
 
   test.each([
     ['application/json', '{"grant_type":"client_credentials"}'],

@@ -276,6 +276,18 @@ export const openApiDocument: OpenApiDocument = {
         'The Authorization header is malformed, the token was sent in more than one way (RFC 6750 §2), ' +
           'or the body is not a valid request',
         ['invalid_request'],
+        {
+          headers: {
+            'WWW-Authenticate': {
+              required: false,
+              description:
+                'RFC 6750 §3 Bearer challenge when the bearer request itself is malformed, e.g. ' +
+                '`Bearer realm="tessera", error="invalid_request", error_description="malformed Authorization header"`; ' +
+                'absent when only the body is wrong',
+              schema: { type: 'string' },
+            },
+          },
+        },
       ),
       Unauthorized: errorResponse(
         'No bearer token (`unauthorized`, a bare challenge: RFC 6750 §3.1), or the token is not ' +

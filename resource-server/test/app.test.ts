@@ -189,7 +189,7 @@ describe('resource server with a loaded JWKS', () => {
       expect(res.headers['www-authenticate']).toBe('Bearer realm="tessera"');
     });
 
-    it('answers 400 invalid_request when the token is sent both in the header and the query', async () => {
+    it('answers 400 invalid_request with a Bearer challenge (RFC 6750 §3) when the token is sent both in the header and the query', async () => {
       const accessToken = await token();
       const res = await request(app)
         .get('/api/me')
@@ -197,16 +197,20 @@ describe('resource server with a loaded JWKS', () => {
         .set('Authorization', `Bearer ${accessToken}`);
       expect(res.status).toBe(400);
       expect(res.body.error).toBe('invalid_request');
-      expect(res.headers['www-authenticate']).toBeUndefined();
+      expect(res.headers['www-authenticate']).toBe(
+        'Bearer realm="tessera", error="invalid_request", error_description="the access token must be sent in exactly one way"',
+      );
     });
 
     it.each([['Bearer'], ['Bearer a b'], ['Bearer tok%en'], ['Bearer ey"x']])(
-      'answers 400 invalid_request for the malformed credentials %j',
+      'answers 400 invalid_request with a Bearer challenge (RFC 6750 §3) for the malformed credentials %j',
       async (authorization) => {
         const res = await request(app).get('/api/me').set('Authorization', authorization);
         expect(res.status).toBe(400);
         expect(res.body.error).toBe('invalid_request');
-        expect(res.headers['www-authenticate']).toBeUndefined();
+        expect(res.headers['www-authenticate']).toBe(
+          'Bearer realm="tessera", error="invalid_request", error_description="malformed Authorization header"',
+        );
       },
     );
 

@@ -38,6 +38,8 @@ function expectHelmet(res: Response): void {
     'x-content-type-options': 'nosniff',
     'strict-transport-security': expect.stringContaining('max-age='),
     'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    'cross-origin-resource-policy': 'same-origin',
   });
   expect(res.headers['x-powered-by']).toBeUndefined();
 }

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { sendJson } from './http/send.js';
+import { sendJson, sendJsonAndClose } from './http/send.js';
 
 /**
  * Every error code a Tessera service may put on the wire. The OAuth ones are the
@@ -51,6 +51,12 @@ export interface AppErrorOptions {
   headers?: Readonly<Record<string, string>>;
   /** For `insufficient_scope`: the scope the resource needs (RFC 6750 §3). */
   scope?: string;
+  /**
+   * The authentication scheme this error answers for. `Bearer` on an `invalid_request` about
+   * the bearer token itself (a malformed header, a token sent two ways) adds the RFC 6750 §3
+   * challenge; other `invalid_request`s (a bad form field, a bad body) carry none.
+   */
+  challenge?: 'Bearer';
 }
 
 /** The one error class: a wire code, a description safe to show the client, and the cause. */
@@ -59,6 +65,7 @@ export class AppError extends Error {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
   readonly scope: string | undefined;
+  readonly challenge: 'Bearer' | undefined;
 
   constructor(code: ErrorCode, description: string, options: AppErrorOptions = {}) {
     super(description, options.cause === undefined ? undefined : { cause: options.cause });
@@ -67,6 +74,7 @@ export class AppError extends Error {
     this.status = statusByCode[code];
     this.headers = options.headers ?? {};
     this.scope = options.scope;
+    this.challenge = options.challenge;
   }
 }
 
@@ -119,8 +127,9 @@ function quote(value: string): string {
 
 /**
  * The `WWW-Authenticate` challenge for an error: Basic for `invalid_client` (RFC 6749 §5.2),
- * Bearer with the error attributes for bearer failures (RFC 6750 §3), and a bare Bearer
- * challenge when the request carried no token at all (RFC 6750 §3.1).
+ * Bearer with the error attributes for bearer failures (RFC 6750 §3: `invalid_token`,
+ * `insufficient_scope`, and `invalid_request` when it is about the bearer token), and a bare
+ * Bearer challenge when the request carried no token at all (RFC 6750 §3.1).
  */
 export function toChallenge(error: AppError, realm: string): string | undefined {
   switch (error.code) {
@@ -128,8 +137,11 @@ export function toChallenge(error: AppError, realm: string): string | undefined 
       return `Basic realm=${quote(realm)}, charset="UTF-8"`;
     case 'unauthorized':
       return `Bearer realm=${quote(realm)}`;
+    case 'invalid_request':
     case 'invalid_token':
     case 'insufficient_scope': {
+      // Only a malformed bearer request, not any bad parameter, is a Bearer matter (RFC 6750 §3.1).
+      if (error.code === 'invalid_request' && error.challenge !== 'Bearer') return undefined;
       const parts = [`realm=${quote(realm)}`, `error=${quote(error.code)}`];
       parts.push(`error_description=${quote(error.message)}`);
       if (error.scope !== undefined) parts.push(`scope=${quote(error.scope)}`);
@@ -150,8 +162,8 @@ export interface ErrorHandlerOptions {
 }
 
 /**
- * The one error handler, registered last: maps to the wire, sets `WWW-Authenticate`,
- * logs once (5xx at error with the cause, 4xx at debug), and never leaks a stack.
+ * The one error handler, registered last: maps to the wire, sets `WWW-Authenticate`, ends
+ * the connection after a 413 (see {@link sendJsonAndClose}), logs once (5xx at error with the cause, 4xx at debug), and never leaks a stack.
  */
 export function createErrorHandler({
   logger,
@@ -177,7 +189,9 @@ export function createErrorHandler({
     if (challenge !== undefined) res.setHeader('WWW-Authenticate', challenge);
     for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
     res.setHeader('Cache-Control', 'no-store');
-    sendJson(res, error.status, toErrorBody(error));
+    // A body too large is left unread: answer, then close the connection rather than read it all.
+    if (error.code === 'payload_too_large') sendJsonAndClose(req, res, error.status, toErrorBody(error));
+    else sendJson(res, error.status, toErrorBody(error));
   };
 }
 

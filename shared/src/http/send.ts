@@ -25,6 +25,48 @@ export function sendJson(res: ServerResponse, status: number, value: unknown): v
   sendBody(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
 }
 
+/**
+ * A JSON answer that ends the connection, for a request whose body is refused before it was read
+ * (413). The answer goes out at once with `Connection: close`; then what the client is still
+ * sending is read and dropped until its body ends or `lingerMs` passes, and only then is the
+ * response ended and the socket closed. Closing at once, with the client's bytes still arriving,
+ * makes the kernel answer them with a reset that can destroy our answer before the client reads
+ * it (RFC 9112 §9.6: a server "SHOULD" keep reading after its last response instead). The
+ * lingering is bounded, so a client that keeps sending cannot hold the connection.
+ */
+export function sendJsonAndClose(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  lingerMs = 2000,
+): void {
+  const body = JSON.stringify(value);
+  res.statusCode = status;
+  res.setHeader('Connection', 'close');
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  if (req.complete || req.destroyed) {
+    res.end(body);
+    return;
+  }
+  res.write(body);
+  const drop = () => undefined;
+  const done = () => {
+    clearTimeout(timer);
+    req.off('data', drop);
+    req.off('end', done);
+    req.off('close', done);
+    res.end();
+  };
+  const timer = setTimeout(done, lingerMs);
+  timer.unref();
+  req.on('data', drop);
+  req.once('end', done);
+  req.once('close', done);
+  req.resume();
+}
+
 /** True when an If-None-Match header matches the ETag (weak comparison, RFC 9110 §13.1.2). */
 function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
   if (ifNoneMatch === undefined) return false;

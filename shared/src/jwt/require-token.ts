@@ -51,7 +51,8 @@ export interface RequireTokenOptions {
  *
  * - no bearer token in the `Authorization` header → 401 `unauthorized` (a bare Bearer challenge,
  *   no error code); a token only in the query string counts as none;
- * - the Bearer scheme with a malformed credential, or a token also in the query/body → 400 `invalid_request`;
+ * - the Bearer scheme with a malformed credential, or a token also in the query/body → 400
+ *   `invalid_request` with a Bearer challenge carrying `error="invalid_request"`;
  * - any invalid token → 401 `invalid_token` with a short reason;
  * - no usable key set (never loaded, or past its stale window) → 503 `temporarily_unavailable`
  *   with `Retry-After`.
@@ -73,11 +74,15 @@ export function createRequireToken(
       return;
     }
     if (presented.kind === 'malformed') {
-      next(new AppError('invalid_request', presented.reason));
+      next(new AppError('invalid_request', presented.reason, { challenge: 'Bearer' }));
       return;
     }
     if (hasTokenOutsideHeader(req)) {
-      next(new AppError('invalid_request', 'the access token must be sent in exactly one way'));
+      next(
+        new AppError('invalid_request', 'the access token must be sent in exactly one way', {
+          challenge: 'Bearer',
+        }),
+      );
       return;
     }
     const token = presented.token;
