@@ -18,7 +18,7 @@ import { openApiDocument } from './openapi.js';
 import { createResourceMetrics, type ResourceMetrics } from './metrics.js';
 import { createHealthRouter } from './routes/health.js';
 import { createMeRouter } from './routes/me.js';
-import { createNotesRouter } from './routes/notes.js';
+import { createNotesRouter, type NotesLimits } from './routes/notes.js';
 
 export interface AppDependencies {
   config: Pick<ResourceServerConfig, 'issuer' | 'audience'> &
@@ -30,6 +30,8 @@ export interface AppDependencies {
   /** Given by main.ts, whose key provider and feed already count into it; else a fresh one. */
   metrics?: ResourceMetrics;
   clock?: Clock;
+  /** How many notes the example store keeps (default: 100 per user, 10,000 in all). */
+  notesLimits?: NotesLimits;
 }
 
 /** Builds the resource server's Express app: no environment, no listening (see main.ts). */
@@ -40,6 +42,7 @@ export function createApp({
   revocations,
   metrics = createResourceMetrics(),
   clock = systemClock,
+  notesLimits,
 }: AppDependencies): Express {
   metrics.watch(keys, revocations);
   /** Token checks that reached a verdict; the error handler counts the refusals by code. */
@@ -66,7 +69,9 @@ export function createApp({
   };
   // The busiest routes first: every router a request passes costs it the route matching.
   app.use(createMeRouter({ requireToken }));
-  app.use(createNotesRouter({ requireToken, clock }));
+  app.use(
+    createNotesRouter({ requireToken, clock, ...(notesLimits === undefined ? {} : { limits: notesLimits }) }),
+  );
   app.use(createHealthRouter({ keys, ...(revocations === undefined ? {} : { revocations }) }));
   app.use(metrics.router);
   app.use(createOpenApiRouter(openApiDocument));

@@ -426,6 +426,56 @@ describe('resource server with a loaded JWKS', () => {
       expect(notes.body.notes).toEqual([]);
     });
 
+    it('bounds the store per user (409 conflict) and in total (507 insufficient_storage), storing nothing more', async () => {
+      const small = createApp({
+        config: { issuer, audience },
+        logger: logSink().logger,
+        keys,
+        clock,
+        notesLimits: { perUser: 2, total: 3 },
+      });
+      const post = async (subject: string) =>
+        request(small)
+          .post('/api/notes')
+          .set('Authorization', `Bearer ${await token({ sub: subject })}`)
+          .send({ text: `a note of ${subject}` });
+      const list = async (subject: string) =>
+        (
+          await request(small)
+            .get('/api/notes')
+            .set('Authorization', `Bearer ${await token({ sub: subject })}`)
+        ).body.notes as unknown[];
+
+      for (let i = 0; i < 2; i++) expect((await post('alice')).status).toBe(201);
+      const full = await post('alice');
+      expect(full.status).toBe(409);
+      expect(full.body).toEqual({
+        error: 'conflict',
+        error_description: 'note limit reached: at most 2 notes per user',
+      });
+      expect(await list('alice')).toHaveLength(2);
+
+      expect((await post('bob')).status).toBe(201);
+      for (const subject of ['bob', 'carol']) {
+        const res = await post(subject);
+        expect(res.status).toBe(507);
+        expect(res.body).toEqual({
+          error: 'insufficient_storage',
+          error_description: 'the notes store is full (3 notes)',
+        });
+      }
+      expect(await list('bob')).toHaveLength(1);
+      expect(await list('carol')).toEqual([]);
+    });
+
+    it('by default keeps at most 100 notes per user', async () => {
+      const frank = await token({ sub: 'frank' });
+      const post = () =>
+        request(app).post('/api/notes').set('Authorization', `Bearer ${frank}`).send({ text: 'n' });
+      for (let i = 0; i < 100; i++) expect((await post()).status).toBe(201);
+      expect((await post()).status).toBe(409);
+    });
+
     it('checks the token before reading the body', async () => {
       const res = await request(app).post('/api/notes').set('Content-Type', 'text/plain').send('x');
       expect(res.status).toBe(401);

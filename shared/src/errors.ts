@@ -19,10 +19,12 @@ export type ErrorCode =
   | 'unauthorized'
   | 'not_found'
   | 'method_not_allowed'
+  | 'conflict'
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'too_many_requests'
   | 'temporarily_unavailable'
+  | 'insufficient_storage'
   | 'server_error';
 
 const statusByCode: Readonly<Record<ErrorCode, number>> = {
@@ -38,10 +40,12 @@ const statusByCode: Readonly<Record<ErrorCode, number>> = {
   unauthorized: 401,
   not_found: 404,
   method_not_allowed: 405,
+  conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   too_many_requests: 429,
   temporarily_unavailable: 503,
+  insufficient_storage: 507,
   server_error: 500,
 };
 

@@ -11,9 +11,22 @@ export interface Note {
   created_at: string;
 }
 
+/** How many notes the in-memory store keeps: per caller, and in all. */
+export interface NotesLimits {
+  perUser: number;
+  total: number;
+}
+
+/**
+ * About 2 KB per 1000-character note, so at most ~20 MB in all; no caller can take more than
+ * a hundredth of it.
+ */
+export const defaultNotesLimits: Readonly<NotesLimits> = Object.freeze({ perUser: 100, total: 10_000 });
+
 export interface NotesRouterOptions {
   requireToken: RequestHandler;
   clock: Clock;
+  limits?: NotesLimits;
 }
 
 const newNote = z.object({ text: z.string().min(1).max(1000) });
@@ -29,9 +42,20 @@ const requireJson: RequestHandler = (req, _res, next) => {
  * GET/POST /api/notes: each caller (token `sub`) sees only their own notes. The store is an
  * in-memory Map owned by this router, so each app instance starts empty.
  * Authentication runs before the body is read, so an anonymous caller cannot make us parse it.
+ *
+ * The store is bounded, per caller and in total (any store a client can write to needs both: one
+ * token holder must not fill the process's memory, nor crowd out every other caller): a caller
+ * at `limits.perUser` notes gets 409 `conflict`, and once the store holds `limits.total` notes
+ * every new one is 507 `insufficient_storage` (RFC 4918 §11.5), each with a description saying
+ * which limit was reached.
  */
-export function createNotesRouter({ requireToken, clock }: NotesRouterOptions): Router {
+export function createNotesRouter({
+  requireToken,
+  clock,
+  limits = defaultNotesLimits,
+}: NotesRouterOptions): Router {
   const notesBySubject = new Map<string, Note[]>();
+  let total = 0;
   const router = Router();
 
   router.get('/api/notes', requireToken, requireScope('notes:read'), (req, res) => {
@@ -51,14 +75,19 @@ export function createNotesRouter({ requireToken, clock }: NotesRouterOptions): 
       if (!parsed.success)
         throw new AppError('invalid_request', 'body must be {"text": string of 1 to 1000 characters}');
       const owner = (req.user as Express.User).id;
+      const notes = notesBySubject.get(owner) ?? [];
+      if (notes.length >= limits.perUser)
+        throw new AppError('conflict', `note limit reached: at most ${limits.perUser} notes per user`);
+      if (total >= limits.total)
+        throw new AppError('insufficient_storage', `the notes store is full (${limits.total} notes)`);
       const note: Note = {
         id: randomUUID(),
         text: parsed.data.text,
         created_at: new Date(clock.now()).toISOString(),
       };
-      const notes = notesBySubject.get(owner) ?? [];
       notes.push(note);
       notesBySubject.set(owner, notes);
+      total += 1;
       res.setHeader('Cache-Control', 'no-store');
       sendJson(res, 201, note);
     },
