@@ -7,6 +7,7 @@ import {
   createOpenApiRouter,
   notFound,
   type AppError,
+  type Clock,
   type Logger,
   type ServiceMetrics,
 } from '@tessera/shared';
@@ -14,12 +15,13 @@ import type { AuditTrail } from './audit.js';
 import type { ClientService } from './clients/clients.js';
 import type { Grant } from './grants/index.js';
 import type { KeyManager } from './keys/key-manager.js';
+import type { EndpointRateLimits } from './limits/request-limiter.js';
 import { openApiDocument } from './openapi.js';
 import { createHealthRouter } from './routes/health.js';
 import { createIntrospectRouter } from './routes/introspect.js';
 import { createRevocationFeedRouter } from './routes/revocation-feed.js';
 import { createRevokeRouter } from './routes/revoke.js';
-import { createTokenRouter, type TokenRateLimits } from './routes/token.js';
+import { createTokenRouter } from './routes/token.js';
 import { createWellKnownRouter } from './routes/well-known.js';
 import type { Storage } from './storage/storage.js';
 import type { AccessTokenIssuer } from './tokens/access-token.js';
@@ -44,11 +46,17 @@ export interface AuthAppDeps {
   pingRedis?: () => Promise<unknown>;
   /** Sees every error answer (token-endpoint error counts). */
   observeError?: (error: AppError, req: Request) => void;
-  rateLimits: TokenRateLimits;
+  /** Each store-reaching OAuth endpoint's own budgets (per IP, per client). */
+  rateLimits: Readonly<Record<'token' | 'revoke' | 'introspect', EndpointRateLimits>>;
   /** Origins allowed cross-origin; empty: CORS off. */
   corsOrigins: readonly string[];
-  /** Reverse-proxy hops whose X-Forwarded-For is trusted for the client IP (0: none). */
-  trustProxyHops: number;
+  /**
+   * Which reverse proxies' X-Forwarded-For gives the client IP: a hop count (0: none) or a list
+   * of proxy addresses, CIDR ranges and range names (Express's `trust proxy`).
+   */
+  trustProxy: number | readonly string[];
+  /** For the readiness check's pacing; the system clock by default. */
+  clock?: Clock;
 }
 
 /** The auth server's HTTP app: middleware order, routers, error handler. No env, no listen. */
@@ -56,16 +64,16 @@ export function createApp(deps: AuthAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   // Only then does req.ip (the per-IP rate-limit key) come from X-Forwarded-For; else it could be forged.
-  app.set('trust proxy', deps.trustProxyHops);
+  app.set('trust proxy', deps.trustProxy);
   app.use(apiSecurityHeaders());
   app.use(createHttpLogger(deps.logger, { observe: deps.metrics.observeRequest }));
   app.use(createCors(deps.corsOrigins, ['GET', 'POST']));
   // The busiest routes first: every router a request passes costs it the route matching.
-  app.use(createTokenRouter(deps));
+  app.use(createTokenRouter({ ...deps, rateLimits: deps.rateLimits.token }));
   app.use(createWellKnownRouter(deps));
   app.use(createRevocationFeedRouter(deps));
-  app.use(createRevokeRouter(deps));
-  app.use(createIntrospectRouter(deps));
+  app.use(createRevokeRouter({ ...deps, rateLimits: deps.rateLimits.revoke }));
+  app.use(createIntrospectRouter({ ...deps, rateLimits: deps.rateLimits.introspect }));
   app.use(createHealthRouter(deps));
   app.use(deps.metrics.router);
   app.use(createOpenApiRouter(openApiDocument));

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
@@ -41,6 +42,63 @@ function rateLimit(defaultValue: string) {
     });
 }
 
+/** Express's names for address ranges, accepted in a TRUST_PROXY list as Express does. */
+const trustProxyRangeNames = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** Why one TRUST_PROXY list entry is not an address, a CIDR range or a range name; or undefined. */
+function trustedProxyProblem(entry: string): string | undefined {
+  if (trustProxyRangeNames.includes(entry)) return undefined;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0)
+    return `"${entry}" is not an IP address, a CIDR range or one of ${trustProxyRangeNames.join(', ')}`;
+  if (prefix === undefined) return undefined;
+  const bits = Number(prefix);
+  const maxBits = family === 4 ? 32 : 128;
+  if (!/^\d+$/.test(prefix) || bits > maxBits) return `"${entry}": the prefix length must be 1 to ${maxBits}`;
+  // A /0 trusts every address, so every client could choose its own IP: never a proxy list.
+  if (bits === 0) return `"${entry}" trusts every address; list only your proxies`;
+  return undefined;
+}
+
+/**
+ * `TRUST_PROXY`: which reverse proxies' `X-Forwarded-For` gives the client IP (the per-IP rate
+ * limits' key), in either of Express's `trust proxy` forms: a hop count (`0` none, `1` one proxy;
+ * at most 10), or a comma-separated list of proxy addresses, CIDR ranges and the names
+ * `loopback`, `linklocal`, `uniquelocal`. A list is the robust form: the client IP is the nearest
+ * address in the chain that is not a listed proxy, whatever a CDN in front adds or a client forges.
+ */
+function trustProxy() {
+  return z
+    .string()
+    .default('0')
+    .transform((text, ctx): number | readonly string[] => {
+      const trimmed = text.trim();
+      if (/^\d+$/.test(trimmed)) {
+        const hops = Number(trimmed);
+        if (hops <= 10) return hops;
+        ctx.addIssue({ code: 'custom', message: 'a hop count must be at most 10; list the proxies instead' });
+        return z.NEVER;
+      }
+      const entries = trimmed
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter((entry) => entry !== '');
+      const problems = entries.map(trustedProxyProblem).filter((problem) => problem !== undefined);
+      if (entries.length === 0 || problems.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            problems.length > 0
+              ? `${problems.join('; ')} (expected a hop count or a list like 10.0.0.0/8,loopback)`
+              : 'expected a hop count or a list like 10.0.0.0/8,loopback',
+        });
+        return z.NEVER;
+      }
+      return Object.freeze(entries);
+    });
+}
+
 const integer = (defaultValue: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(defaultValue);
 
@@ -77,7 +135,7 @@ const schema = z.object({
   SIGNING_KEY_SIZE: z.enum(['2048', '3072', '4096']).default('2048').transform(Number),
   LOG_LEVEL: logLevel,
   CORS_ORIGINS: corsOrigins(),
-  TRUST_PROXY: integer(0, 0, 10),
+  TRUST_PROXY: trustProxy(),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\/.+/, 'expected redis://… or rediss://…')
@@ -92,6 +150,29 @@ const schema = z.object({
   PASSWORD_HASH_CONCURRENCY: integer(defaultHashConcurrency, 1, 64),
   PASSWORD_HASH_QUEUE: integer(32, 0, 10000),
 });
+
+/**
+ * The key-encryption secret as production wants it: 32 random bytes, base64 (standard or URL-safe,
+ * padding optional) or hex, as `openssl rand -base64 32` or `openssl rand -hex 32` print them.
+ * A passphrase, a shorter key or a pattern (fewer than 16 distinct bytes in 32, which random
+ * bytes all but never are: about 30 are expected) is refused.
+ */
+export function isRandomKeyEncryptionSecret(text: string): boolean {
+  let bytes: Buffer | undefined;
+  if (/^[0-9a-fA-F]{64}$/.test(text)) bytes = Buffer.from(text, 'hex');
+  else if (/^[A-Za-z0-9+/]{43}=?$/.test(text) || /^[A-Za-z0-9_-]{43}$/.test(text))
+    bytes = Buffer.from(text, 'base64');
+  return bytes !== undefined && bytes.length === 32 && new Set(bytes).size >= 16;
+}
+
+/** True when a postgres:// URL still carries the .env.example password placeholder. */
+function hasPlaceholderPassword(url: string): boolean {
+  try {
+    return decodeURIComponent(new URL(url).password).startsWith('change-me');
+  } catch {
+    return false;
+  }
+}
 
 /** Every environment variable the auth server reads (checked against docker-compose.yml by a test). */
 export const configVariables: readonly string[] = Object.keys(schema.shape);
@@ -131,8 +212,11 @@ export interface AuthConfig {
   logLevel: z.output<typeof logLevel>;
   /** Origins allowed cross-origin (CORS); empty: CORS off. */
   corsOrigins: readonly string[];
-  /** Reverse proxies in front of us whose X-Forwarded-For is trusted (Express `trust proxy` hops). */
-  trustProxyHops: number;
+  /**
+   * Which reverse proxies' X-Forwarded-For is trusted, as Express's `trust proxy` takes it: a hop
+   * count, or the proxies' addresses, CIDR ranges and range names.
+   */
+  trustProxy: number | readonly string[];
   /** Rate limits are shared across replicas in this Redis when set; in-process otherwise. */
   redisUrl: string | undefined;
   /** Prefix of every Redis key Tessera writes (several deployments may share one Redis). */
@@ -176,8 +260,27 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
       problems.push(
         'KEY_ENCRYPTION_SECRET: still the .env.example placeholder; set a random one (openssl rand -base64 32)',
       );
-    if (raw.ISSUER.startsWith('http://') && !isLoopbackUrl(raw.ISSUER))
+    else if (!isRandomKeyEncryptionSecret(raw.KEY_ENCRYPTION_SECRET))
+      problems.push(
+        'KEY_ENCRYPTION_SECRET: must be 32 random bytes, base64 or hex encoded, in production; make one with `openssl rand -base64 32`',
+      );
+    // `readEnv` treats an empty value as unset, and so does this check.
+    if (env.ISSUER === undefined || env.ISSUER === '')
+      problems.push(
+        'ISSUER: required in production (the default http://localhost:4000 is for development); set the public https:// URL of the auth server',
+      );
+    else if (raw.ISSUER.startsWith('http://') && !isLoopbackUrl(raw.ISSUER))
       problems.push('ISSUER: must be https:// in production (http:// only on loopback)');
+    // The SQLite default lives in each container: replicas would each sign with their own keys
+    // and hold their own users, clients and revocations. An explicit sqlite: URL is a choice.
+    if (raw.DATABASE_URL === undefined)
+      problems.push(
+        'DATABASE_URL: required in production: postgres://… shared by every replica (or sqlite:<path> for a single instance)',
+      );
+    else if (hasPlaceholderPassword(raw.DATABASE_URL))
+      problems.push(
+        'DATABASE_URL: the PostgreSQL password is still the .env.example placeholder; set POSTGRES_PASSWORD to a random one (openssl rand -hex 24)',
+      );
     // Verifiers do not refresh more often than every 30 s by default (JWKS_MIN_REFRESH), so a
     // shorter max-age would publish keys for less time than the lifecycle counts on.
     if (raw.JWKS_MAX_AGE < 30) problems.push('JWKS_MAX_AGE: must be at least 30s in production');
@@ -202,7 +305,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
     signingKeySize: raw.SIGNING_KEY_SIZE,
     logLevel: raw.LOG_LEVEL,
     corsOrigins: raw.CORS_ORIGINS,
-    trustProxyHops: raw.TRUST_PROXY,
+    trustProxy: raw.TRUST_PROXY,
     redisUrl: raw.REDIS_URL,
     redisKeyPrefix: raw.REDIS_KEY_PREFIX,
     rateLimits: { perIp: raw.RATE_LIMIT_IP, perClient: raw.RATE_LIMIT_CLIENT },

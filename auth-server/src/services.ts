@@ -150,6 +150,15 @@ export function createAuthApp(
 ): Express {
   const shared = redis === undefined ? undefined : { client: redis, keyPrefix: config.redisKeyPrefix };
   const { tokenErrors } = registerAuthMetrics(services.registry, services.storage.keys);
+  // RATE_LIMIT_IP and RATE_LIMIT_CLIENT apply to each endpoint that reaches the store, apart.
+  const endpointBudgets = (endpoint: string) => ({
+    perIp: createRequestLimiter({ name: `${endpoint}-ip`, limit: config.rateLimits.perIp, redis: shared }),
+    perClient: createRequestLimiter({
+      name: `${endpoint}-client`,
+      limit: config.rateLimits.perClient,
+      redis: shared,
+    }),
+  });
   return createApp({
     issuer: config.issuer,
     logger,
@@ -157,14 +166,12 @@ export function createAuthApp(
     keys: services.keys,
     clients: services.clients,
     corsOrigins: config.corsOrigins,
-    trustProxyHops: config.trustProxyHops,
+    trustProxy: config.trustProxy,
+    clock: services.clock,
     rateLimits: {
-      perIp: createRequestLimiter({ name: 'token-ip', limit: config.rateLimits.perIp, redis: shared }),
-      perClient: createRequestLimiter({
-        name: 'token-client',
-        limit: config.rateLimits.perClient,
-        redis: shared,
-      }),
+      token: endpointBudgets('token'),
+      revoke: endpointBudgets('revoke'),
+      introspect: endpointBudgets('introspect'),
     },
     grants: createGrantRegistry({
       users: services.users,

@@ -44,11 +44,38 @@ describe('cached client store (on a real SQLite store, counting its look-ups)', 
     expect(counts.finds).toBe(2);
   });
 
-  it('never caches an unknown client id, so one created elsewhere works at once', async () => {
+  it('remembers an unknown client id for missTtlMs: a flood naming it costs one store query', async () => {
+    const clock = createFixedClock();
+    const cached = createCachedClientStore(store, { clock, missTtlMs: 2000 });
+    for (let i = 0; i < 50; i++) expect(await cached.find('nobody')).toBeUndefined();
+    expect(counts.finds).toBe(1);
+    await sql.insert(client('nobody')); // created elsewhere: the admin CLI, another replica
+    clock.advance(1999);
+    expect(await cached.find('nobody')).toBeUndefined();
+    expect(counts.finds).toBe(1);
+    clock.advance(1);
+    expect(await cached.find('nobody')).toEqual(client('nobody'));
+    expect(counts.finds).toBe(2);
+  });
+
+  it('finds a client created through it at once, even right after its id was unknown', async () => {
     const cached = createCachedClientStore(store, { clock: createFixedClock() });
     expect(await cached.find('late')).toBeUndefined();
-    await sql.insert(client('late')); // e.g. the admin CLI, another process
+    await cached.insert(client('late'));
     expect(await cached.find('late')).toEqual(client('late'));
+  });
+
+  it('keeps unknown ids apart from clients: a flood of random ids never evicts a real client', async () => {
+    await sql.insert(client('web'));
+    const cached = createCachedClientStore(store, { clock: createFixedClock(), maxEntries: 10 });
+    await cached.find('web');
+    for (let i = 0; i < 100; i++) await cached.find(`random-${i}`);
+    counts.finds = 0;
+    expect(await cached.find('web')).toEqual(client('web'));
+    expect(counts.finds).toBe(0);
+    // ...and the misses themselves stay bounded: the oldest random id is asked about again.
+    await cached.find('random-0');
+    expect(counts.finds).toBe(1);
   });
 
   it('drops the entry when the client is written or deleted through it, or forgotten', async () => {

@@ -1,9 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { ConfigError } from '@tessera/shared';
 import { loadConfig } from '../src/config.js';
 
-function configError(env: Record<string, string>): ConfigError {
+function configError(env: Record<string, string | undefined>): ConfigError {
   try {
     loadConfig(env);
   } catch (error) {
@@ -106,24 +107,32 @@ describe('problems', () => {
 });
 
 describe('production', () => {
-  const secret = 'a-production-secret-a-production-secret';
+  // What `openssl rand -base64 32` prints.
+  const secret = randomBytes(32).toString('base64');
+  /** A production environment that passes; each test spoils one thing. */
+  const production = {
+    NODE_ENV: 'production',
+    KEY_ENCRYPTION_SECRET: secret,
+    ISSUER: 'https://auth.example.com',
+    DATABASE_URL: 'postgres://tessera:s3cret-from-openssl@postgres:5432/tessera',
+  };
 
   test('without KEY_ENCRYPTION_SECRET is refused', () => {
-    const error = configError({ NODE_ENV: 'production', ISSUER: 'https://auth.example.com' });
+    const error = configError({ ...production, KEY_ENCRYPTION_SECRET: undefined });
     expect(error.problems).toEqual([expect.stringMatching(/^KEY_ENCRYPTION_SECRET: /)]);
   });
 
   test('with an http:// issuer on a non-loopback host is refused', () => {
-    const error = configError({
-      NODE_ENV: 'production',
-      KEY_ENCRYPTION_SECRET: secret,
-      ISSUER: 'http://auth.example.com',
-    });
+    const error = configError({ ...production, ISSUER: 'http://auth.example.com' });
     expect(error.problems).toEqual([expect.stringMatching(/^ISSUER: /)]);
   });
 
   test('both problems are reported at once', () => {
-    const error = configError({ NODE_ENV: 'production', ISSUER: 'http://auth.example.com' });
+    const error = configError({
+      ...production,
+      KEY_ENCRYPTION_SECRET: undefined,
+      ISSUER: 'http://auth.example.com',
+    });
     expect(error.problems).toHaveLength(2);
   });
 
@@ -133,8 +142,77 @@ describe('production', () => {
     'http://[::1]:4000',
     'https://auth.example.com',
   ])('ISSUER=%s is allowed', (issuer) => {
-    const config = loadConfig({ NODE_ENV: 'production', KEY_ENCRYPTION_SECRET: secret, ISSUER: issuer });
+    const config = loadConfig({ ...production, ISSUER: issuer });
     expect(config).toMatchObject({ production: true, issuer, keyEncryptionSecret: secret });
+  });
+
+  test.each<[string, Record<string, string | undefined>, RegExp]>([
+    [
+      'the default issuer (ISSUER unset)',
+      { ISSUER: undefined },
+      /^ISSUER: required in production \(the default http:\/\/localhost:4000 is for development\)/,
+    ],
+    ['an empty ISSUER (unset, as in a compose file)', { ISSUER: '' }, /^ISSUER: required in production/],
+    [
+      'an unset DATABASE_URL (a SQLite file per container)',
+      { DATABASE_URL: undefined },
+      /^DATABASE_URL: required in production: postgres:\/\/… shared by every replica/,
+    ],
+    [
+      'the .env.example PostgreSQL password',
+      { DATABASE_URL: 'postgres://tessera:change-me-openssl-rand-hex-24@postgres:5432/tessera' },
+      /^DATABASE_URL: the PostgreSQL password is still the \.env\.example placeholder; set POSTGRES_PASSWORD .*openssl rand -hex 24/,
+    ],
+    [
+      'a passphrase as KEY_ENCRYPTION_SECRET',
+      { KEY_ENCRYPTION_SECRET: 'a-production-secret-a-production-secret' },
+      /^KEY_ENCRYPTION_SECRET: must be 32 random bytes, base64 or hex encoded, in production; make one with `openssl rand -base64 32`$/,
+    ],
+    [
+      '16 bytes in hex',
+      { KEY_ENCRYPTION_SECRET: randomBytes(16).toString('hex') },
+      /^KEY_ENCRYPTION_SECRET: must be 32 random bytes/,
+    ],
+    [
+      '48 bytes in base64',
+      { KEY_ENCRYPTION_SECRET: randomBytes(48).toString('base64') },
+      /^KEY_ENCRYPTION_SECRET: must be 32 random bytes/,
+    ],
+    [
+      '32 zero bytes in hex',
+      { KEY_ENCRYPTION_SECRET: '0'.repeat(64) },
+      /^KEY_ENCRYPTION_SECRET: must be 32 random bytes/,
+    ],
+    [
+      'a repeated pattern in base64',
+      { KEY_ENCRYPTION_SECRET: Buffer.alloc(32, 'ab').toString('base64') },
+      /^KEY_ENCRYPTION_SECRET: must be 32 random bytes/,
+    ],
+  ])('refuses %s, in exactly one line', (_what, spoil, line) => {
+    expect(configError({ ...production, ...spoil }).problems).toEqual([expect.stringMatching(line)]);
+  });
+
+  test.each([
+    ['base64', randomBytes(32).toString('base64')],
+    ['base64 without padding', randomBytes(32).toString('base64').replace(/=+$/, '')],
+    ['base64url', randomBytes(32).toString('base64url')],
+    ['hex', randomBytes(32).toString('hex')],
+    ['upper-case hex', randomBytes(32).toString('hex').toUpperCase()],
+  ])('accepts 32 random bytes as KEY_ENCRYPTION_SECRET in %s', (_encoding, value) => {
+    expect(loadConfig({ ...production, KEY_ENCRYPTION_SECRET: value }).keyEncryptionSecret).toBe(value);
+  });
+
+  test('accepts an explicit sqlite: DATABASE_URL (a single instance, chosen knowingly)', () => {
+    expect(
+      loadConfig({ ...production, DATABASE_URL: 'sqlite:/var/lib/tessera/tessera.db' }).database,
+    ).toEqual({
+      dialect: 'sqlite',
+      file: '/var/lib/tessera/tessera.db',
+    });
+  });
+
+  test('development mode still runs on the embedded defaults', () => {
+    expect(loadConfig({})).toMatchObject({ production: false, issuer: 'http://localhost:4000' });
   });
 });
 
@@ -153,6 +231,7 @@ describe('production mode and the .env.example placeholder', () => {
       loadConfig({
         NODE_ENV: 'production',
         ISSUER: 'https://auth.example',
+        DATABASE_URL: 'postgres://tessera:pw@postgres/tessera',
         KEY_ENCRYPTION_SECRET: 'change-me-to-32-random-bytes-base64-encoded',
       }),
     ).toThrow(/KEY_ENCRYPTION_SECRET: still the \.env\.example placeholder/);
@@ -163,7 +242,7 @@ describe('abuse limits (issue #6)', () => {
   test('defaults: in-process limits, documented budgets and lock policy, CORS off', () => {
     expect(loadConfig({})).toMatchObject({
       corsOrigins: [],
-      trustProxyHops: 0,
+      trustProxy: 0,
       redisUrl: undefined,
       redisKeyPrefix: 'tessera:',
       rateLimits: {
@@ -189,7 +268,25 @@ describe('abuse limits (issue #6)', () => {
     [{ LOGIN_LOCK_BASE: '1h', LOGIN_LOCK_MAX: '15m' }, /^LOGIN_LOCK_MAX, LOGIN_FAILURE_WINDOW: /],
     [{ LOGIN_LOCK_MAX: '2h' }, /^LOGIN_LOCK_MAX, LOGIN_FAILURE_WINDOW: /],
     [{ PASSWORD_HASH_CONCURRENCY: '0' }, /^PASSWORD_HASH_CONCURRENCY: /],
+    [{ TRUST_PROXY: '11' }, /^TRUST_PROXY: a hop count must be at most 10; list the proxies instead$/],
+    [
+      { TRUST_PROXY: '10.0.0.0/8,proxy.internal' },
+      /^TRUST_PROXY: "proxy.internal" is not an IP address, a CIDR/,
+    ],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, /^TRUST_PROXY: "10.0.0.0\/33": the prefix length must be 1 to 32/],
+    [{ TRUST_PROXY: '0.0.0.0/0' }, /^TRUST_PROXY: "0.0.0.0\/0" trusts every address; list only your proxies/],
+    [{ TRUST_PROXY: '::/0' }, /^TRUST_PROXY: "::\/0" trusts every address/],
+    [{ TRUST_PROXY: ',' }, /^TRUST_PROXY: expected a hop count or a list/],
   ])('%j is refused with one line naming the variable', (env, message) => {
     expect(configError(env).problems).toEqual([expect.stringMatching(message)]);
+  });
+
+  test.each<[string, number | string[]]>([
+    ['2', 2],
+    ['10.0.0.0/8', ['10.0.0.0/8']],
+    [' 203.0.113.7 , 10.1.0.0/16,loopback ', ['203.0.113.7', '10.1.0.0/16', 'loopback']],
+    ['2001:db8::/32,uniquelocal,linklocal', ['2001:db8::/32', 'uniquelocal', 'linklocal']],
+  ])('TRUST_PROXY=%j is read as Express `trust proxy` takes it', (text, value) => {
+    expect(loadConfig({ TRUST_PROXY: text }).trustProxy).toEqual(value);
   });
 });

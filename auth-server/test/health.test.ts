@@ -26,6 +26,46 @@ describe('health', () => {
   });
 });
 
+describe('readiness checks reach the store at most once a second', () => {
+  let auth: TestAuth;
+  let pings: number;
+  beforeAll(async () => {
+    auth = await createTestAuth();
+    // The real store's ping, counted.
+    const ping = auth.services.storage.ping.bind(auth.services.storage);
+    auth.services.storage.ping = () => {
+      pings += 1;
+      return ping();
+    };
+  });
+  afterAll(() => auth.close().catch(() => undefined));
+
+  test('a flood of /readyz shares one check, and the next second brings a fresh one', async () => {
+    pings = 0;
+    const answers = await Promise.all(Array.from({ length: 50 }, () => request(auth.app).get('/readyz')));
+    for (const res of answers) expect(res.status).toBe(200);
+    for (let i = 0; i < 10; i++) expect((await request(auth.app).get('/readyz')).status).toBe(200);
+    expect(pings).toBe(1);
+
+    auth.clock.advance(999);
+    await request(auth.app).get('/readyz');
+    expect(pings).toBe(1);
+    auth.clock.advance(1);
+    await request(auth.app).get('/readyz');
+    expect(pings).toBe(2);
+  });
+
+  test('a store that stops answering shows within a second', async () => {
+    auth.clock.advance(1000);
+    expect((await request(auth.app).get('/readyz')).status).toBe(200);
+    await auth.services.storage.close();
+    auth.clock.advance(1000);
+    const ready = await request(auth.app).get('/readyz');
+    expect(ready.status).toBe(503);
+    expect(ready.body.checks).toEqual({ storage: false, keys: true });
+  });
+});
+
 describe('readiness when the store is gone', () => {
   let auth: TestAuth;
   beforeAll(async () => {

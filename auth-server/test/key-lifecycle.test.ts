@@ -103,8 +103,9 @@ describe('derived durations and refused configurations', () => {
   test('production refuses a JWKS max-age under 30 s; development allows seconds (the rotation drill)', () => {
     const production = {
       NODE_ENV: 'production',
-      KEY_ENCRYPTION_SECRET: secret,
+      KEY_ENCRYPTION_SECRET: 'Vx3MYlyBwzCTRdTkRVudNrXq6NDcMfaBxDL8SAKSjgs=',
       ISSUER: 'https://auth.example.com',
+      DATABASE_URL: 'postgres://tessera:pw@postgres/tessera',
     };
     expect(configError({ ...production, JWKS_MAX_AGE: '10s', KEY_RELOAD_INTERVAL: '5s' }).problems).toEqual([
       expect.stringMatching(/^JWKS_MAX_AGE: /),

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,12 +36,47 @@ describe('production mode refuses unsafe settings at start, one clear line per p
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('the default issuer, no DATABASE_URL and a passphrase for a key: one line each', async () => {
+    const run = await start({
+      NODE_ENV: 'production',
+      DATA_DIR: dataDir,
+      KEY_ENCRYPTION_SECRET: 'production-secret-production-secret-01',
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr.trimEnd().split('\n')).toEqual([
+      'auth-server: invalid configuration',
+      expect.stringMatching(/^ {2}KEY_ENCRYPTION_SECRET: must be 32 random bytes, base64 or hex encoded/),
+      expect.stringMatching(/^ {2}ISSUER: required in production \(the default http:\/\/localhost:4000/),
+      expect.stringMatching(/^ {2}DATABASE_URL: required in production/),
+    ]);
+  });
+
+  it('the .env.example PostgreSQL password is refused before any connection is tried', async () => {
+    const run = await start({
+      NODE_ENV: 'production',
+      DATA_DIR: dataDir,
+      ISSUER: 'https://auth.example',
+      KEY_ENCRYPTION_SECRET: randomBytes(32).toString('hex'),
+      // Nothing listens on port 1: the refusal must come from the check, not a connection error.
+      DATABASE_URL: 'postgres://tessera:change-me-openssl-rand-hex-24@127.0.0.1:1/tessera',
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr.trimEnd().split('\n')).toEqual([
+      'auth-server: invalid configuration',
+      expect.stringMatching(
+        /^ {2}DATABASE_URL: the PostgreSQL password is still the \.env\.example placeholder/,
+      ),
+    ]);
+  });
+
   it('a registered public client with the password grant stops the server', async () => {
     const env = {
       NODE_ENV: 'production',
       DATA_DIR: dataDir,
       ISSUER: 'https://auth.example',
-      KEY_ENCRYPTION_SECRET: 'production-secret-production-secret-01',
+      KEY_ENCRYPTION_SECRET: randomBytes(32).toString('base64'),
+      // A single instance on SQLite, chosen explicitly (unset is refused in production).
+      DATABASE_URL: `sqlite:${join(dataDir, 'tessera.db')}`,
     };
     // Registered while in development mode, then the deployment switches to production.
     const services = await loadServices(

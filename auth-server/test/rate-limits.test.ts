@@ -65,6 +65,65 @@ describe('behind a reverse proxy (TRUST_PROXY=1)', () => {
   });
 });
 
+describe('behind a CDN and a proxy (TRUST_PROXY lists the proxies)', () => {
+  // supertest connects from 127.0.0.1: that is "our proxy"; 198.51.100.0/24 plays the CDN.
+  test('the client IP is the nearest address that is not a listed proxy: its own budget, and no forged one', async () => {
+    const auth = await createTestAuth({ RATE_LIMIT_IP: '1/1m', TRUST_PROXY: '127.0.0.1,198.51.100.0/24' });
+    const secret = await withClient(auth, 'svc');
+    // client → CDN edge → our proxy: X-Forwarded-For: <client>, <CDN edge>
+    expect((await clientCredentials(auth, 'svc', secret, '203.0.113.1, 198.51.100.7')).status).toBe(200);
+    expectThrottled(await clientCredentials(auth, 'svc', secret, '203.0.113.1, 198.51.100.8'), 60);
+    // Another client through the same CDN and proxy has a budget of its own (with a hop count
+    // of 1, both would be the CDN edge's address and share one)...
+    expect((await clientCredentials(auth, 'svc', secret, '203.0.113.2, 198.51.100.7')).status).toBe(200);
+    // ...and a client cannot buy a fresh budget by prepending addresses of its choice (with a
+    // hop count of 3, the forged 192.0.2.99 would be taken as the client).
+    expectThrottled(
+      await clientCredentials(auth, 'svc', secret, '192.0.2.99, 203.0.113.1, 198.51.100.7'),
+      60,
+    );
+    await auth.close();
+  });
+});
+
+describe('revocation and introspection reach the store: each has budgets of its own', () => {
+  const post = (auth: TestAuth, path: string, clientId: string, secret: string) =>
+    request(auth.app)
+      .post(path)
+      .type('form')
+      .set('Authorization', basic(clientId, secret))
+      .send(form(['token', 'not-a-token']));
+
+  test.each(['/oauth/revoke', '/oauth/introspect'])(
+    '%s: per IP (before the body is read or the client looked up), apart from the token endpoint',
+    async (path) => {
+      const auth = await createTestAuth({ RATE_LIMIT_IP: '2/1m' });
+      const secret = await withClient(auth, 'svc');
+      for (let i = 0; i < 2; i++) expect((await post(auth, path, 'svc', secret)).status).toBe(200);
+      expectThrottled(await post(auth, path, 'svc', secret), 60);
+      // Unknown clients, not a form: still the budget answers first, so a flood never reaches the store.
+      expectThrottled(await post(auth, path, 'unknown-client', 'x'), 60);
+      expectThrottled(await request(auth.app).post(path).type('json').send('{}'), 60);
+      // The token endpoint's budget is untouched.
+      expect((await clientCredentials(auth, 'svc', secret)).status).toBe(200);
+      await auth.close();
+    },
+  );
+
+  test.each(['/oauth/revoke', '/oauth/introspect'])(
+    '%s: per authenticated client; another client is unaffected',
+    async (path) => {
+      const auth = await createTestAuth({ RATE_LIMIT_CLIENT: '2/1h' });
+      const [first, second] = [await withClient(auth, 'first'), await withClient(auth, 'second')];
+      for (let i = 0; i < 2; i++) expect((await post(auth, path, 'first', first)).status).toBe(200);
+      expectThrottled(await post(auth, path, 'first', first), 3600);
+      expect((await post(auth, path, 'second', second)).status).toBe(200);
+      expect((await clientCredentials(auth, 'first', first)).status).toBe(200);
+      await auth.close();
+    },
+  );
+});
+
 describe('per client (RATE_LIMIT_CLIENT)', () => {
   test('an authenticated client over its budget gets 429; another client is unaffected', async () => {
     const auth = await createTestAuth({ RATE_LIMIT_CLIENT: '2/1h' });

@@ -1,3 +1,4 @@
+import type { RequestHandler } from 'express';
 import { AppError } from '@tessera/shared';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
@@ -7,6 +8,27 @@ import type { RateLimit } from '../config.js';
 export interface RequestLimiter {
   /** Spends one request; throws 429 `too_many_requests` with `Retry-After` once the budget is gone. */
   consume(key: string): Promise<void>;
+}
+
+/**
+ * The request budgets of one endpoint that reaches the store: per client IP, spent before the
+ * request is even parsed, and per authenticated client. Each endpoint has budgets of its own, so
+ * a flood of one (revocations, say) never spends another's (tokens).
+ */
+export interface EndpointRateLimits {
+  perIp: RequestLimiter;
+  perClient: RequestLimiter;
+}
+
+/**
+ * Middleware spending one request of `limiter` for the client IP. `req.ip` follows `trust proxy`
+ * (TRUST_PROXY); without a socket address every caller shares one budget.
+ */
+export function limitByIp(limiter: RequestLimiter): RequestHandler {
+  return async (req, _res, next) => {
+    await limiter.consume(req.ip ?? 'unknown');
+    next();
+  };
 }
 
 /**

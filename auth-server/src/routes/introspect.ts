@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { AppError, methodNotAllowed, sendJson } from '@tessera/shared';
 import type { ClientService } from '../clients/clients.js';
+import { limitByIp, type EndpointRateLimits } from '../limits/request-limiter.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import type { RevocationService } from '../tokens/revocations.js';
@@ -11,17 +12,21 @@ const seconds = (ms: number) => Math.floor(ms / 1000);
 /**
  * POST /oauth/introspect (RFC 7662), for confidential clients. Our JWT access tokens
  * (verified, audience checked, revocations applied) and refresh tokens (only to the client
- * they were issued to); everything else is `{"active": false}` and nothing more (§2.2).
+ * they were issued to); everything else is `{"active": false}` and nothing more (§2.2). Each
+ * request reaches the store, so it spends the endpoint's own budgets (per IP before parsing,
+ * then per client): over them it is 429 with `Retry-After`.
  */
 export function createIntrospectRouter(deps: {
   clients: ClientService;
   accessTokens: AccessTokenIssuer;
   refreshTokens: RefreshTokenService;
   revocations: RevocationService;
+  rateLimits: EndpointRateLimits;
 }): Router {
   const router = Router();
-  router.post('/oauth/introspect', createFormParser(), async (req, res) => {
+  router.post('/oauth/introspect', limitByIp(deps.rateLimits.perIp), createFormParser(), async (req, res) => {
     const { client, params } = await authenticateClient(req, deps.clients);
+    await deps.rateLimits.perClient.consume(client.clientId);
     if (client.isPublic) throw new AppError('invalid_client', 'introspection requires a confidential client');
     const token = requireParam(params, 'token');
     res.setHeader('Cache-Control', 'no-store');

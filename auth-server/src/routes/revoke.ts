@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { methodNotAllowed } from '@tessera/shared';
 import type { AuditTrail } from '../audit.js';
 import type { ClientService } from '../clients/clients.js';
+import { limitByIp, type EndpointRateLimits } from '../limits/request-limiter.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import type { RevocationService } from '../tokens/revocations.js';
@@ -10,7 +11,9 @@ import { authenticateClient, createFormParser, requireParam } from './form.js';
 /**
  * POST /oauth/revoke (RFC 7009). A refresh token revokes its whole family and the access
  * tokens minted from it; an access token is denied until it expires. Tokens that are
- * unknown, expired or another client's answer 200 and change nothing (§2.2).
+ * unknown, expired or another client's answer 200 and change nothing (§2.2). Each request reaches
+ * the store, so it spends the endpoint's own budgets (per IP before parsing, then per client):
+ * over them it is 429 with `Retry-After`.
  */
 export function createRevokeRouter(deps: {
   clients: ClientService;
@@ -18,10 +21,12 @@ export function createRevokeRouter(deps: {
   refreshTokens: RefreshTokenService;
   revocations: RevocationService;
   audit: AuditTrail;
+  rateLimits: EndpointRateLimits;
 }): Router {
   const router = Router();
-  router.post('/oauth/revoke', createFormParser(), async (req, res) => {
+  router.post('/oauth/revoke', limitByIp(deps.rateLimits.perIp), createFormParser(), async (req, res) => {
     const { client, params } = await authenticateClient(req, deps.clients);
+    await deps.rateLimits.perClient.consume(client.clientId);
     const token = requireParam(params, 'token');
     // token_type_hint only orders the lookup (§2.1); the two formats cannot be confused.
     const claims = await deps.accessTokens.verify(token);

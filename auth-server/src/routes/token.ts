@@ -1,18 +1,12 @@
-import { Router, type RequestHandler } from 'express';
+import { Router } from 'express';
 import { AppError, methodNotAllowed, sendJson } from '@tessera/shared';
 import type { AuditTrail } from '../audit.js';
 import type { ClientService } from '../clients/clients.js';
 import type { Grant } from '../grants/index.js';
-import type { RequestLimiter } from '../limits/request-limiter.js';
+import { limitByIp, type EndpointRateLimits } from '../limits/request-limiter.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import { formatScope } from '../tokens/scope.js';
 import { authenticateClient, createFormParser, requireParam } from './form.js';
-
-/** Request budgets at the token endpoint: per client IP (before any parsing) and per authenticated client. */
-export interface TokenRateLimits {
-  perIp: RequestLimiter;
-  perClient: RequestLimiter;
-}
 
 /**
  * POST /oauth/token (RFC 6749 §3.2, §5): authenticate the client, run its grant, issue a token.
@@ -22,16 +16,11 @@ export function createTokenRouter(deps: {
   clients: ClientService;
   grants: ReadonlyMap<string, Grant>;
   accessTokens: AccessTokenIssuer;
-  rateLimits: TokenRateLimits;
+  rateLimits: EndpointRateLimits;
   audit: AuditTrail;
 }): Router {
   const router = Router();
-  const limitByIp: RequestHandler = async (req, _res, next) => {
-    // req.ip follows `trust proxy` (TRUST_PROXY); without a socket address every caller shares one budget.
-    await deps.rateLimits.perIp.consume(req.ip ?? 'unknown');
-    next();
-  };
-  router.post('/oauth/token', limitByIp, createFormParser(), async (req, res) => {
+  router.post('/oauth/token', limitByIp(deps.rateLimits.perIp), createFormParser(), async (req, res) => {
     const { client, params } = await authenticateClient(req, deps.clients);
     await deps.rateLimits.perClient.consume(client.clientId);
     const grantType = requireParam(params, 'grant_type');
