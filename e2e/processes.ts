@@ -13,6 +13,8 @@ export type ServiceName = 'auth-server' | 'resource-server';
 export interface RunningService {
   port: number;
   url: string;
+  /** The metrics listener (METRICS_PORT, loopback): `${metricsUrl}/metrics`. */
+  metricsUrl: string;
   /** Every stdout/stderr line so far. */
   output: string[];
   /** Sends SIGTERM and resolves with the exit code. */
@@ -29,12 +31,12 @@ function entry(service: ServiceName, file: string): string {
 /**
  * Starts a service from its built entry point, as `npm start -w <service>` does, with only
  * the given environment (plus PATH), and resolves once its 'listening' log line says which
- * port it bound (PORT=0).
+ * ports it bound (PORT=0, METRICS_PORT=0 unless given: services run side by side in tests).
  */
 export function startService(service: ServiceName, env: Record<string, string>): Promise<RunningService> {
   const child: ChildProcess = spawn(process.execPath, [entry(service, 'main.js')], {
     cwd: `${root}${service}`,
-    env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH ?? '', PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -43,12 +45,13 @@ export function startService(service: ServiceName, env: Record<string, string>):
     const onLine = (line: string) => {
       output.push(line);
       if (!line.startsWith('{')) return;
-      const record = JSON.parse(line) as { msg?: string; port?: number };
+      const record = JSON.parse(line) as { msg?: string; port?: number; metricsPort?: number };
       if (record.msg === 'listening' && typeof record.port === 'number') {
         const port = record.port;
         resolve({
           port,
           url: `http://127.0.0.1:${port}`,
+          metricsUrl: `http://127.0.0.1:${record.metricsPort ?? 0}`,
           output,
           stop: () => {
             if (child.exitCode === null) child.kill('SIGTERM');

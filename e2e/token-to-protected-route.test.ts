@@ -111,4 +111,20 @@ describe('end to end: credentials in, RS256 token out, protected route verifies 
     expect(listed.status).toBe(200);
     expect(JSON.stringify(await listed.json())).toContain('"hi"');
   });
+
+  it('each service serves /metrics on its own loopback listener (METRICS_PORT), not on its API port', async () => {
+    for (const [service, name] of [
+      [auth, 'auth-server'],
+      [resource, 'resource-server'],
+    ] as const) {
+      expect((await fetch(`${service.url}/metrics`)).status).toBe(404);
+      const scrape = await fetch(`${service.metricsUrl}/metrics`);
+      expect(scrape.status).toBe(200);
+      expect(await scrape.text()).toMatch(
+        new RegExp(`^process_cpu_seconds_total\\{service="${name}"\\} `, 'm'),
+      );
+      expect(service.output.join('\n')).toContain(`"metricsHost":"127.0.0.1"`);
+      expect(service.metricsUrl).not.toBe(service.url);
+    }
+  });
 });

@@ -75,7 +75,6 @@ export function createApp(deps: AuthAppDeps): Express {
   app.use(createRevokeRouter({ ...deps, rateLimits: deps.rateLimits.revoke }));
   app.use(createIntrospectRouter({ ...deps, rateLimits: deps.rateLimits.introspect }));
   app.use(createHealthRouter(deps));
-  app.use(deps.metrics.router);
   app.use(createOpenApiRouter(openApiDocument));
   app.use(notFound);
   app.use(

@@ -9,6 +9,7 @@ import {
   httpUrl,
   isLoopbackUrl,
   logLevel,
+  metricsVariables,
   parseDuration,
   port,
   readEnv,
@@ -113,6 +114,7 @@ const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: port(4000),
   HOST: z.string().min(1).default('127.0.0.1'),
+  ...metricsVariables(9464),
   ISSUER: httpUrl().default('http://localhost:4000'),
   AUDIENCE: z.string().min(1).default('tessera-api'),
   DATA_DIR: z.string().min(1).default('./data'),
@@ -196,6 +198,8 @@ export interface AuthConfig {
   production: boolean;
   port: number;
   host: string;
+  /** Where `GET /metrics` is served: its own listener, never the API's (loopback by default). */
+  metrics: { port: number; host: string };
   issuer: string;
   audience: string;
   dataDir: string;
@@ -291,6 +295,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
     production,
     port: raw.PORT,
     host: raw.HOST,
+    metrics: Object.freeze({ port: raw.METRICS_PORT, host: raw.METRICS_HOST }),
     issuer: raw.ISSUER,
     audience: raw.AUDIENCE,
     dataDir,

@@ -1,4 +1,4 @@
-import { ConfigError, createLogger, exitOnSignals, listen } from '@tessera/shared';
+import { ConfigError, createLogger, createMetricsApp, exitOnSignals, listen } from '@tessera/shared';
 import { isUnsafeInProduction } from './clients/clients.js';
 import { loadConfig } from './config.js';
 import { KeyDecryptionError } from './keys/encryption.js';
@@ -32,8 +32,17 @@ async function main(): Promise<void> {
   );
   const app = createAuthApp(config, logger, services, redis);
   const server = await listen(app, { port: config.port, host: config.host });
+  // Metrics on a listener of their own (METRICS_PORT), which only the monitoring network reaches.
+  const metricsServer = await listen(createMetricsApp(services.registry, logger), config.metrics);
   logger.info(
-    { port: server.port, host: config.host, issuer: config.issuer, rateLimits: redis ? 'redis' : 'memory' },
+    {
+      port: server.port,
+      host: config.host,
+      metricsPort: metricsServer.port,
+      metricsHost: config.metrics.host,
+      issuer: config.issuer,
+      rateLimits: redis ? 'redis' : 'memory',
+    },
     'listening',
   );
   // Housekeeping: forget old failed logins, expired refresh tokens and revocations nothing can match.
@@ -50,7 +59,7 @@ async function main(): Promise<void> {
   exitOnSignals(logger, async () => {
     services.keys.stop();
     clearInterval(prune);
-    await server.close();
+    await Promise.all([server.close(), metricsServer.close()]);
     await redis?.quit();
     await services.storage.close();
   });

@@ -140,6 +140,7 @@ export const openApiDocument: OpenApiDocument = {
             content: jsonContent(toErrorSchema(['invalid_request'])),
           },
           ...formEndpointResponses,
+          '429': responseRef('TooManyRequests'),
         },
       },
     },
@@ -164,6 +165,7 @@ export const openApiDocument: OpenApiDocument = {
             content: jsonContent(toErrorSchema(['invalid_request'])),
           },
           ...formEndpointResponses,
+          '429': responseRef('TooManyRequests'),
         },
       },
     },
@@ -246,23 +248,6 @@ export const openApiDocument: OpenApiDocument = {
             description: 'Alive',
             headers: { 'Cache-Control': { required: true, ...noStore } },
             content: jsonContent(schemaRef('Liveness')),
-          },
-        },
-      },
-    },
-    '/metrics': {
-      get: {
-        operationId: 'getMetrics',
-        tags: ['operations'],
-        summary:
-          'Prometheus metrics: tokens issued by grant, token errors by code, logins, refresh reuse, key ages, latency',
-        description: 'For the monitoring network only: publish it nowhere else.',
-        security: [],
-        responses: {
-          '200': {
-            description: 'The Prometheus text exposition format',
-            headers: { 'Cache-Control': { required: true, ...noStore } },
-            content: { 'text/plain': { schema: { type: 'string' } } },
           },
         },
       },

@@ -21,6 +21,8 @@ describe('defaults', () => {
       production: false,
       port: 4000,
       host: '127.0.0.1',
+      // Metrics on their own listener, loopback only unless METRICS_HOST says otherwise.
+      metrics: { port: 9464, host: '127.0.0.1' },
       issuer: 'http://localhost:4000',
       audience: 'tessera-api',
       dataDir: resolve('./data'),

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createLogger, createMetricsApp } from '@tessera/shared';
 import request from 'supertest';
 import { basic, createTestAuth, type TestAuth } from './helpers.js';
 
@@ -24,8 +25,11 @@ describe('metrics and the audit trail at the auth server', () => {
 
   const token = (form: Record<string, string>) =>
     request(auth.app).post('/oauth/token').set('Authorization', basic('ops', secret)).type('form').send(form);
+  /** What main.ts serves on METRICS_PORT. */
+  const metricsApp = () =>
+    createMetricsApp(auth.services.registry, createLogger({ name: 'test', level: 'silent' }));
   const metrics = async () => {
-    const res = await request(auth.app).get('/metrics');
+    const res = await request(metricsApp()).get('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain/);
     return res.text;
@@ -34,6 +38,12 @@ describe('metrics and the audit trail at the auth server', () => {
     auth.lines
       .map((line) => JSON.parse(line) as Record<string, unknown>)
       .filter((record) => 'event' in record);
+
+  it('serves metrics only on their own listener (METRICS_PORT): the API answers 404 for /metrics, running no collector', async () => {
+    const res = await request(auth.app).get('/metrics');
+    expect(res.status).toBe(404);
+    expect(res.body.error).toBe('not_found');
+  });
 
   it('counts tokens by grant, errors by code, logins by result and refresh reuse by kind', async () => {
     expect((await token({ grant_type: 'client_credentials' })).status).toBe(200);

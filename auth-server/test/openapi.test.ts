@@ -256,7 +256,6 @@ const cases: ContractCase[] = [
     send: () => app().get('/.well-known/openid-configuration'),
   },
   { operation: 'GET /healthz', behaviour: 'alive', status: 200, send: () => app().get('/healthz') },
-  { operation: 'GET /metrics', behaviour: 'metrics', status: 200, send: () => app().get('/metrics') },
   { operation: 'GET /readyz', behaviour: 'ready', status: 200, send: () => app().get('/readyz') },
   {
     operation: 'GET /readyz',

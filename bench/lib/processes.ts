@@ -95,7 +95,14 @@ export async function startServer(options: {
     options.cpu === undefined ? node : ['taskset', '-c', String(options.cpu), ...node];
   const child = spawn(command as string, args, {
     cwd: options.cwd ?? root,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', ...options.env, PORT: String(port) },
+    // METRICS_PORT=0: Tessera's metrics listener on any free port, never clashing with another server's.
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      METRICS_PORT: '0',
+      ...options.env,
+      PORT: String(port),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];

@@ -73,7 +73,6 @@ export function createApp({
     createNotesRouter({ requireToken, clock, ...(notesLimits === undefined ? {} : { limits: notesLimits }) }),
   );
   app.use(createHealthRouter({ keys, ...(revocations === undefined ? {} : { revocations }) }));
-  app.use(metrics.router);
   app.use(createOpenApiRouter(openApiDocument));
 
   app.use(notFound);

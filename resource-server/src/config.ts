@@ -5,6 +5,7 @@ import {
   httpUrl,
   isLoopbackUrl,
   logLevel,
+  metricsVariables,
   port,
   readEnv,
 } from '@tessera/shared';
@@ -14,6 +15,7 @@ const variables = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: port(4001),
   HOST: z.string().min(1).default('127.0.0.1'),
+  ...metricsVariables(9465),
   ISSUER: httpUrl().default('http://localhost:4000'),
   AUDIENCE: z.string().min(1).default('tessera-api'),
   JWKS_URI: httpUrl().optional(),
@@ -32,6 +34,8 @@ export const configVariables: readonly string[] = Object.keys(variables.shape);
 const schema = variables.transform((env) => ({
   port: env.PORT,
   host: env.HOST,
+  /** Where `GET /metrics` is served: its own listener, never the API's (loopback by default). */
+  metrics: { port: env.METRICS_PORT, host: env.METRICS_HOST },
   issuer: env.ISSUER,
   audience: env.AUDIENCE,
   // DESIGN.md: the JWKS lives at the issuer's well-known path unless told otherwise.

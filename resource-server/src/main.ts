@@ -2,6 +2,7 @@ import {
   ConfigError,
   createJwksKeyProvider,
   createLogger,
+  createMetricsApp,
   createRevocationFeed,
   exitOnSignals,
   listen,
@@ -41,17 +42,25 @@ const revocations = createRevocationFeed({
 void keys.start();
 void revocations.start();
 const app = createApp({ config, logger, keys, revocations, metrics });
-const server = await listen(app, { port: config.port, host: config.host }).catch((error: unknown) => {
+const cannotListen = (error: unknown): never => {
   // One clear line (e.g. the port is taken), not a stack.
   process.stderr.write(
     `resource-server: cannot listen: ${error instanceof Error ? error.message : String(error)}\n`,
   );
   process.exit(1);
-});
-logger.info({ port: server.port }, 'listening');
+};
+const server = await listen(app, { port: config.port, host: config.host }).catch(cannotListen);
+// Metrics on a listener of their own (METRICS_PORT), which only the monitoring network reaches.
+const metricsServer = await listen(createMetricsApp(metrics.registry, logger), config.metrics).catch(
+  cannotListen,
+);
+logger.info(
+  { port: server.port, metricsPort: metricsServer.port, metricsHost: config.metrics.host },
+  'listening',
+);
 
 exitOnSignals(logger, () => {
   keys.stop();
   revocations.stop();
-  return server.close();
+  return Promise.all([server.close(), metricsServer.close()]);
 });

@@ -122,22 +122,6 @@ export const openApiDocument: OpenApiDocument = {
         },
       },
     },
-    '/metrics': {
-      get: {
-        operationId: 'getMetrics',
-        tags: ['operations'],
-        summary: 'Prometheus metrics: JWKS and feed fetches and ages, token checks by result, latency',
-        description: 'For the monitoring network only: publish it nowhere else.',
-        security: [],
-        responses: {
-          '200': {
-            description: 'The Prometheus text exposition format',
-            headers: { 'Cache-Control': noStore },
-            content: { 'text/plain': { schema: { type: 'string' } } },
-          },
-        },
-      },
-    },
     '/readyz': {
       get: {
         operationId: 'getReadiness',

@@ -8,6 +8,7 @@ describe('loadConfig', () => {
     expect(config).toEqual({
       port: 4001,
       host: '127.0.0.1',
+      metrics: { port: 9465, host: '127.0.0.1' },
       issuer: 'http://localhost:4000',
       audience: 'tessera-api',
       jwksUri: 'http://localhost:4000/.well-known/jwks.json',

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createJwksKeyProvider, createLogger } from '@tessera/shared';
+import { createJwksKeyProvider, createLogger, createMetricsApp } from '@tessera/shared';
 import { SignJWT, calculateJwkThumbprint, exportJWK } from 'jose';
 import request from 'supertest';
 import { createApp } from '../src/app.js';
@@ -15,6 +15,7 @@ describe('metrics at the resource server', () => {
   let kid: string;
   const metrics = createResourceMetrics();
   let app: ReturnType<typeof createApp>;
+  let metricsApp: ReturnType<typeof createMetricsApp>;
 
   beforeAll(async () => {
     const jwk = await exportJWK(publicKey);
@@ -31,6 +32,7 @@ describe('metrics at the resource server', () => {
     await keys.start();
     keys.stop();
     app = createApp({ config: { issuer: 'http://issuer.test', audience: 'api' }, logger, keys, metrics });
+    metricsApp = createMetricsApp(metrics.registry, logger);
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
@@ -49,7 +51,7 @@ describe('metrics at the resource server', () => {
     expect((await request(app).get('/api/me').set('Authorization', `Bearer ${token}x`)).status).toBe(401);
     expect((await request(app).get('/api/me')).status).toBe(401);
 
-    const text = (await request(app).get('/metrics')).text;
+    const text = (await request(metricsApp).get('/metrics')).text;
     expect(text).toMatch(/^tessera_jwks_fetches_total\{result="updated",service="resource-server"\} 1$/m);
     expect(text).toMatch(
       /^tessera_token_verifications_total\{result="valid",service="resource-server"\} 1$/m,
@@ -62,5 +64,12 @@ describe('metrics at the resource server', () => {
     );
     expect(text).toMatch(/^tessera_jwks_usable\{service="resource-server"\} 1$/m);
     expect(text).toMatch(/^tessera_jwks_age_seconds\{service="resource-server"\} \d+$/m);
+  });
+
+  it('serves metrics only on their own listener (METRICS_PORT): the API answers 404 for /metrics', async () => {
+    const res = await request(app).get('/metrics');
+    expect(res.status).toBe(404);
+    expect(res.body.error).toBe('not_found');
+    expect((await request(metricsApp).get('/api/me')).status).toBe(404);
   });
 });

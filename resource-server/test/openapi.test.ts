@@ -167,7 +167,6 @@ const cases: ContractCase[] = [
     send: () => request(up).post('/api/notes').send({ text: 'hello' }),
   },
   { operation: 'GET /healthz', behaviour: 'alive', status: 200, send: () => request(up).get('/healthz') },
-  { operation: 'GET /metrics', behaviour: 'metrics', status: 200, send: () => request(up).get('/metrics') },
   { operation: 'GET /readyz', behaviour: 'keys loaded', status: 200, send: () => request(up).get('/readyz') },
   {
     operation: 'GET /readyz',

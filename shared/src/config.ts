@@ -39,6 +39,19 @@ export function port(defaultValue: number) {
   return z.coerce.number().int().min(0).max(65535).default(defaultValue);
 }
 
+/**
+ * The variables of a service's metrics listener, to spread into its config schema:
+ * `METRICS_PORT` (default `defaultPort`; 0 = any free port) and `METRICS_HOST` (default
+ * `127.0.0.1`: loopback only; a container sets `0.0.0.0` and publishes the port on no public
+ * network). Metrics are never served on the API port (see `createMetricsApp`).
+ */
+export function metricsVariables(defaultPort: number) {
+  return {
+    METRICS_PORT: port(defaultPort),
+    METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  };
+}
+
 /** A zod schema for an absolute http(s) URL without a trailing slash. */
 export function httpUrl() {
   return z

@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Router } from 'express';
+import express, { type Express } from 'express';
+import type { Logger } from 'pino';
+import { createErrorHandler, notFound } from './errors.js';
 import { sendBody } from './http/send.js';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -11,8 +13,6 @@ export interface ServiceMetrics {
    * give it to `createHttpLogger({ observe })`, which times every request.
    */
   observeRequest: (req: IncomingMessage, res: ServerResponse, seconds: number) => void;
-  /** `GET /metrics` in the Prometheus text format. */
-  router: Router;
 }
 
 /**
@@ -44,10 +44,24 @@ export function createServiceMetrics(service: string, registry = new Registry())
     );
   };
 
-  const router = Router();
-  router.get('/metrics', async (_req, res) => {
+  return { registry, observeRequest };
+}
+
+/**
+ * The metrics listener's app: `GET /metrics` (the registry in the Prometheus text format), and
+ * the usual JSON 404 for anything else. Each service serves it apart from its API, on
+ * METRICS_PORT (see {@link metricsVariables}), which only the monitoring network reaches: a
+ * scrape runs every collector (some read the store), so no client of the API may trigger one,
+ * and what it tells (key ids and ages, error counts) is for operators.
+ */
+export function createMetricsApp(registry: Registry, logger: Logger): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/metrics', async (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
     sendBody(res, 200, registry.contentType, await registry.metrics());
   });
-  return { registry, observeRequest, router };
+  app.use(notFound);
+  app.use(createErrorHandler({ logger, realm: 'metrics' }));
+  return app;
 }
