@@ -34,7 +34,7 @@ export interface Services {
   refreshTokens: RefreshTokenService;
   revocations: RevocationService;
   throttle: LoginThrottle;
-  /** The audit log and its counters (registered in `registry`, served at /metrics). */
+  /** The audit log and its counters (registered in `registry`, served at /metrics on METRICS_PORT). */
   audit: AuditTrail;
   registry: Registry;
   clock: Clock;

@@ -18,7 +18,7 @@ function start(env: Record<string, string>): Promise<{ code: number; stderr: str
     execFile(
       process.execPath,
       [main],
-      { env: { PATH: process.env.PATH ?? '', PORT: '0', ...env }, timeout: 20_000 },
+      { env: { PATH: process.env.PATH ?? '', PORT: '0', METRICS_PORT: '0', ...env }, timeout: 20_000 },
       (error, _stdout, stderr) => resolve({ code: error === null ? 0 : Number(error.code ?? 1), stderr }),
     );
   });
