@@ -265,13 +265,13 @@ describe('RFC 6750 §2.3, RFC 9700 §2.4 — tokens outside the Authorization he
     expect(((await res.json()) as { error: string }).error).toBe('unauthorized');
     expect(res.headers.get('www-authenticate')).toBe('Bearer realm="tessera"');
   });
-  test('a token in the header and the query string at once: 400 invalid_request, no challenge', async () => {
+  test('a token in the header and the query string at once: 400 invalid_request with its RFC 6750 §3 challenge', async () => {
     const res = await fetch(`${system.resource.url}/api/me?access_token=${realToken}`, {
       headers: { Authorization: `Bearer ${realToken}` },
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: string }).error).toBe('invalid_request');
-    expect(res.headers.get('www-authenticate')).toBeNull();
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="tessera", error="invalid_request", /);
   });
 });
 
