@@ -108,6 +108,7 @@ describe('revocation and introspection reach the store: each has budgets of its 
       expect((await clientCredentials(auth, 'svc', secret)).status).toBe(200);
       await auth.close();
     },
+    20_000,
   );
 
   test.each(['/oauth/revoke', '/oauth/introspect'])(
@@ -121,6 +122,7 @@ describe('revocation and introspection reach the store: each has budgets of its 
       expect((await clientCredentials(auth, 'first', first)).status).toBe(200);
       await auth.close();
     },
+    20_000,
   );
 });
 
