@@ -112,17 +112,8 @@ interface ParsedToken {
   signature: string;
 }
 
-/** Checks the compact form and the protected header before any key lookup; returns the parts or the reason to reject. */
-function checkHeader(rawJwt: string): ParsedToken | AppError {
-  if (rawJwt.length > maxAccessTokenLength) return invalid('token too large');
-  if (!compactJws.test(rawJwt)) return invalid('token malformed');
-  const firstDot = rawJwt.indexOf('.');
-  const secondDot = rawJwt.indexOf('.', firstDot + 1);
-  const encodedHeader = rawJwt.slice(0, firstDot);
-  const payload = rawJwt.slice(firstDot + 1, secondDot);
-  const signature = rawJwt.slice(secondDot + 1);
-  if (![encodedHeader, payload, signature].every((part) => isDecodableLength(part.length)))
-    return invalid('token malformed');
+/** Checks one protected header (RFC 8725 §3.1, §3.10, §3.11); returns its kid or the reason to reject. */
+function checkProtectedHeader(encodedHeader: string): string | AppError {
   const header = decodeJsonObject(encodedHeader);
   if (header === undefined) return invalid('token malformed');
   // RFC 8725 §3.1 / §2.1: pin the algorithm; this also rejects "none" in any casing.
@@ -137,7 +128,36 @@ function checkHeader(rawJwt: string): ParsedToken | AppError {
     return invalid('embedded key references are not accepted');
   }
   if (typeof header.kid !== 'string' || header.kid === '') return invalid('key id missing');
-  return { kid: header.kid, signingInput: rawJwt.slice(0, secondDot), payload, signature };
+  return header.kid;
+}
+
+/**
+ * Accepted protected headers, by their encoded form, with their kid. An issuer sends one header per
+ * signing key, so nearly every token's header is a hit and skips its base64 and JSON decoding; the
+ * header is a pure function of those bytes. Bounded: when full, it starts again empty.
+ */
+const maxRememberedHeaders = 32;
+
+/** Checks the compact form and the protected header before any key lookup; returns the parts or the reason to reject. */
+function checkHeader(rawJwt: string, acceptedHeaders: Map<string, string>): ParsedToken | AppError {
+  if (rawJwt.length > maxAccessTokenLength) return invalid('token too large');
+  if (!compactJws.test(rawJwt)) return invalid('token malformed');
+  const firstDot = rawJwt.indexOf('.');
+  const secondDot = rawJwt.indexOf('.', firstDot + 1);
+  const encodedHeader = rawJwt.slice(0, firstDot);
+  const payload = rawJwt.slice(firstDot + 1, secondDot);
+  const signature = rawJwt.slice(secondDot + 1);
+  if (![encodedHeader, payload, signature].every((part) => isDecodableLength(part.length)))
+    return invalid('token malformed');
+  let kid = acceptedHeaders.get(encodedHeader);
+  if (kid === undefined) {
+    const checked = checkProtectedHeader(encodedHeader);
+    if (checked instanceof AppError) return checked;
+    if (acceptedHeaders.size >= maxRememberedHeaders) acceptedHeaders.clear();
+    acceptedHeaders.set(encodedHeader, checked);
+    kid = checked;
+  }
+  return { kid, signingInput: rawJwt.slice(0, secondDot), payload, signature };
 }
 
 /** RFC 7515 §5.2 step 8: the RS256 signature over the signing input, with the key the kid names. */
@@ -218,9 +238,10 @@ export function createAccessTokenVerifier(options: JwtStrategyOptions): AccessTo
     throw new TypeError('createJwtStrategy: issuer and audience are required');
   /** Keys checked once for their size, so the check costs nothing per request. */
   const strongKeys = new WeakSet<KeyObject>();
+  const acceptedHeaders = new Map<string, string>();
 
   return async (token) => {
-    const parsed = checkHeader(token);
+    const parsed = checkHeader(token, acceptedHeaders);
     if (parsed instanceof AppError) return parsed;
     // No usable key set (never loaded, or past its stale window): the token may well be valid,
     // we cannot tell. 503 + Retry-After (RFC 9110 §15.6.4) rather than a 401 that would make
