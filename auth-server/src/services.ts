@@ -175,7 +175,6 @@ export function createAuthApp(
     },
     grants: createGrantRegistry({
       users: services.users,
-      userStore: services.storage.users,
       refreshTokens: services.refreshTokens,
       throttle: services.throttle,
       passwordChecks: createConcurrencyLimit(config.passwordHashing),

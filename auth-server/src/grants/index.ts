@@ -1,7 +1,6 @@
 import type { AuditTrail } from '../audit.js';
 import type { ConcurrencyLimit } from '../limits/concurrency-limit.js';
 import type { LoginThrottle } from '../limits/login-throttle.js';
-import type { UserStore } from '../storage/storage.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import type { UserService } from '../users/users.js';
 import { createClientCredentialsGrant } from './client-credentials.js';
@@ -14,7 +13,6 @@ export type { Grant, GrantResult } from './grant.js';
 /** The grants this server offers, by grant_type. */
 export function createGrantRegistry(deps: {
   users: UserService;
-  userStore: UserStore;
   refreshTokens: RefreshTokenService;
   throttle: LoginThrottle;
   passwordChecks: ConcurrencyLimit;
@@ -23,7 +21,7 @@ export function createGrantRegistry(deps: {
   const grants = [
     createPasswordGrant(deps),
     createClientCredentialsGrant(),
-    createRefreshTokenGrant({ refreshTokens: deps.refreshTokens, users: deps.userStore }),
+    createRefreshTokenGrant({ refreshTokens: deps.refreshTokens }),
   ];
   return new Map(grants.map((grant) => [grant.grantType, grant]));
 }

@@ -1,4 +1,3 @@
-import type { UserStore } from '../storage/storage.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import { intersect } from '../tokens/scope.js';
 import type { Grant } from './grant.js';
@@ -9,17 +8,13 @@ import { resolveScope } from './scope-request.js';
  * and a successor returned. The access token may narrow the scope, never widen it: what
  * the family was granted, still allowed to the client and the user now.
  */
-export function createRefreshTokenGrant(deps: {
-  refreshTokens: RefreshTokenService;
-  users: UserStore;
-}): Grant {
+export function createRefreshTokenGrant(deps: { refreshTokens: RefreshTokenService }): Grant {
   return {
     grantType: 'refresh_token',
     parameters: ['refresh_token'],
     async handle(client, params) {
       const rotated = await deps.refreshTokens.rotate(params.get('refresh_token') ?? '', client);
-      const user = await deps.users.findById(rotated.userId);
-      const grantable = intersect(intersect(rotated.scope, client.scopes), user?.scopes ?? []);
+      const grantable = intersect(intersect(rotated.scope, client.scopes), rotated.userScopes);
       return {
         sub: rotated.userId,
         scope: resolveScope(params.get('scope'), grantable),

@@ -19,6 +19,8 @@ export interface RotatedRefreshToken {
   userId: string;
   /** The scope of the family (RFC 6749 §6: a new refresh token keeps the original scope). */
   scope: readonly string[];
+  /** The user's scopes now, as read for this rotation (the grant narrows to them; no second read). */
+  userScopes: readonly string[];
 }
 
 export interface RefreshTokenService {
@@ -128,6 +130,7 @@ export function createRefreshTokenService(deps: {
         familyId: record.familyId,
         userId: record.userId,
         scope: record.scope,
+        userScopes: user.scopes,
       };
       if (record.consumedAt === null) {
         // One conditional update plus the successor's insert, in one transaction: of any

@@ -8,27 +8,13 @@ import type { VerifiedTokenCache } from './verified-token-cache.js';
 /** The part of a passport instance (`new passport.Passport()`) that {@link createRequireToken} uses. */
 export type PassportAuthenticator = Pick<Authenticator, 'authenticate'>;
 
-/** Safe, short descriptions for jsonwebtoken's failures; its own messages may echo configuration. */
-function describeVerifyFailure(failure: Error): string {
-  if (failure.name === 'TokenExpiredError') return 'token expired';
-  if (failure.name === 'NotBeforeError') return 'token not yet valid';
-  const message = failure.message;
-  if (message === 'invalid signature') return 'signature invalid';
-  if (message.startsWith('jwt audience invalid')) return 'audience not accepted';
-  if (message.startsWith('jwt issuer invalid')) return 'issuer not accepted';
-  if (message === 'invalid algorithm') return 'algorithm not accepted';
-  return 'token malformed';
-}
-
 /**
- * Maps what passport reports for a failed authentication to the RFC 6750 §3.1 answer:
- * the strategy's own `AppError`s pass through; anything else from verification is `invalid_token`.
+ * Maps what passport reports for a failed authentication to the RFC 6750 §3.1 answer: the
+ * strategy's own `AppError`s pass through; anything else is `invalid_token`, without its message.
  */
 function toAuthError(info: unknown): AppError {
   if (info instanceof AppError) return info;
-  if (info instanceof Error)
-    return new AppError('invalid_token', describeVerifyFailure(info), { cause: info });
-  return new AppError('invalid_token', 'token invalid');
+  return new AppError('invalid_token', 'token invalid', info instanceof Error ? { cause: info } : {});
 }
 
 /** Options for {@link createRequireToken}. */

@@ -1,6 +1,5 @@
-import type { KeyObject } from 'node:crypto';
+import { verify, type KeyObject } from 'node:crypto';
 import type { Request } from 'express';
-import { decodeProtectedHeader, type ProtectedHeaderParameters } from 'jose';
 import { Strategy, type VerifiedCallback } from 'passport-jwt';
 import { systemClock, type Clock } from '../clock.js';
 import { AppError } from '../errors.js';
@@ -73,47 +72,132 @@ const accessTokenTypes = new Set(['at+jwt', 'application/at+jwt']);
  */
 export const maxAccessTokenLength = 8192;
 
+/**
+ * RFC 7515 §7.1 compact serialization: three unpadded base64url segments (RFC 7515 §2). An empty
+ * signature passes here so that an unsecured token is refused for its `alg`, the clearer reason.
+ */
+const compactJws = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/** RFC 7515 §2 base64url: a segment of length 4n + 1 cannot be the encoding of any octets. */
+const isDecodableLength = (length: number) => length % 4 !== 1;
+
+/** Header and claims must be UTF-8 JSON (RFC 7515 §5.2 step 3, RFC 7519 §7.2 step 10); no lossy decoding. */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** RS256 keys shorter than this are refused (RFC 7518 §3.3: "a key of size 2048 bits or larger MUST be used"). */
+const minimumModulusBits = 2048;
+
 function invalid(description: string): AppError {
   return new AppError('invalid_token', description);
 }
 
-/** Checks the protected header before any key lookup; returns the kid or the reason to reject. */
-function checkHeader(rawJwt: string): { kid: string } | { error: AppError } {
-  if (rawJwt.length > maxAccessTokenLength) return { error: invalid('token too large') };
-  if (rawJwt.split('.').length !== 3) return { error: invalid('token malformed') };
-  let header: ProtectedHeaderParameters;
+/** Decodes one base64url JSON segment; undefined unless it is a JSON object. */
+function decodeJsonObject(segment: string): Record<string, unknown> | undefined {
   try {
-    header = decodeProtectedHeader(rawJwt);
+    const value: unknown = JSON.parse(utf8.decode(Buffer.from(segment, 'base64url')));
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
   } catch {
-    return { error: invalid('token malformed') };
+    return undefined;
   }
+}
+
+/** A token whose protected header passed {@link checkHeader}, cut into its parts. */
+interface ParsedToken {
+  kid: string;
+  /** `BASE64URL(header) '.' BASE64URL(payload)`, what the signature covers (RFC 7515 §5.2 step 8). */
+  signingInput: string;
+  payload: string;
+  signature: string;
+}
+
+/** Checks one protected header (RFC 8725 §3.1, §3.10, §3.11); returns its kid or the reason to reject. */
+function checkProtectedHeader(encodedHeader: string): string | AppError {
+  const header = decodeJsonObject(encodedHeader);
+  if (header === undefined) return invalid('token malformed');
   // RFC 8725 §3.1 / §2.1: pin the algorithm; this also rejects "none" in any casing.
-  if (header.alg !== 'RS256') return { error: invalid('algorithm not accepted') };
+  if (header.alg !== 'RS256') return invalid('algorithm not accepted');
   // RFC 9068 §4 / RFC 8725 §3.11: explicit typing keeps other JWTs (ID tokens, ...) out.
   if (typeof header.typ !== 'string' || !accessTokenTypes.has(header.typ.toLowerCase())) {
-    return { error: invalid('token type not accepted') };
+    return invalid('token type not accepted');
   }
   // RFC 7515 §4.1.11: a recipient that does not understand a listed extension must reject; we understand none.
-  if ('crit' in header) return { error: invalid('critical header parameter not understood') };
+  if ('crit' in header) return invalid('critical header parameter not understood');
   if (keyReferenceHeaders.some((name) => name in header)) {
-    return { error: invalid('embedded key references are not accepted') };
+    return invalid('embedded key references are not accepted');
   }
-  if (typeof header.kid !== 'string' || header.kid === '') return { error: invalid('key id missing') };
-  return { kid: header.kid };
+  if (typeof header.kid !== 'string' || header.kid === '') return invalid('key id missing');
+  return header.kid;
+}
+
+/**
+ * Accepted protected headers, by their encoded form, with their kid. An issuer sends one header per
+ * signing key, so nearly every token's header is a hit and skips its base64 and JSON decoding; the
+ * header is a pure function of those bytes. Bounded: when full, it starts again empty.
+ */
+const maxRememberedHeaders = 32;
+
+/** Checks the compact form and the protected header before any key lookup; returns the parts or the reason to reject. */
+function checkHeader(rawJwt: string, acceptedHeaders: Map<string, string>): ParsedToken | AppError {
+  if (rawJwt.length > maxAccessTokenLength) return invalid('token too large');
+  if (!compactJws.test(rawJwt)) return invalid('token malformed');
+  const firstDot = rawJwt.indexOf('.');
+  const secondDot = rawJwt.indexOf('.', firstDot + 1);
+  const encodedHeader = rawJwt.slice(0, firstDot);
+  const payload = rawJwt.slice(firstDot + 1, secondDot);
+  const signature = rawJwt.slice(secondDot + 1);
+  if (![encodedHeader, payload, signature].every((part) => isDecodableLength(part.length)))
+    return invalid('token malformed');
+  let kid = acceptedHeaders.get(encodedHeader);
+  if (kid === undefined) {
+    const checked = checkProtectedHeader(encodedHeader);
+    if (checked instanceof AppError) return checked;
+    if (acceptedHeaders.size >= maxRememberedHeaders) acceptedHeaders.clear();
+    acceptedHeaders.set(encodedHeader, checked);
+    kid = checked;
+  }
+  return { kid, signingInput: rawJwt.slice(0, secondDot), payload, signature };
+}
+
+/** RFC 7515 §5.2 step 8: the RS256 signature over the signing input, with the key the kid names. */
+function hasValidSignature(token: ParsedToken, key: KeyObject): boolean {
+  return verify(
+    'sha256',
+    Buffer.from(token.signingInput, 'latin1'),
+    key,
+    Buffer.from(token.signature, 'base64url'),
+  );
 }
 
 function isNonEmptyString(value: unknown): value is string {
   return typeof value === 'string' && value !== '';
 }
 
-/** The RFC 9068 §2.2 claim checks passport-jwt leaves out; returns the principal or a reason. */
-function toUser(payload: unknown, nowSeconds: number, toleranceSeconds: number): Express.User | AppError {
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
-    return invalid('token malformed');
-  const claims = payload as Record<string, unknown>;
-  // jsonwebtoken only checks exp when present; RFC 9068 §2.2 makes it required.
+/** What the claims are checked against. */
+interface ClaimRules {
+  issuer: string;
+  audience: string;
+  nowSeconds: number;
+  toleranceSeconds: number;
+}
+
+/**
+ * The RFC 7519 §4.1 / RFC 9068 §2.2 and §4 claim checks, in one place; returns the principal or
+ * the reason to reject. Times compare as RFC 7519 §4.1.4–4.1.6 say, with the leeway on each side.
+ */
+function toUser(claims: Record<string, unknown>, rules: ClaimRules): Express.User | AppError {
+  const { nowSeconds, toleranceSeconds } = rules;
+  // RFC 9068 §2.2 makes exp and iat required; RFC 7519 §2 NumericDate is a JSON number.
   if (typeof claims.exp !== 'number') return invalid('token has no expiry');
-  if (claims.exp + toleranceSeconds <= nowSeconds) return invalid('token expired');
+  if (claims.nbf !== undefined && typeof claims.nbf !== 'number') return invalid('token malformed');
+  if (typeof claims.nbf === 'number' && claims.nbf > nowSeconds + toleranceSeconds)
+    return invalid('token not yet valid');
+  if (claims.exp <= nowSeconds - toleranceSeconds) return invalid('token expired');
+  // RFC 9068 §4: the resource server must check that the token was meant for it.
+  if (!isAudience(claims.aud, rules.audience)) return invalid('audience not accepted');
+  // RFC 9068 §4 / RFC 8725 §3.8: the issuer must match exactly.
+  if (claims.iss !== rules.issuer) return invalid('issuer not accepted');
   if (typeof claims.iat !== 'number') return invalid('token has no issue time');
   if (claims.iat > nowSeconds + toleranceSeconds) return invalid('token issued in the future');
   if (!isNonEmptyString(claims.sub)) return invalid('token has no subject');
@@ -125,95 +209,138 @@ function toUser(payload: unknown, nowSeconds: number, toleranceSeconds: number):
   return { id: claims.sub, clientId: claims.client_id, scope, claims: claims as AccessTokenClaims };
 }
 
+/** RFC 7519 §4.1.3: `aud` is one string or an array of them; ours must be among them. */
+function isAudience(aud: unknown, audience: string): boolean {
+  return aud === audience || (Array.isArray(aud) && aud.includes(audience));
+}
+
+/**
+ * Verifies one access token completely (RFC 8725 §3.1–3.11, RFC 9068 §4): header, key, RS256
+ * signature, claims. Resolves to the principal, or to the `AppError` that says why not.
+ */
+export type AccessTokenVerifier = (token: string) => Promise<Express.User | AppError>;
+
+/**
+ * Creates the verifier the strategy runs (exported for tests that compare it with other
+ * implementations): the protected header is checked before any key lookup (`alg: RS256`,
+ * `typ: at+jwt`, a `kid`, no `crit`, no key references), the key comes only from the JWKS
+ * provider, the signature is checked with `crypto.verify` and the provider's KeyObject, then
+ * `exp` (required), `nbf`, `aud`, `iss`, `iat` (required), `sub`, `client_id` and `jti`.
+ */
+export function createAccessTokenVerifier(options: JwtStrategyOptions): AccessTokenVerifier {
+  const { keys, issuer, audience } = options;
+  const clock = options.clock ?? systemClock;
+  const toleranceSeconds = options.clockToleranceSeconds ?? 30;
+  if (!Number.isFinite(toleranceSeconds) || toleranceSeconds < 0 || toleranceSeconds > 300) {
+    throw new TypeError('createJwtStrategy: clockToleranceSeconds must be between 0 and 300');
+  }
+  if (issuer === '' || audience === '')
+    throw new TypeError('createJwtStrategy: issuer and audience are required');
+  /** Keys checked once for their size, so the check costs nothing per request. */
+  const strongKeys = new WeakSet<KeyObject>();
+  const acceptedHeaders = new Map<string, string>();
+
+  return async (token) => {
+    const parsed = checkHeader(token, acceptedHeaders);
+    if (parsed instanceof AppError) return parsed;
+    // No usable key set (never loaded, or past its stale window): the token may well be valid,
+    // we cannot tell. 503 + Retry-After (RFC 9110 §15.6.4) rather than a 401 that would make
+    // clients throw away good tokens.
+    const { loaded, usable } = keys.status();
+    if (!usable) {
+      return new AppError(
+        'temporarily_unavailable',
+        loaded ? 'signing keys are out of date' : 'signing keys not available yet',
+        { headers: { 'Retry-After': '5' } },
+      );
+    }
+    let key: KeyObject | undefined;
+    try {
+      key = await keys.getKey(parsed.kid);
+    } catch (error) {
+      return new AppError('invalid_token', 'unknown key', { cause: error });
+    }
+    if (key === undefined) return invalid('unknown key');
+    if (!strongKeys.has(key)) {
+      if ((key.asymmetricKeyDetails?.modulusLength ?? 0) < minimumModulusBits)
+        return invalid('key not accepted');
+      strongKeys.add(key);
+    }
+    if (!hasValidSignature(parsed, key)) return invalid('signature invalid');
+    // Only now is the payload read (RFC 7515 §5.2: the signature first).
+    const claims = decodeJsonObject(parsed.payload);
+    if (claims === undefined) return invalid('token malformed');
+    return toUser(claims, {
+      issuer,
+      audience,
+      nowSeconds: Math.floor(clock.now() / 1000),
+      toleranceSeconds,
+    });
+  };
+}
+
+/**
+ * passport-jwt's Strategy with its verification step done by {@link createAccessTokenVerifier}.
+ *
+ * passport-jwt 4.0.1 has no per-strategy verifier option: its `authenticate` calls the
+ * process-wide `JwtStrategy.JwtVerifier` (jsonwebtoken), which its source says to replace only
+ * in tests, and replacing it would change every passport-jwt strategy in the process. So this
+ * subclass runs passport-jwt's own `authenticate` flow (the token from the request, verify,
+ * then `success` or `fail` with the reason) with this strategy's verifier, which checks the
+ * signature with the KeyObject the key provider already holds and every claim in one pass.
+ */
+class AccessTokenStrategy extends Strategy {
+  // A plain property, not a #private field: passport runs each request on Object.create(strategy).
+  private readonly verifyToken: AccessTokenVerifier;
+
+  constructor(verifyToken: AccessTokenVerifier) {
+    // passport-jwt's constructor requires a key source and a verify callback; `authenticate`
+    // below replaces the jsonwebtoken step that would call them, so they are never reached.
+    super(
+      {
+        jwtFromRequest: fromBearerHeader,
+        secretOrKeyProvider: (_req: Request, _token: unknown, done: (err: unknown) => void) =>
+          done(new Error('AccessTokenStrategy verifies in authenticate')),
+      },
+      (_payload: unknown, done: VerifiedCallback) => done(null, false),
+    );
+    this.verifyToken = verifyToken;
+  }
+
+  override authenticate(req: Request): void {
+    const token = fromBearerHeader(req);
+    if (token === null) {
+      this.fail(new AppError('unauthorized', 'a bearer token is required'), 401);
+      return;
+    }
+    this.verifyToken(token).then(
+      (result) => {
+        // Every rejection is a failure carrying its AppError, never an error: a bad token is never a 500.
+        if (result instanceof AppError) this.fail(result, result.status);
+        else this.success(result);
+      },
+      (error: unknown) => this.error(error instanceof Error ? error : new Error(String(error))),
+    );
+  }
+}
+
 /**
  * Creates the passport-jwt strategy every Tessera resource server uses (register it under
  * `'jwt'` and guard routes with {@link createRequireToken}).
  *
  * Verification: only the `Authorization: Bearer` header is read; the header must say
  * `alg: RS256`, `typ: at+jwt`, carry a `kid`, and have no `crit` or key-reference parameters;
- * the key comes only from the JWKS provider; the signature, `iss`, `aud`, `exp` (required),
- * `nbf`, `iat`, `sub`, `client_id` and `jti` are then checked. Every rejection reaches passport
- * as a failure carrying an `AppError` (`invalid_token`, or `temporarily_unavailable` when the
- * provider holds no usable key set: never loaded, or past its stale window), never as an error, so a bad token can never become a 500.
+ * the key comes only from the JWKS provider; the signature, `exp` (required), `nbf`, `aud`,
+ * `iss`, `iat` (required), `sub`, `client_id` and `jti` are then checked (see
+ * {@link createAccessTokenVerifier}). Every rejection reaches passport as a failure carrying an
+ * `AppError` (`invalid_token`, or `temporarily_unavailable` when the provider holds no usable
+ * key set: never loaded, or past its stale window), never as an error, so a bad token can
+ * never become a 500.
  *
  * @example
  * const auth = new passport.Passport();
  * auth.use('jwt', createJwtStrategy({ keys, issuer: config.issuer, audience: config.audience }));
  */
 export function createJwtStrategy(options: JwtStrategyOptions): Strategy {
-  const { keys, issuer, audience } = options;
-  const clock = options.clock ?? systemClock;
-  const clockTolerance = options.clockToleranceSeconds ?? 30;
-  if (!Number.isFinite(clockTolerance) || clockTolerance < 0 || clockTolerance > 300) {
-    throw new TypeError('createJwtStrategy: clockToleranceSeconds must be between 0 and 300');
-  }
-  if (issuer === '' || audience === '')
-    throw new TypeError('createJwtStrategy: issuer and audience are required');
-  const nowSeconds = () => Math.floor(clock.now() / 1000);
-
-  const strategy = new Strategy(
-    {
-      jwtFromRequest: fromBearerHeader,
-      secretOrKeyProvider(
-        _req: Request,
-        rawJwt: unknown,
-        done: (err: unknown, key?: string | Buffer) => void,
-      ) {
-        const checked =
-          typeof rawJwt === 'string' ? checkHeader(rawJwt) : { error: invalid('token malformed') };
-        if ('error' in checked) {
-          done(checked.error);
-          return;
-        }
-        // No usable key set (never loaded, or past its stale window): the token may well be valid,
-        // we cannot tell. 503 + Retry-After (RFC 9110 §15.6.4) rather than a 401 that would make
-        // clients throw away good tokens.
-        const { loaded, usable } = keys.status();
-        if (!usable) {
-          done(
-            new AppError(
-              'temporarily_unavailable',
-              loaded ? 'signing keys are out of date' : 'signing keys not available yet',
-              { headers: { 'Retry-After': '5' } },
-            ),
-          );
-          return;
-        }
-        // passport-jwt ignores promises (TOOLCHAIN.md §5): settle through done, exactly once.
-        keys.getKey(checked.kid).then(
-          (key: KeyObject | undefined) => {
-            if (key === undefined) done(invalid('unknown key'));
-            // jsonwebtoken 9 verifies with a KeyObject as is (no re-parsing per request);
-            // @types/passport-jwt only knows string | Buffer.
-            else done(null, key as unknown as string);
-          },
-          (error: unknown) => done(new AppError('invalid_token', 'unknown key', { cause: error })),
-        );
-      },
-      algorithms: ['RS256'],
-      issuer,
-      audience,
-      ignoreExpiration: false,
-      // passport-jwt forwards only these extra jsonwebtoken options this way.
-      jsonWebTokenOptions: { clockTolerance },
-    },
-    (payload: unknown, done: VerifiedCallback) => {
-      const user = toUser(payload, nowSeconds(), clockTolerance);
-      if (user instanceof AppError) done(null, false, user);
-      else done(null, user);
-    },
-  );
-
-  // jsonwebtoken reads `clockTimestamp` from its options on every verify (it copies them first),
-  // and passport-jwt builds those options once in its constructor. A getter there makes the
-  // exp/nbf checks follow the injected clock. Checked here so a passport-jwt upgrade that
-  // renames the field fails at start-up, not silently.
-  const verifyOptions = (strategy as unknown as { _verifOpts?: unknown })._verifOpts;
-  if (typeof verifyOptions !== 'object' || verifyOptions === null) {
-    throw new Error(
-      'createJwtStrategy: passport-jwt internals changed (_verifOpts); check the pinned version',
-    );
-  }
-  Object.defineProperty(verifyOptions, 'clockTimestamp', { enumerable: true, get: nowSeconds });
-  return strategy;
+  return new AccessTokenStrategy(createAccessTokenVerifier(options));
 }

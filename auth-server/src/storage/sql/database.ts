@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
 import { AppError } from '@tessera/shared';
 import pg from 'pg';
 import type { DatabaseLocation } from '../../config.js';
@@ -9,6 +9,34 @@ import type { Tables } from './tables.js';
 
 /** PostgreSQL's type id for int8 (bigint). */
 const int8Oid = 20;
+
+/** Prepared statements kept per SQLite connection: every query shape the server runs, with room to spare. */
+const maxCachedStatements = 256;
+
+/**
+ * Kysely's SQLite driver prepares every statement afresh (about 10 µs each in better-sqlite3).
+ * Kysely's SQL for one query shape is always the same text, so statements are kept by their SQL
+ * and reused. Safe because the driver runs one statement at a time on its one connection (a
+ * mutex; a stream holds the connection to its end). Bounded: past the limit the oldest goes.
+ */
+function withStatementCache(database: Database.Database): SqliteDatabase {
+  const statements = new Map<string, Database.Statement>();
+  return {
+    close: () => database.close(),
+    prepare(sql) {
+      let statement = statements.get(sql);
+      if (statement === undefined) {
+        statement = database.prepare(sql);
+        if (statements.size >= maxCachedStatements) {
+          const oldest = statements.keys().next();
+          if (oldest.done !== true) statements.delete(oldest.value);
+        }
+        statements.set(sql, statement);
+      }
+      return statement;
+    },
+  };
+}
 
 /**
  * Opens the database: the only place that touches a driver. SQLite gets WAL (synchronous=NORMAL) and a busy
@@ -30,7 +58,7 @@ export function openDatabase(
     database.pragma('synchronous = NORMAL');
     database.pragma('busy_timeout = 5000');
     database.pragma('foreign_keys = ON');
-    return new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });
+    return new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   }
   const pool = new pg.Pool({
     connectionString: location.connectionString,
