@@ -31,14 +31,18 @@ if ! docker info >/dev/null 2>&1; then
   echo "test:compose: started dockerd ($(($(now) - start)) s)"
 fi
 
-# The stack's own project, configured like .env.example with fresh secrets (the environment
-# wins over any .env in the working tree); the README's localhost URLs are its defaults.
+# The stack's own project, configured by README.md's "1. Configure." block run verbatim in a
+# scratch directory; its .env is exported, so it wins over any .env in the working tree.
 export COMPOSE_PROJECT_NAME=tessera-compose-test
-while IFS='=' read -r key value; do
-  case "$key" in '' | '#'*) continue ;; esac
-  case "$value" in change-me*) value="$(node -p 'require("crypto").randomBytes(24).toString("hex")')" ;; esac
-  export "$key=$value"
-done <.env.example
+scratch="$(mktemp -d)"
+cp .env.example "$scratch/"
+awk '/^\*\*1\. Configure\.\*\*/ { found = 1 } found && /^```sh$/ { inside = 1; next }
+  inside && /^```$/ { exit } inside' README.md >"$scratch/configure.sh"
+(cd "$scratch" && bash -euo pipefail configure.sh)
+set -a
+. "$scratch/.env"
+set +a
+rm -rf "$scratch"
 
 # Chosen here, so the walkthrough's own Compose commands see the same images as compose:up.
 start=$(now)
