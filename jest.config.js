@@ -3,7 +3,8 @@ export default {
   testEnvironment: 'node',
   roots: ['<rootDir>/shared', '<rootDir>/auth-server', '<rootDir>/resource-server', '<rootDir>/e2e'],
   testMatch: ['**/test/**/*.test.ts', '<rootDir>/e2e/**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  // e2e/compose-stack.test.ts needs a running compose stack: `npm run test:compose` runs it.
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '<rootDir>/e2e/compose-stack.test.ts'],
   modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],
   testEnvironmentOptions: { customExportConditions: ['@tessera/source', 'node', 'node-addons'] },
   extensionsToTreatAsEsm: ['.ts'],

@@ -2,7 +2,8 @@
 // from the services' configuration schemas: every variable a container receives is one its
 // config reads, the effective environment of each service passes its loadConfig in production
 // mode, and the deployment keeps its health checks, healthy-only start order and named volumes.
-// Static checks only: CI has no Docker engine (`docker-compose config -q` covers the schema).
+// Static checks, in `npm test` without a Docker engine (`docker-compose config -q` covers the
+// schema); `npm run test:compose` runs the stack itself (e2e/compose-stack.test.ts).
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
@@ -24,6 +25,8 @@ interface ComposeService {
   healthcheck?: { test?: string | string[]; disable?: boolean };
   depends_on?: Record<string, { condition?: string }> | string[];
   volumes?: (string | { type?: string; source?: string })[];
+  ports?: string[];
+  networks?: Record<string, { aliases?: string[] } | null> | string[];
 }
 
 interface ComposeFile {
@@ -68,6 +71,13 @@ function referencedVariables(text: string): string[] {
     .map((match) => match[1] ?? match[2])
     .filter((name) => name !== undefined);
 }
+
+/** Every NAME that .env.example sets or shows commented out (`# NAME=value`). */
+const documented = new Set(
+  read('.env.example')
+    .split('\n')
+    .flatMap((line) => /^(?:#\s*)?([A-Z][A-Z0-9_]*)=/.exec(line.trim())?.[1] ?? []),
+);
 
 /** Variables the compose file uses without a default that .env.example does not set. */
 const substitutionProblems: string[] = [];
@@ -143,13 +153,44 @@ const auth = ours.filter((s) => s.kind === 'auth-server');
 const resource = ours.filter((s) => s.kind === 'resource-server');
 
 describe('docker-compose.yml', () => {
-  it('runs at least two auth-server replicas, a resource server, PostgreSQL and Redis', () => {
+  it('runs at least two auth-server replicas, a resource server, PostgreSQL, Redis and the edge', () => {
     expect(auth.length).toBeGreaterThanOrEqual(2);
     expect(resource.length).toBeGreaterThanOrEqual(1);
-    const images = services.map(([, service]) => service.image ?? '');
-    expect(images).toContain('postgres:15');
-    expect(images).toContain('redis:7');
+    // The upstream images by default (a variable each, for mirrors and local stand-ins).
+    const images = services.map(([, service]) => interpolate(service.image ?? '', dotEnv));
+    expect(images).toEqual(expect.arrayContaining(['postgres:15', 'redis:7', 'nginx:1.27']));
   });
+
+  it('publishes ports on the loopback address only, and the auth servers only through the edge', () => {
+    const published = services.flatMap(([name, service]) =>
+      (service.ports ?? []).map((port) => [name, interpolate(port, dotEnv)] as const),
+    );
+    expect(published.length).toBeGreaterThan(0);
+    for (const [, port] of published) expect(port).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+    for (const { name } of auth) expect(published.map(([service]) => service)).not.toContain(name);
+    expect(published).toContainEqual(['edge', `127.0.0.1:${new URL(dotEnv.ISSUER!).port}:8080`]);
+  });
+
+  it('fetches keys over the compose network from a name every auth-server replica answers to', () => {
+    for (const { environment, effective } of resource) {
+      const backchannel = new URL(environment.BACKCHANNEL_URL!);
+      for (const { service } of auth) {
+        const networks = service.networks as Record<string, { aliases?: string[] }>;
+        expect(networks.default?.aliases).toContain(backchannel.hostname);
+      }
+      const config = loadResourceConfig(effective);
+      expect(new URL(config.jwksUri).origin).toBe(backchannel.origin);
+      expect(new URL(config.revocationFeedUri).origin).toBe(backchannel.origin);
+      expect(config.issuer).toBe(dotEnv.ISSUER);
+    }
+  });
+
+  it.each(ours.map((s) => [s.name, s] as const))(
+    '%s is healthy when ready (/readyz)',
+    (_name, { service }) => {
+      expect(String(service.healthcheck?.test)).toContain('/readyz');
+    },
+  );
 
   describe.each(ours.map((s) => [s.name, s] as const))(
     '%s',
@@ -240,7 +281,9 @@ describe('docker-compose.yml', () => {
     const declared = Object.keys(compose.volumes ?? {});
     const named = services.flatMap(([, service]) =>
       (service.volumes ?? [])
-        .map((volume) => (typeof volume === 'string' ? volume.split(':')[0]! : (volume.source ?? '')))
+        .map((volume) =>
+          typeof volume === 'string' ? interpolate(volume, dotEnv).split(':')[0]! : (volume.source ?? ''),
+        )
         .filter((source) => source !== '' && !/^[./~]/.test(source)),
     );
     for (const name of named) expect(declared).toContain(name);
@@ -249,7 +292,7 @@ describe('docker-compose.yml', () => {
     );
   });
 
-  it('takes every substituted value from .env.example, and .env.example holds nothing unused', () => {
+  it('takes every substituted value from .env.example, which documents each and holds nothing unused', () => {
     expect(substitutionProblems).toEqual([]);
     const text = read('docker-compose.yml');
     const used = new Set(
@@ -258,7 +301,8 @@ describe('docker-compose.yml', () => {
         .filter((line) => !line.trim().startsWith('#'))
         .flatMap(referencedVariables),
     );
-    expect([...used].sort()).toEqual(Object.keys(dotEnv).sort());
+    expect([...used].sort()).toEqual([...documented].sort());
+    for (const key of Object.keys(dotEnv)) expect(used).toContain(key);
   });
 });
 
@@ -281,11 +325,17 @@ describe.each(['auth-server', 'resource-server'])('%s/Dockerfile', (service) => 
     expect(instructions).toContain('STOPSIGNAL SIGTERM');
   });
 
-  it('builds on node:20-bookworm and runs on node:20-bookworm-slim, in production mode', () => {
+  it('builds on node:20-bookworm and runs on node:20-bookworm-slim by default, in production mode', () => {
     const stages = instructions.filter((line) => line.startsWith('FROM '));
-    expect(stages[0]).toMatch(/^FROM node:20-bookworm\s/);
-    expect(stages.at(-1)).toMatch(/^FROM node:20-bookworm-slim(\s|$)/);
+    expect(instructions).toContain('ARG NODE_IMAGE=node:20-bookworm');
+    expect(instructions).toContain('ARG NODE_SLIM_IMAGE=node:20-bookworm-slim');
+    expect(stages[0]).toMatch(/^FROM \$\{NODE_IMAGE\}\s/);
+    expect(stages.at(-1)).toMatch(/^FROM \$\{NODE_SLIM_IMAGE\}(\s|$)/);
     expect(runtimeEnvOf(dockerfile)).toMatchObject({ NODE_ENV: 'production', HOST: '0.0.0.0' });
+  });
+
+  it('needs no image beyond its base images to build (no `# syntax=` line)', () => {
+    expect(dockerfile).not.toMatch(/^#\s*syntax=/im);
   });
 
   it('bakes in no secret', () => {

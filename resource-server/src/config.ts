@@ -18,6 +18,10 @@ const variables = z.object({
   ...metricsVariables(9465),
   ISSUER: httpUrl().default('http://localhost:4000'),
   AUDIENCE: z.string().min(1).default('tessera-api'),
+  // The auth server's base URL on a network the operator declares internal (Keycloak's
+  // "backchannel" hostname): the JWKS and the revocation feed are fetched from it, while every
+  // token's `iss` must still equal ISSUER. Declaring it allows plain http:// to its origin.
+  BACKCHANNEL_URL: httpUrl().optional(),
   JWKS_URI: httpUrl().optional(),
   JWKS_STALE_WINDOW: duration('1h'),
   JWKS_MIN_REFRESH: duration('30s').refine((value) => value <= 3600, 'must be at most 1h'),
@@ -39,13 +43,13 @@ const schema = variables.transform((env) => ({
   issuer: env.ISSUER,
   audience: env.AUDIENCE,
   // DESIGN.md: the JWKS lives at the issuer's well-known path unless told otherwise.
-  jwksUri: env.JWKS_URI ?? `${env.ISSUER}/.well-known/jwks.json`,
+  jwksUri: env.JWKS_URI ?? `${env.BACKCHANNEL_URL ?? env.ISSUER}/.well-known/jwks.json`,
   /** How long past its max-age the key set is still used while the auth server cannot be reached. */
   jwksStaleWindowSeconds: env.JWKS_STALE_WINDOW,
   /** The JWKS is refreshed at its max-age, but never more often than this. */
   jwksMinRefreshSeconds: env.JWKS_MIN_REFRESH,
   clockToleranceSeconds: env.CLOCK_TOLERANCE,
-  revocationFeedUri: env.REVOCATION_FEED_URI ?? `${env.ISSUER}/oauth/revocations`,
+  revocationFeedUri: env.REVOCATION_FEED_URI ?? `${env.BACKCHANNEL_URL ?? env.ISSUER}/oauth/revocations`,
   revocationRefreshSeconds: env.REVOCATION_REFRESH_INTERVAL,
   logLevel: env.LOG_LEVEL,
   corsOrigins: env.CORS_ORIGINS,
@@ -62,17 +66,27 @@ export type ResourceServerConfig = Readonly<z.output<typeof schema>>;
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): ResourceServerConfig {
   const config = readEnv(schema, env);
   if (config.production) {
-    // Keys and revocations fetched over plain http could be swapped in transit (RFC 8725 §3.10).
+    // Keys and revocations fetched over plain http could be swapped in transit (RFC 8725 §3.10):
+    // only loopback and the origin the operator declared internal (BACKCHANNEL_URL) may use it.
+    const backchannel = env.BACKCHANNEL_URL ? new URL(env.BACKCHANNEL_URL).origin : undefined;
     const insecure = (
       [
         ['ISSUER', config.issuer],
         ['JWKS_URI', config.jwksUri],
         ['REVOCATION_FEED_URI', config.revocationFeedUri],
       ] as const
-    ).filter(([, url]) => url.startsWith('http://') && !isLoopbackUrl(url));
+    ).filter(
+      ([name, url]) =>
+        url.startsWith('http://') &&
+        !isLoopbackUrl(url) &&
+        (name === 'ISSUER' || new URL(url).origin !== backchannel),
+    );
     if (insecure.length > 0)
       throw new ConfigError(
-        insecure.map(([name]) => `${name}: must be https:// in production (http:// only on loopback)`),
+        insecure.map(
+          ([name]) =>
+            `${name}: must be https:// in production (http:// only on loopback${name === 'ISSUER' ? '' : " or BACKCHANNEL_URL's origin"})`,
+        ),
       );
   }
   return Object.freeze(config);

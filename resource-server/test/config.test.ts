@@ -57,8 +57,8 @@ describe('production mode', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).problems).toEqual([
       'ISSUER: must be https:// in production (http:// only on loopback)',
-      'JWKS_URI: must be https:// in production (http:// only on loopback)',
-      'REVOCATION_FEED_URI: must be https:// in production (http:// only on loopback)',
+      "JWKS_URI: must be https:// in production (http:// only on loopback or BACKCHANNEL_URL's origin)",
+      "REVOCATION_FEED_URI: must be https:// in production (http:// only on loopback or BACKCHANNEL_URL's origin)",
     ]);
   });
 
@@ -67,5 +67,53 @@ describe('production mode', () => {
     expect(loadConfig({ NODE_ENV: 'production', ISSUER: 'http://127.0.0.1:4000' }).jwksUri).toBe(
       'http://127.0.0.1:4000/.well-known/jwks.json',
     );
+  });
+});
+
+describe('BACKCHANNEL_URL (the auth server on a network the operator declares internal)', () => {
+  const production = { NODE_ENV: 'production', ISSUER: 'https://auth.example.com' };
+
+  it('is where the JWKS and the revocation feed are fetched, while the issuer stays public', () => {
+    const config = loadConfig({ ...production, BACKCHANNEL_URL: 'http://auth-server:4000/' });
+    expect(config.issuer).toBe('https://auth.example.com');
+    expect(config.jwksUri).toBe('http://auth-server:4000/.well-known/jwks.json');
+    expect(config.revocationFeedUri).toBe('http://auth-server:4000/oauth/revocations');
+  });
+
+  it('allows plain http:// in production to its origin only', () => {
+    const config = loadConfig({
+      ...production,
+      BACKCHANNEL_URL: 'http://auth-server:4000',
+      JWKS_URI: 'http://auth-server:4000/keys',
+    });
+    expect(config.jwksUri).toBe('http://auth-server:4000/keys');
+    expect(() =>
+      loadConfig({
+        ...production,
+        BACKCHANNEL_URL: 'http://auth-server:4000',
+        JWKS_URI: 'http://other:4000/keys',
+      }),
+    ).toThrow(
+      "JWKS_URI: must be https:// in production (http:// only on loopback or BACKCHANNEL_URL's origin)",
+    );
+    expect(() => loadConfig({ ...production, BACKCHANNEL_URL: 'http://auth-server:4001' })).not.toThrow();
+    // Without the declaration, the same internal URLs are refused.
+    expect(() => loadConfig({ ...production, JWKS_URI: 'http://auth-server:4000/keys' })).toThrow(
+      ConfigError,
+    );
+  });
+
+  it('never makes an http:// issuer acceptable', () => {
+    expect(() =>
+      loadConfig({
+        NODE_ENV: 'production',
+        ISSUER: 'http://auth-server:4000',
+        BACKCHANNEL_URL: 'http://auth-server:4000',
+      }),
+    ).toThrow('ISSUER: must be https:// in production (http:// only on loopback)');
+  });
+
+  it('must be an http(s) URL', () => {
+    expect(() => loadConfig({ BACKCHANNEL_URL: 'auth-server:4000' })).toThrow(/^BACKCHANNEL_URL: /);
   });
 });
