@@ -5,6 +5,7 @@ import { Strategy, type VerifiedCallback } from 'passport-jwt';
 import { systemClock, type Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { JwksKeyProvider } from '../jwks/key-provider.js';
+import { maxClockToleranceSeconds } from '../revocation/feed-document.js';
 import { fromBearerHeader } from './bearer.js';
 
 /** The claims of a verified Tessera access token (RFC 9068 §2.2). */
@@ -144,8 +145,11 @@ export function createJwtStrategy(options: JwtStrategyOptions): Strategy {
   const { keys, issuer, audience } = options;
   const clock = options.clock ?? systemClock;
   const clockTolerance = options.clockToleranceSeconds ?? 30;
-  if (!Number.isFinite(clockTolerance) || clockTolerance < 0 || clockTolerance > 300) {
-    throw new TypeError('createJwtStrategy: clockToleranceSeconds must be between 0 and 300');
+  // Revocation-feed entries outlive their tokens by the largest tolerance; never allow more.
+  if (!Number.isFinite(clockTolerance) || clockTolerance < 0 || clockTolerance > maxClockToleranceSeconds) {
+    throw new TypeError(
+      `createJwtStrategy: clockToleranceSeconds must be between 0 and ${maxClockToleranceSeconds}`,
+    );
   }
   if (issuer === '' || audience === '')
     throw new TypeError('createJwtStrategy: issuer and audience are required');
