@@ -91,11 +91,13 @@ export function createRevocationService(deps: {
    */
   let snapshot: { at: number; index: RevocationIndex; body: string; bytes: number; etag: string } | undefined;
   let building: Promise<NonNullable<typeof snapshot>> | undefined;
+  /** Each listed entry's digest, so a rebuild hashes only what is new. */
+  const digests = new Map<string, string>();
   async function build(): Promise<NonNullable<typeof snapshot>> {
     const at = clock.now();
     const now = nowSeconds();
     const entries = await storage.revocations.listActive(now);
-    const document = toRevocationFeedDocument(entries, now, deps.keySetVersion?.());
+    const document = toRevocationFeedDocument(entries, now, deps.keySetVersion?.(), digests);
     // The ETag covers the entries and the key set, not generated_at, so an unchanged feed answers 304.
     const etag = `"${createHash('sha256')
       .update(JSON.stringify([document.revoked, document.key_set ?? null]))

@@ -80,12 +80,18 @@ export interface RevocationEntry {
   revokedAt: number;
 }
 
-/** Builds the published document from stored entries (the auth server's side). */
+/**
+ * Builds the published document from stored entries (the auth server's side). `digests`, kept
+ * between calls, remembers each entry's digest: the feed is rebuilt often and changes little, so
+ * only new entries are hashed (it is pruned to the entries of this call).
+ */
 export function toRevocationFeedDocument(
   entries: Iterable<RevocationEntry>,
   generatedAt: number,
   keySet?: string,
+  digests?: Map<string, string>,
 ): RevocationFeedDocument {
+  const seen = digests === undefined ? undefined : new Map<string, string>();
   const packed = { jti: [] as string[], sid: [] as string[] };
   // Object.fromEntries-style own properties: a digest can never be "__proto__" anyway (base64url of
   // 12 bytes is 16 characters), but a null-prototype object keeps that obvious.
@@ -94,9 +100,15 @@ export function toRevocationFeedDocument(
     client_id: Object.create(null) as Record<string, number>,
   };
   for (const { kind, value, revokedAt } of entries) {
-    const digest = revocationDigest(kind, value);
+    const key = `${kind}:${value}`;
+    const digest = digests?.get(key) ?? revocationDigest(kind, value);
+    seen?.set(key, digest);
     if (kind === 'jti' || kind === 'sid') packed[kind].push(digest);
     else cutOffs[kind][digest] = Math.max(revokedAt, cutOffs[kind][digest] ?? revokedAt);
+  }
+  if (digests !== undefined && seen !== undefined) {
+    digests.clear();
+    for (const [key, digest] of seen) digests.set(key, digest);
   }
   return {
     generated_at: generatedAt,
