@@ -346,7 +346,7 @@ describe('key manager through the lifecycle (fixed clock, SQLite)', () => {
     expect(published(keys)).toContain(activated);
   });
 
-  test('a stored key whose public key does not hash to its kid is refused at load (KeyIntegrityError); the loaded set stays', async () => {
+  test('a stored key whose public key does not hash to its kid is refused at load (KeyIntegrityError) and nothing is loaded', async () => {
     const { store, clock } = await setUp();
     const keys = createKeyManager({
       keys: store.storage.keys,
