@@ -7,6 +7,7 @@ import {
   toRevocationFeedDocument,
   toRevocationIndex,
   type Clock,
+  type RevocationFeedDocument,
   type RevocationIndex,
 } from '@tessera/shared';
 import { Gauge, type Registry } from 'prom-client';
@@ -86,14 +87,37 @@ export function createRevocationService(deps: {
   const untilAllExpired = (cutOff: number) => cutOff + accessTokenTtlSeconds + revocationRetentionSeconds;
 
   /**
-   * The feed as served and the index introspection checks, built at most once a second (the
-   * feed is public and polled by every resource server) and again after any write made here.
+   * The feed as served. Rebuilt at once after a write made here (writes bump `generation`, so a
+   * snapshot built before one never counts) and whenever an entry it lists has expired; otherwise
+   * (revocations made by other replicas) at most once a second, and for a large feed at most once
+   * per ten rebuild times, so rebuilding (a synchronous SQLite read, on SQLite) takes at most a
+   * tenth of the process however often resource servers poll. While a rebuild runs, a snapshot
+   * younger than the feed's max-age is served as is (resource servers may cache it that long
+   * anyway), so polls do not queue behind it.
    */
-  let snapshot: { at: number; index: RevocationIndex; body: string; bytes: number; etag: string } | undefined;
-  let building: Promise<NonNullable<typeof snapshot>> | undefined;
+  interface Snapshot {
+    generation: number;
+    at: number;
+    /** Epoch seconds when the first listed entry expires. */
+    nextExpiry: number;
+    document: RevocationFeedDocument;
+    entries: number;
+    body: string;
+    bytes: number;
+    etag: string;
+    /** Built on first use: only introspection needs it. */
+    index?: RevocationIndex;
+  }
+  let snapshot: Snapshot | undefined;
+  let building: Promise<Snapshot> | undefined;
+  let generation = 0;
+  /** How long the last rebuild took (wall time: a cost, not a point in time). */
+  let lastBuildMs = 0;
   /** Each listed entry's digest, so a rebuild hashes only what is new. */
   const digests = new Map<string, string>();
-  async function build(): Promise<NonNullable<typeof snapshot>> {
+  async function build(): Promise<Snapshot> {
+    const started = generation;
+    const startedAt = performance.now();
     const at = clock.now();
     const now = nowSeconds();
     const entries = await storage.revocations.listActive(now);
@@ -103,18 +127,42 @@ export function createRevocationService(deps: {
       .update(JSON.stringify([document.revoked, document.key_set ?? null]))
       .digest('base64url')}"`;
     const body = JSON.stringify(document);
-    return { at, index: toRevocationIndex(document), body, bytes: Buffer.byteLength(body), etag };
+    const nextExpiry = entries.reduce((first, entry) => Math.min(first, entry.expiresAt), Infinity);
+    lastBuildMs = performance.now() - startedAt;
+    return {
+      generation: started,
+      at,
+      nextExpiry,
+      document,
+      entries: entries.length,
+      body,
+      bytes: Buffer.byteLength(body),
+      etag,
+    };
   }
-  async function latest(): Promise<NonNullable<typeof snapshot>> {
-    if (snapshot !== undefined && clock.now() - snapshot.at < 1000) return snapshot;
-    building ??= build().finally(() => {
-      building = undefined;
-    });
-    snapshot = await building;
-    return snapshot;
+  async function latest(): Promise<Snapshot> {
+    for (;;) {
+      const now = clock.now();
+      const held =
+        snapshot !== undefined && snapshot.generation === generation && now < snapshot.nextExpiry * 1000
+          ? snapshot
+          : undefined;
+      if (held !== undefined && now - held.at < Math.max(1000, 10 * lastBuildMs)) return held;
+      building ??= build()
+        .then((built) => {
+          if (snapshot === undefined || built.at >= snapshot.at) snapshot = built;
+          return built;
+        })
+        .finally(() => {
+          building = undefined;
+        });
+      if (held !== undefined && now - held.at < revocationFeedMaxAgeSeconds * 1000) return held;
+      const built = await building;
+      if (built.generation === generation) return built;
+    }
   }
   const changed = () => {
-    snapshot = undefined;
+    generation += 1;
   };
 
   async function checkQuota(clientId: string): Promise<void> {
@@ -199,15 +247,17 @@ export function createRevocationService(deps: {
       return deleted;
     },
     async isRevoked(claims) {
-      return isRevokedBy((await latest()).index, claims);
+      const current = await latest();
+      current.index ??= toRevocationIndex(current.document);
+      return isRevokedBy(current.index, claims);
     },
     async feed() {
       const { body, etag } = await latest();
       return { body, etag };
     },
     async feedSize() {
-      const { bytes, index } = await latest();
-      return { bytes, entries: index.size };
+      const { bytes, entries } = await latest();
+      return { bytes, entries };
     },
   };
 }
