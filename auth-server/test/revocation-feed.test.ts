@@ -72,6 +72,19 @@ describe('GET /oauth/revocations: the revocation feed resource servers poll', ()
     });
   });
 
+  it('names the new key set as soon as this server has loaded it (a compromise reaches verifiers at their next poll)', async () => {
+    const before = await getFeed();
+    const { keys } = auth.services;
+    const leaked = keys.signingKey().kid;
+    await keys.compromise(leaked);
+    await keys.load();
+
+    const after = await getFeed(before.headers.etag as string);
+    expect(after.status).toBe(200);
+    expect(after.body.key_set).toBe(keys.jwks().etag);
+    expect(after.body.key_set).not.toBe(before.body.key_set);
+  });
+
   it('If-None-Match with the current ETag (strong, weak, or in a list) answers 304 with no body', async () => {
     const { headers } = await getFeed();
     const etag = headers.etag as string;

@@ -78,10 +78,8 @@ export function createRevocationService(deps: {
   accessTokenTtlSeconds: number;
   /** The key set's version (the JWKS ETag), announced in the feed so verifiers refetch at once. */
   keySetVersion?: () => string | undefined;
-  quotaPerClient?: number;
 }): RevocationService {
   const { storage, clock, accessTokenTtlSeconds } = deps;
-  const quotaPerClient = deps.quotaPerClient ?? revocationQuotaPerClient;
   const nowSeconds = () => Math.floor(clock.now() / 1000);
   // Tokens issued up to `cutOff` can live at most one access-token lifetime more.
   const untilAllExpired = (cutOff: number) => cutOff + accessTokenTtlSeconds + revocationRetentionSeconds;
@@ -143,8 +141,13 @@ export function createRevocationService(deps: {
   async function latest(): Promise<Snapshot> {
     for (;;) {
       const now = clock.now();
+      // A snapshot counts while no write was made here since, none of its entries has expired, and
+      // it names the key set in use (a compromise must reach verifiers at their next poll).
       const held =
-        snapshot !== undefined && snapshot.generation === generation && now < snapshot.nextExpiry * 1000
+        snapshot !== undefined &&
+        snapshot.generation === generation &&
+        now < snapshot.nextExpiry * 1000 &&
+        snapshot.document.key_set === deps.keySetVersion?.()
           ? snapshot
           : undefined;
       if (held !== undefined && now - held.at < Math.max(1000, 10 * lastBuildMs)) return held;
@@ -166,7 +169,7 @@ export function createRevocationService(deps: {
   };
 
   async function checkQuota(clientId: string): Promise<void> {
-    if ((await storage.revocations.countForClient(clientId, nowSeconds())) < quotaPerClient) return;
+    if ((await storage.revocations.countForClient(clientId, nowSeconds())) < revocationQuotaPerClient) return;
     throw new AppError(
       'temporarily_unavailable',
       'this client has reached its revocation quota; retry once its earlier revocations expire',
