@@ -79,7 +79,7 @@ describe('GET /oauth/revocations: the revocation feed resource servers poll', ()
     await keys.compromise(leaked);
     await keys.load();
 
-    const after = await getFeed(before.headers.etag as string);
+    const after = await getFeed(before.headers.etag);
     expect(after.status).toBe(200);
     expect(after.body.key_set).toBe(keys.jwks().etag);
     expect(after.body.key_set).not.toBe(before.body.key_set);
