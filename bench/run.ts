@@ -277,7 +277,13 @@ async function main(): Promise<void> {
       }
     };
 
-    const peerEnv = { JWKS_URI: jwksUri, ISSUER: issuer, AUDIENCE: audience };
+    // The resource server fails closed without its revocation feed: point it at the issuing server.
+    const peerEnv = {
+      JWKS_URI: jwksUri,
+      REVOCATION_FEED_URI: `${issuing.url}/oauth/revocations`,
+      ISSUER: issuer,
+      AUDIENCE: audience,
+    };
     const serverDefinitions: Record<string, Parameters<typeof startServer>[0]> = {
       bare: { name: 'bare-express', script: 'bench/dist/servers/bare-express.js', env: {}, cpu: serverCpu },
       'tessera-cc': {

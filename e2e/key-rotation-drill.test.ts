@@ -81,6 +81,7 @@ describe('key rotation drill across processes', () => {
     resource = await startService('resource-server', {
       ...shared,
       JWKS_URI: `http://127.0.0.1:${authPort}/.well-known/jwks.json`,
+      REVOCATION_FEED_URI: `http://127.0.0.1:${authPort}/oauth/revocations`,
       JWKS_MIN_REFRESH: '1s',
       JWKS_STALE_WINDOW: `${staleWindowSeconds}s`,
     });

@@ -1,5 +1,9 @@
 import { rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createLogger, createRevocationFeed } from '@tessera/shared';
+import { openDatabase } from '../auth-server/src/storage/sql/database.js';
 import {
   createClient,
   createE2eEnvironment,
@@ -114,4 +118,108 @@ describe('end to end: a revoked token is refused by the resource server within t
     expect(ready.revocations.loaded).toBe(true);
     expect(ready.revocations.entries).toBeGreaterThanOrEqual(2);
   });
+
+  it('with the feed unreachable when a resource server starts: not ready (503) and 503 on protected routes, never fail-open', async () => {
+    // A port that was just free: connection refused, as with a wrong REVOCATION_FEED_URI.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as { port: number };
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const cutOff = await startService('resource-server', {
+      ...shared,
+      JWKS_URI: `${auth.url}/.well-known/jwks.json`,
+      REVOCATION_FEED_URI: `http://127.0.0.1:${port}/oauth/revocations`,
+      REVOCATION_REFRESH_INTERVAL: '1s',
+    });
+    try {
+      const { access_token: token } = await login();
+      // Wait until the key set is in (its own readiness reason), so only the feed is missing.
+      let ready: { status: number; body: { reason?: string } } = { status: 0, body: {} };
+      for (let i = 0; i < 100; i += 1) {
+        const res = await fetch(`${cutOff.url}/readyz`);
+        ready = { status: res.status, body: (await res.json()) as { reason?: string } };
+        if (ready.body.reason === 'revocation list not loaded yet') break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(ready).toMatchObject({ status: 503, body: { reason: 'revocation list not loaded yet' } });
+      const refused = await fetch(`${cutOff.url}/api/me`, { headers: { Authorization: `Bearer ${token}` } });
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('5');
+      expect(await refused.json()).toEqual({
+        error: 'temporarily_unavailable',
+        error_description: 'revocation list not loaded yet',
+      });
+      // The same token is accepted where the feed is reachable.
+      expect((await me(token)).status).toBe(200);
+    } finally {
+      await cutOff.stop();
+    }
+  });
+
+  it('with 100,000 revoked jtis in the feed, verifiers still load it and refuse what it lists', async () => {
+    const count = 100_000;
+    const db = openDatabase({ dialect: 'sqlite', file: join(dataDir, 'tessera.db') });
+    try {
+      const expiresAt = Math.floor(Date.now() / 1000) + 3600;
+      const rows = Array.from({ length: count }, (_, i) => ({
+        kind: 'jti',
+        value: `bulk-${i}`,
+        // Not the web client's: a single client could not add this many (its quota is 1,000).
+        client_id: null,
+        revoked_at: expiresAt - 3600,
+        expires_at: expiresAt,
+      }));
+      await db.transaction().execute(async (trx) => {
+        for (let i = 0; i < rows.length; i += 1000)
+          await trx
+            .insertInto('revocations')
+            .values(rows.slice(i, i + 1000))
+            .execute();
+      });
+    } finally {
+      await db.destroy();
+    }
+
+    // The feed as the auth server serves it (it rebuilds its snapshot at most once a second, and
+    // the rows were written behind its back), then one verifier loading it from scratch.
+    let body = Buffer.alloc(0);
+    for (let i = 0; i < 50 && body.length < count * 16; i += 1) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+      // A kept-alive socket the server just closed resets; the next attempt opens a new one.
+      const res = await fetch(`${auth.url}/oauth/revocations`).catch(() => undefined);
+      if (res !== undefined) body = Buffer.from(await res.arrayBuffer());
+    }
+    const feed = createRevocationFeed({
+      uri: `${auth.url}/oauth/revocations`,
+      logger: createLogger({ name: 'e2e', level: 'silent' }),
+    });
+    const started = performance.now();
+    await feed.start();
+    const loadMs = Math.round(performance.now() - started);
+    feed.stop();
+    const status = feed.status();
+    process.stdout.write(
+      `feed with ${count} revoked jtis: ${body.length} bytes, loaded by a verifier in ${loadMs} ms (request, parse, index)\n`,
+    );
+    expect(status).toMatchObject({ loaded: true, usable: true, lastError: undefined });
+    expect(status.entries).toBeGreaterThanOrEqual(count);
+    expect(body.length).toBeGreaterThan(1024 * 1024); // past the old limit, which froze every verifier
+    expect(feed.isRevoked({ jti: 'bulk-77777' })).toBe(true);
+
+    // The running resource server takes it in too, and revocation still reaches it.
+    await waitForReady(`${resource.url}/readyz`);
+    let entries = 0;
+    for (let i = 0; i < 100 && entries < count; i += 1) {
+      const ready = (await (await fetch(`${resource.url}/readyz`)).json()) as {
+        revocations: { entries: number };
+      };
+      entries = ready.revocations.entries;
+      if (entries < count) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(entries).toBeGreaterThanOrEqual(count);
+    const { access_token: token } = await login();
+    expect((await me(token)).status).toBe(200);
+    expect((await form('/oauth/revoke', { token })).status).toBe(200);
+    await msUntilRefused(token, intervalMs + 5000);
+  }, 60_000);
 });

@@ -43,6 +43,7 @@ describe('end to end: credentials in, RS256 token out, protected route verifies 
     resource = await startService('resource-server', {
       ...shared,
       JWKS_URI: `${auth.url}/.well-known/jwks.json`,
+      REVOCATION_FEED_URI: `${auth.url}/oauth/revocations`,
     });
     await waitForReady(`${resource.url}/readyz`);
   }, 30_000);

@@ -125,9 +125,11 @@ export const openApiDocument: OpenApiDocument = {
         tags: ['oauth'],
         summary: 'Revoke an access or refresh token (RFC 7009)',
         description:
-          'A refresh token revokes its whole family and the access tokens minted from it; an ' +
+          'A refresh token revokes its whole family and the access tokens minted from it; so does ' +
+          'an access token minted from a family (it carries `sid`, RFC 7009 §2.1); any other ' +
           'access token is refused until it expires. Unknown, expired or another client’s tokens ' +
-          'also answer 200 and change nothing (RFC 7009 §2.2).',
+          'also answer 200 and change nothing (RFC 7009 §2.2). A client with 1,000 live ' +
+          'revocations gets 503 with Retry-After until older ones expire (§2.2.1).',
         security: clientSecurity,
         requestBody: { required: true, content: form(schemaRef('TokenReferenceRequest')) },
         responses: {
@@ -139,6 +141,7 @@ export const openApiDocument: OpenApiDocument = {
             description: 'Malformed request',
             content: jsonContent(toErrorSchema(['invalid_request'])),
           },
+          // 503 (formEndpointResponses) also answers a client over its revocation quota.
           ...formEndpointResponses,
           '429': responseRef('TooManyRequests'),
         },
@@ -175,9 +178,11 @@ export const openApiDocument: OpenApiDocument = {
         tags: ['discovery'],
         summary: 'What resource servers must refuse although it verifies',
         description:
-          'Public (it holds only random ids). Resource servers poll it instead of calling the auth ' +
-          'server per request. A token is refused when its `jti`, `sid`, `sub` or `client_id` has ' +
-          'an entry and its `iat` is at or before that entry’s time.',
+          'Public: it lists digests (the first 96 bits of SHA-256 over `kind:value`, base64url), ' +
+          'never identifiers. Resource servers poll it instead of calling the auth server per ' +
+          'request. A token is refused when the digest of its `jti` or `sid` is listed, or when ' +
+          'the digest of its `sub` or `client_id` is listed with a cut-off at or after its `iat`. ' +
+          '`key_set` is the JWKS ETag: a verifier holding another set refetches the JWKS.',
         security: [],
         parameters: [ifNoneMatch],
         responses: {
@@ -435,22 +440,30 @@ export const openApiDocument: OpenApiDocument = {
         required: ['generated_at', 'revoked'],
         properties: {
           generated_at: { type: 'integer', description: 'Epoch seconds' },
+          key_set: { type: 'string', description: 'The current JWKS ETag' },
           revoked: {
             type: 'object',
-            description: 'Per claim: value → epoch seconds of the revocation.',
             required: ['jti', 'sid', 'sub', 'client_id'],
             properties: {
-              jti: schemaRef('RevocationEntries'),
-              sid: schemaRef('RevocationEntries'),
-              sub: schemaRef('RevocationEntries'),
-              client_id: schemaRef('RevocationEntries'),
+              jti: schemaRef('RevocationDigests'),
+              sid: schemaRef('RevocationDigests'),
+              sub: schemaRef('RevocationCutOffs'),
+              client_id: schemaRef('RevocationCutOffs'),
             },
             additionalProperties: false,
           },
         },
         additionalProperties: false,
       },
-      RevocationEntries: { type: 'object', additionalProperties: { type: 'integer' } },
+      RevocationDigests: {
+        type: 'string',
+        description: 'Digests of revoked values, 16 base64url characters each, concatenated',
+      },
+      RevocationCutOffs: {
+        type: 'object',
+        description: 'Digest → cut-off (epoch seconds): tokens issued at or before it are refused',
+        additionalProperties: { type: 'integer' },
+      },
       JwkSet: {
         type: 'object',
         description: 'RFC 7517 §5',

@@ -22,7 +22,11 @@ import type { Storage } from './storage/storage.js';
 import { createPasswordHasher, type PasswordHasher } from './users/passwords.js';
 import { createAccessTokenIssuer, type AccessTokenIssuer } from './tokens/access-token.js';
 import { createRefreshTokenService, type RefreshTokenService } from './tokens/refresh-tokens.js';
-import { createRevocationService, type RevocationService } from './tokens/revocations.js';
+import {
+  createRevocationService,
+  registerRevocationMetrics,
+  type RevocationService,
+} from './tokens/revocations.js';
 import { createUserService, type UserService } from './users/users.js';
 
 export interface Services {
@@ -83,6 +87,7 @@ export async function loadServices(
     storage,
     clock,
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+    keySetVersion: () => (keys.ready() ? keys.jwks().etag : undefined),
   });
   const cachedClients = createCachedClientStore(storage.clients, { clock });
   return {
@@ -159,6 +164,7 @@ export function createAuthApp(
       redis: shared,
     }),
   });
+  registerRevocationMetrics(services.registry, services.revocations);
   return createApp({
     issuer: config.issuer,
     logger,

@@ -268,12 +268,14 @@ describe('keys', () => {
       expect(run.stderr).toMatch(/^admin: the keys changed while rotating/);
   });
 
-  test('compromise <kid> on the active key: exit 0, it is unpublished, a fresh key is active', async () => {
+  test('compromise <kid> on the active key: exit 0, it is unpublished, the published pending key is active and a fresh one pending', async () => {
     const before = JSON.parse((await admin(['keys', 'list', '--json'])).stdout) as {
       kid: string;
       state: string;
     }[];
     const leaked = before.find((key) => key.state === 'active')?.kid ?? '';
+    const pending = before.find((key) => key.state === 'pending')?.kid;
+    expect(pending).toBeDefined();
 
     const run = await admin(['keys', 'compromise', leaked]);
 
@@ -285,9 +287,10 @@ describe('keys', () => {
       state: string;
     }[];
     expect(after.find((key) => key.kid === leaked)?.state).toBe('compromised');
-    const fresh = after.find((key) => key.state === 'active')?.kid ?? '';
-    expect(before.map((key) => key.kid)).not.toContain(fresh);
-    expect(run.stdout).toContain(`${fresh} is now active`);
+    expect(after.find((key) => key.state === 'active')?.kid).toBe(pending);
+    expect(run.stdout).toContain(`${pending} is now active`);
+    const next = after.find((key) => key.state === 'pending')?.kid ?? '';
+    expect(before.map((key) => key.kid)).not.toContain(next);
   });
 
   test('compromise of an unknown kid: exit 1; without a kid: exit 2', async () => {

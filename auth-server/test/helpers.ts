@@ -6,7 +6,14 @@ import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import { expect } from '@jest/globals';
 import request, { type Response, type Test } from 'supertest';
-import { createFixedClock, createLogger, type Logger } from '@tessera/shared';
+import {
+  createFixedClock,
+  createLogger,
+  revocationDigest,
+  type Logger,
+  type RevocationClaim,
+  type RevocationFeedDocument,
+} from '@tessera/shared';
 import { loadConfig, type AuthConfig } from '../src/config.js';
 import { createAuthApp, loadServices, type Services } from '../src/services.js';
 import { openDatabase } from '../src/storage/sql/database.js';
@@ -249,4 +256,24 @@ export function expectInvalidClient(res: Response): void {
  */
 export function createCheapHasher(): Promise<PasswordHasher> {
   return createPasswordHasher({ memoryCost: 1024, timeCost: 1, parallelism: 1 });
+}
+
+/**
+ * What a feed document says about one claim value, computed the way a verifier does (the feed
+ * lists digests, never the value): `true` for a listed jti or sid, the cut-off time for a sub or
+ * client_id, `undefined` when it is not listed.
+ */
+export function feedEntry(
+  document: RevocationFeedDocument,
+  kind: RevocationClaim,
+  value: string,
+): true | number | undefined {
+  const digest = revocationDigest(kind, value);
+  if (kind === 'jti' || kind === 'sid') {
+    const packed = document.revoked[kind];
+    for (let offset = 0; offset < packed.length; offset += digest.length)
+      if (packed.slice(offset, offset + digest.length) === digest) return true;
+    return undefined;
+  }
+  return document.revoked[kind][digest];
 }

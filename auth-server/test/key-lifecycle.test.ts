@@ -3,7 +3,12 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import { createFixedClock, ConfigError } from '@tessera/shared';
 import { loadConfig } from '../src/config.js';
 import { createKeyEncryptionKey } from '../src/keys/encryption.js';
-import { createKeyManager, KeyLifecycleError, type KeyManager } from '../src/keys/key-manager.js';
+import {
+  createKeyManager,
+  KeyIntegrityError,
+  KeyLifecycleError,
+  type KeyManager,
+} from '../src/keys/key-manager.js';
 import {
   dueTransitions,
   nextChange,
@@ -296,26 +301,122 @@ describe('key manager through the lifecycle (fixed clock, SQLite)', () => {
     ).toEqual([first, activated].sort());
   });
 
-  test('compromising the active key unpublishes it at once and a fresh key signs; its private part is gone', async () => {
+  test('compromising the active key unpublishes it at once and the already-published pending key signs; a fresh key becomes pending; its private part is gone', async () => {
     const { store, manager, published } = await setUp();
     const keys = manager();
     await keys.load();
     const leaked = keys.signingKey().kid;
     const pending = (await store.storage.keys.list()).find((key) => key.state === 'pending')?.kid;
+    expect(pending).toBeDefined();
+    const etagBefore = keys.jwks().etag;
 
-    const { previousState, activated } = await keys.compromise(leaked);
+    const outcome = await keys.compromise(leaked);
     await keys.load();
 
-    expect(previousState).toBe('active');
-    expect(activated).toBeDefined();
-    expect(activated).not.toBe(pending);
-    expect(keys.signingKey().kid).toBe(activated);
+    // Resource servers have held the pending key since it was published: its tokens verify at once.
+    expect(outcome).toEqual({ previousState: 'active', activated: pending });
+    expect(keys.signingKey().kid).toBe(pending);
+    const stored = await store.storage.keys.list();
+    const next = stored.find((key) => key.state === 'pending')?.kid;
+    expect(next).toBeDefined();
+    expect(next).not.toBe(pending);
     expect(published(keys)).not.toContain(leaked);
-    expect(published(keys)).toEqual([activated, pending].sort());
-    expect((await store.storage.keys.list()).find((key) => key.kid === leaked)).toMatchObject({
+    expect(published(keys)).toEqual([pending, next].sort());
+    expect(keys.jwks().etag).not.toBe(etagBefore);
+    expect(stored.find((key) => key.kid === leaked)).toMatchObject({
       state: 'compromised',
       privateKeyEncrypted: null,
     });
+  });
+
+  test('compromising the active key when no key is pending: a fresh key signs at once', async () => {
+    const { store, manager, published } = await setUp();
+    const keys = manager();
+    await keys.load();
+    const leaked = keys.signingKey().kid;
+    const pending = (await store.storage.keys.list()).find((key) => key.state === 'pending')!.kid;
+    await keys.compromise(pending);
+
+    const outcome = await keys.compromise(leaked);
+    await keys.load();
+
+    expect(outcome.previousState).toBe('active');
+    const activated = (outcome as { activated: string }).activated;
+    expect([leaked, pending]).not.toContain(activated);
+    expect(keys.signingKey().kid).toBe(activated);
+    expect(published(keys)).toContain(activated);
+  });
+
+  test('a stored key whose public key does not hash to its kid is refused at load (KeyIntegrityError) and nothing is loaded', async () => {
+    const { store, clock } = await setUp();
+    const keys = createKeyManager({
+      keys: store.storage.keys,
+      kek: createKeyEncryptionKey(secret),
+      clock,
+      audit: createAuditTrail(createCapturedLogger().logger),
+      modulusLength: 2048,
+      durations,
+    });
+    await keys.load();
+    const signing = keys.signingKey().kid;
+    const records = await store.storage.keys.list();
+    const pending = records.find((key) => key.state === 'pending')!;
+    // A store whose active row carries another key's public half (the kid and ciphertext untouched).
+    const tampered = {
+      ...store.storage.keys,
+      list: async () =>
+        (await store.storage.keys.list()).map((key) =>
+          key.state === 'active' ? { ...key, publicJwk: pending.publicJwk } : key,
+        ),
+    };
+    const fooled = createKeyManager({
+      keys: tampered,
+      kek: createKeyEncryptionKey(secret),
+      clock,
+      audit: createAuditTrail(createCapturedLogger().logger),
+      modulusLength: 2048,
+      durations,
+    });
+
+    await expect(fooled.load()).rejects.toThrow(KeyIntegrityError);
+    await expect(fooled.load()).rejects.toThrow(
+      `signing key ${signing}: its public key does not match its kid`,
+    );
+    expect(fooled.ready()).toBe(false);
+  });
+
+  test('every plaintext private-key buffer is zeroed after use (generation, load, compromise, re-encryption)', async () => {
+    const { store, clock } = await setUp();
+    const real = createKeyEncryptionKey(secret);
+    const plaintexts: Buffer[] = [];
+    const watching = {
+      encrypt(plaintext: Buffer, kid: string) {
+        plaintexts.push(plaintext);
+        return real.encrypt(plaintext, kid);
+      },
+      decrypt(sealed: string, kid: string) {
+        const plaintext = real.decrypt(sealed, kid);
+        plaintexts.push(plaintext);
+        return plaintext;
+      },
+    };
+    const keys = createKeyManager({
+      keys: store.storage.keys,
+      kek: watching,
+      clock,
+      audit: createAuditTrail(createCapturedLogger().logger),
+      modulusLength: 2048,
+      durations,
+    });
+    await keys.load();
+    await keys.compromise(keys.signingKey().kid);
+    await keys.load();
+    await keys.reencryptFrom(secret);
+
+    expect(plaintexts.length).toBeGreaterThanOrEqual(5);
+    expect(plaintexts.filter((buffer) => buffer.some((byte) => byte !== 0))).toEqual([]);
+    // And the manager still signs: the KeyObject was made before the bytes were wiped.
+    expect(keys.signingKey().privateKey.asymmetricKeyType).toBe('rsa');
   });
 
   test('compromising the pending key unpublishes it and the next load prepares another', async () => {

@@ -8,6 +8,7 @@ import {
   decodeClaims,
   expectError,
   expectInvalidClient,
+  feedEntry,
   form,
   postAsClient,
   type TestAuth,
@@ -84,14 +85,14 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
     const tokens = await login();
     const familyId = claimsOf(tokens.access_token).sid!;
     const before = await feed();
-    expect(before.revoked.sid[familyId]).toBeUndefined();
+    expect(feedEntry(before, 'sid', familyId)).toBeUndefined();
 
     expectRevoked(await revoke('app', appSecret, ['token', tokens.refresh_token]));
 
     const rows = await familyRows(tokens.refresh_token);
     expect(rows).toHaveLength(1);
     expect(rows.every((row) => row.revokedAt === auth.clock.now())).toBe(true);
-    expect((await feed()).revoked.sid[familyId]).toBe(nowSeconds());
+    expect(feedEntry(await feed(), 'sid', familyId)).toBe(true);
     expectError(await refresh(tokens.refresh_token), 400, 'invalid_grant');
     // The access token minted with the family carries its sid, so it is refused too.
     expect((await introspect(tokens.access_token)).body).toEqual({ active: false });
@@ -112,21 +113,29 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
     expectError(await refresh(successor), 400, 'invalid_grant');
   });
 
-  it('an access token revoked by its client: 200 empty, its jti is listed until it expires, and introspection says inactive', async () => {
+  it('an access token minted from a refresh token: its whole family is revoked (one sid entry, no jti), and introspection says inactive', async () => {
     const tokens = await login();
-    const { jti, exp } = claimsOf(tokens.access_token);
+    const { jti, sid } = claimsOf(tokens.access_token);
     expect((await introspect(tokens.access_token)).body.active).toBe(true);
 
     expectRevoked(await revoke('app', appSecret, ['token', tokens.access_token]));
 
-    expect((await feed()).revoked.jti[jti]).toBe(nowSeconds());
-    const [entry] = (await auth.services.storage.revocations.listActive(nowSeconds())).filter(
-      (row) => row.value === jti,
-    );
-    expect(entry).toEqual({ kind: 'jti', value: jti, revokedAt: nowSeconds(), expiresAt: exp + 60 });
+    const document = await feed();
+    expect(feedEntry(document, 'sid', sid!)).toBe(true);
+    expect(feedEntry(document, 'jti', jti)).toBeUndefined();
+    const entries = await auth.services.storage.revocations.listActive(nowSeconds());
+    expect(entries.filter((row) => row.value === sid || row.value === jti)).toEqual([
+      {
+        kind: 'sid',
+        value: sid,
+        clientId: 'app',
+        revokedAt: nowSeconds(),
+        expiresAt: nowSeconds() + 900 + 300,
+      },
+    ]);
     expect((await introspect(tokens.access_token)).body).toEqual({ active: false });
-    // Only the access token: its refresh token still works.
-    expect((await refresh(tokens.refresh_token)).status).toBe(200);
+    // RFC 7009 §2.1: the refresh token of that session is revoked with it.
+    expectError(await refresh(tokens.refresh_token), 400, 'invalid_grant');
   });
 
   it('a client_credentials access token (no sid) is revoked by its jti', async () => {
@@ -138,7 +147,19 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
 
     expectRevoked(await revoke('app', appSecret, ['token', token]));
 
-    expect((await feed()).revoked.jti[claimsOf(token).jti]).toBe(nowSeconds());
+    const { jti, exp } = claimsOf(token);
+    expect(feedEntry(await feed(), 'jti', jti)).toBe(true);
+    const [entry] = (await auth.services.storage.revocations.listActive(nowSeconds())).filter(
+      (row) => row.value === jti,
+    );
+    // Listed until exp + the largest clock tolerance a verifier may use (300 s), not exp + 60 s.
+    expect(entry).toEqual({
+      kind: 'jti',
+      value: jti,
+      clientId: 'app',
+      revokedAt: nowSeconds(),
+      expiresAt: exp + 300,
+    });
     expect((await introspect(token)).body).toEqual({ active: false });
   });
 
@@ -155,9 +176,9 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
         await revoke('app', appSecret, ['token', tokens.refresh_token], ['token_type_hint', hint]),
       );
 
-      const { revoked } = await feed();
-      expect(revoked.jti[jti]).toBe(nowSeconds());
-      expect(revoked.sid[sid!]).toBe(nowSeconds());
+      const document = await feed();
+      expect(feedEntry(document, 'jti', jti)).toBeUndefined();
+      expect(feedEntry(document, 'sid', sid!)).toBe(true);
       expect((await familyRows(tokens.refresh_token))[0]!.revokedAt).not.toBeNull();
     },
   );
@@ -183,7 +204,7 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
 
     expectRevoked(res);
     expect((await familyRows(tokens.refresh_token))[0]!.revokedAt).toBe(auth.clock.now());
-    expect((await feed()).revoked.sid[familyId]).toBe(nowSeconds());
+    expect(feedEntry(await feed(), 'sid', familyId)).toBe(true);
   });
 
   describe('tokens the client may not revoke answer 200 and change nothing (§2.2)', () => {
@@ -230,7 +251,9 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
       expectRevoked(await revoke('app', appSecret, ['token', tokens.access_token]));
 
       expect(await snapshot()).toEqual(before);
-      expect((await feed()).revoked.jti[claimsOf(tokens.access_token).jti]).toBeUndefined();
+      const { jti, sid } = claimsOf(tokens.access_token);
+      expect(feedEntry(await feed(), 'jti', jti)).toBeUndefined();
+      expect(feedEntry(await feed(), 'sid', sid!)).toBeUndefined();
     });
   });
 
@@ -290,6 +313,40 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
         .send({ token: tokens.refresh_token });
       expectError(res, 400, 'invalid_request');
       expect((await familyRows(tokens.refresh_token))[0]!.revokedAt).toBeNull();
+    });
+  });
+
+  describe('a per-client quota bounds what one client adds to the feed', () => {
+    it('a client with 1,000 live entries gets 503 temporarily_unavailable with Retry-After and adds nothing; another client is unaffected; expiry frees the quota', async () => {
+      const store = auth.services.storage.revocations;
+      const live = await store.countForClient('app', nowSeconds());
+      for (let i = live; i < 1000; i += 1)
+        await store.upsert({
+          kind: 'jti',
+          value: `filler-${i}`,
+          clientId: 'app',
+          revokedAt: nowSeconds(),
+          expiresAt: nowSeconds() + 100,
+        });
+      const tokens = await login();
+      const { sid } = claimsOf(tokens.access_token);
+
+      for (const token of [tokens.access_token, tokens.refresh_token]) {
+        const refused = await revoke('app', appSecret, ['token', token]);
+        expectError(refused, 503, 'temporarily_unavailable');
+        expect(refused.headers['retry-after']).toBe('60');
+      }
+      expect(feedEntry(await feed(), 'sid', sid!)).toBeUndefined();
+      expect((await introspect(tokens.access_token)).body.active).toBe(true);
+
+      const others = await login('other', otherSecret);
+      expectRevoked(await revoke('other', otherSecret, ['token', others.refresh_token]));
+
+      // Every earlier entry of this file has expired 15 minutes + 300 s on; the fillers after 100 s.
+      auth.clock.advance(1_300_000);
+      const later = await login();
+      expectRevoked(await revoke('app', appSecret, ['token', later.access_token]));
+      expect(feedEntry(await feed(), 'sid', claimsOf(later.access_token).sid!)).toBe(true);
     });
   });
 });

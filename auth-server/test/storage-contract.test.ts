@@ -152,8 +152,20 @@ for (const { dialect, enabled } of testDialects()) {
       expect(await one.refreshTokens.find(idle.id)).toBeUndefined();
       expect(await one.refreshTokens.find(live.id)).toBeDefined();
 
-      await one.revocations.upsert({ kind: 'jti', value: 'old', revokedAt: 10, expiresAt: 20 });
-      await one.revocations.upsert({ kind: 'jti', value: 'current', revokedAt: 10, expiresAt: 10_000 });
+      await one.revocations.upsert({
+        kind: 'jti',
+        value: 'old',
+        clientId: null,
+        revokedAt: 10,
+        expiresAt: 20,
+      });
+      await one.revocations.upsert({
+        kind: 'jti',
+        value: 'current',
+        clientId: null,
+        revokedAt: 10,
+        expiresAt: 10_000,
+      });
       expect(await two.revocations.prune(20)).toBeGreaterThanOrEqual(1);
       const left = (await one.revocations.listActive(0)).map((entry) => entry.value);
       expect(left).toContain('current');
@@ -175,16 +187,62 @@ for (const { dialect, enabled } of testDialects()) {
     });
 
     it('revocations: upsert keeps the later times; expired entries leave the list', async () => {
-      await one.revocations.upsert({ kind: 'jti', value: 'j1', revokedAt: 100, expiresAt: 200 });
-      await two.revocations.upsert({ kind: 'jti', value: 'j1', revokedAt: 50, expiresAt: 300 });
-      await two.revocations.upsert({ kind: 'sub', value: 'u1', revokedAt: 120, expiresAt: 150 });
+      await one.revocations.upsert({
+        kind: 'jti',
+        value: 'j1',
+        clientId: 'c1',
+        revokedAt: 100,
+        expiresAt: 200,
+      });
+      await two.revocations.upsert({
+        kind: 'jti',
+        value: 'j1',
+        clientId: 'c1',
+        revokedAt: 50,
+        expiresAt: 300,
+      });
+      await two.revocations.upsert({
+        kind: 'sub',
+        value: 'u1',
+        clientId: null,
+        revokedAt: 120,
+        expiresAt: 150,
+      });
       expect(await one.revocations.listActive(149)).toEqual([
-        { kind: 'jti', value: 'j1', revokedAt: 100, expiresAt: 300 },
-        { kind: 'sub', value: 'u1', revokedAt: 120, expiresAt: 150 },
+        { kind: 'jti', value: 'j1', clientId: 'c1', revokedAt: 100, expiresAt: 300 },
+        { kind: 'sub', value: 'u1', clientId: null, revokedAt: 120, expiresAt: 150 },
       ]);
       expect(await one.revocations.listActive(150)).toEqual([
-        { kind: 'jti', value: 'j1', revokedAt: 100, expiresAt: 300 },
+        { kind: 'jti', value: 'j1', clientId: 'c1', revokedAt: 100, expiresAt: 300 },
       ]);
+    });
+
+    it('revocations: countForClient counts the live entries a client added', async () => {
+      await one.revocations.upsert({
+        kind: 'jti',
+        value: 'q1',
+        clientId: 'quota',
+        revokedAt: 1,
+        expiresAt: 500,
+      });
+      await one.revocations.upsert({
+        kind: 'sid',
+        value: 'q2',
+        clientId: 'quota',
+        revokedAt: 1,
+        expiresAt: 600,
+      });
+      await one.revocations.upsert({
+        kind: 'jti',
+        value: 'q3',
+        clientId: 'elsewhere',
+        revokedAt: 1,
+        expiresAt: 600,
+      });
+      expect(await two.revocations.countForClient('quota', 499)).toBe(2);
+      expect(await two.revocations.countForClient('quota', 500)).toBe(1);
+      expect(await two.revocations.countForClient('nobody', 0)).toBe(0);
+      await two.revocations.prune(10_000);
     });
 
     it('20 concurrent refreshes of one token across two replicas: one successor, one live token', async () => {

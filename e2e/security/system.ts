@@ -54,6 +54,7 @@ export async function startSystem(
           ISSUER: issuer,
           AUDIENCE: audience,
           JWKS_URI: `${auth.url}/.well-known/jwks.json`,
+          REVOCATION_FEED_URI: `${auth.url}/oauth/revocations`,
         });
   if (resource !== undefined) await waitForReady(`${resource.url}/readyz`);
   const basic = `Basic ${Buffer.from(`web:${clientSecret}`).toString('base64')}`;

@@ -6,6 +6,7 @@ import {
   isLoopbackUrl,
   logLevel,
   metricsVariables,
+  maxClockToleranceSeconds,
   port,
   readEnv,
 } from '@tessera/shared';
@@ -25,7 +26,10 @@ const variables = z.object({
   JWKS_URI: httpUrl().optional(),
   JWKS_STALE_WINDOW: duration('1h'),
   JWKS_MIN_REFRESH: duration('30s').refine((value) => value <= 3600, 'must be at most 1h'),
-  CLOCK_TOLERANCE: duration('30s', 0).refine((value) => value <= 300, 'must be at most 300s'),
+  CLOCK_TOLERANCE: duration('30s', 0).refine(
+    (value) => value <= maxClockToleranceSeconds,
+    `must be at most ${maxClockToleranceSeconds}s`,
+  ),
   REVOCATION_FEED_URI: httpUrl().optional(),
   REVOCATION_REFRESH_INTERVAL: duration('15s', 1).refine((seconds) => seconds <= 300, 'must be at most 5m'),
   LOG_LEVEL: logLevel,

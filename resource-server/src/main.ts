@@ -37,8 +37,11 @@ const revocations = createRevocationFeed({
   refreshSeconds: config.revocationRefreshSeconds,
   logger: logger.child({ component: 'revocations' }),
   onFetch: (result) => metrics.feedFetches.inc({ result }),
+  // The feed announces the key set's version: a key replaced after a compromise is fetched at once.
+  onKeySet: (version) => keys.keySetChanged(version),
 });
-// Not awaited: the service listens at once and reports not-ready until the first key set arrives.
+// Not awaited: the service listens at once, reports not-ready and answers 503 on protected routes
+// until the first key set and the first revocation list arrive (fail closed).
 void keys.start();
 void revocations.start();
 const app = createApp({ config, logger, keys, revocations, metrics });

@@ -54,6 +54,30 @@ export function createResourceMetrics(): ResourceMetrics {
           this.set(revocations.status().ageSeconds ?? -1);
         },
       });
+      new Gauge({
+        name: 'tessera_revocation_feed_usable',
+        help: '1 while the held revocation list may be relied on (loaded, within its bound); 0: protected routes answer 503',
+        registers: [registry],
+        collect() {
+          this.set(revocations.status().usable ? 1 : 0);
+        },
+      });
+      new Gauge({
+        name: 'tessera_revocation_feed_stale_after_seconds',
+        help: 'Age past which the held revocation list stops counting (derived from REVOCATION_REFRESH_INTERVAL)',
+        registers: [registry],
+        collect() {
+          this.set(revocations.status().staleAfterSeconds);
+        },
+      });
+      new Gauge({
+        name: 'tessera_revocation_feed_bytes',
+        help: 'Size of the last revocation feed document received',
+        registers: [registry],
+        collect() {
+          this.set(revocations.status().bytes);
+        },
+      });
     },
   };
 }

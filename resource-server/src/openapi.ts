@@ -126,10 +126,12 @@ export const openApiDocument: OpenApiDocument = {
       get: {
         operationId: 'getReadiness',
         tags: ['operations'],
-        summary: 'Readiness: a usable key set is held, so tokens can be verified',
+        summary: 'Readiness: a usable key set and a usable revocation list are held',
         description:
           'Stays ready while JWKS refreshes fail, as long as the held set is within its stale ' +
-          'window. The revocation feed is reported, not required.',
+          'window, and while revocation-feed polls fail, as long as the held list is younger than ' +
+          '`stale_after_seconds` (four refresh intervals, at least 30 s). Before the first list ' +
+          'and past that bound it is not ready, and protected routes answer 503 (fail closed).',
         security: [],
         responses: {
           '200': { description: 'Ready', content: jsonContent(schemaRef('Readiness')) },
@@ -240,11 +242,16 @@ export const openApiDocument: OpenApiDocument = {
           revocations: {
             type: 'object',
             description: 'Only when the revocation feed is configured',
-            required: ['loaded', 'entries', 'age_seconds', 'last_fetch_failed'],
+            required: ['loaded', 'entries', 'age_seconds', 'stale_after_seconds', 'last_fetch_failed'],
             properties: {
               loaded: { type: 'boolean' },
               entries: { type: 'integer' },
               age_seconds: { type: ['number', 'null'] },
+              stale_after_seconds: {
+                type: 'integer',
+                description:
+                  'Past this age the held list no longer counts: not ready, and 503 on protected routes',
+              },
               last_fetch_failed: {
                 type: 'boolean',
                 description: 'The last fetch failed (the reason is in the service log, not here)',
@@ -295,7 +302,8 @@ export const openApiDocument: OpenApiDocument = {
         },
       ),
       KeysUnavailable: errorResponse(
-        'No usable key set (never loaded, or past its stale window): the token cannot be checked yet',
+        'No usable key set (never loaded, or past its stale window) or no usable revocation list ' +
+          '(never loaded, or older than its bound): the token cannot be checked yet',
         ['temporarily_unavailable'],
         { headers: retryAfterHeader },
       ),

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   createJwksKeyProvider,
   createRevocationFeed,
+  toRevocationFeedDocument,
   type JwksKeyProvider,
   type RevocationFeed,
 } from '@tessera/shared';
@@ -34,9 +35,7 @@ function fakeAuthServer(down: boolean): typeof fetch {
     if (down) return Promise.resolve(new Response('down', { status: 500 }));
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     if (url.endsWith('/oauth/revocations'))
-      return Promise.resolve(
-        Response.json({ generated_at: nowSeconds(), revoked: { jti: {}, sid: {}, sub: {}, client_id: {} } }),
-      );
+      return Promise.resolve(Response.json(toRevocationFeedDocument([], nowSeconds())));
     return Promise.resolve(
       Response.json({ keys: [signingJwk(kid)] }, { headers: { 'cache-control': 'public, max-age=300' } }),
     );

@@ -13,6 +13,8 @@ import {
   type Clock,
   type JwksKeyProvider,
   type Logger,
+  toRevocationFeedDocument,
+  type RevocationClaim,
   type RevocationFeed,
   type RevocationFeedDocument,
 } from '../src/index.js';
@@ -53,11 +55,16 @@ async function startAuthServer() {
   };
 }
 
+/** A feed document as the auth server publishes it, from plain claim values → revocation times. */
 function feedDocument(
-  revoked: Partial<RevocationFeedDocument['revoked']> = {},
+  revoked: Partial<Record<RevocationClaim, Record<string, number>>> = {},
   generatedAt = 1_767_225_600,
+  keySet?: string,
 ): RevocationFeedDocument {
-  return { generated_at: generatedAt, revoked: { jti: {}, sid: {}, sub: {}, client_id: {}, ...revoked } };
+  const entries = Object.entries(revoked).flatMap(([kind, values]) =>
+    Object.entries(values).map(([value, revokedAt]) => ({ kind: kind as RevocationClaim, value, revokedAt })),
+  );
+  return toRevocationFeedDocument(entries, generatedAt, keySet);
 }
 
 /** Serves a feed document the way the auth server does: JSON, max-age 5, its ETag, 304 when matched. */
@@ -99,12 +106,79 @@ describe('createRevocationFeed against a loopback feed', () => {
     expect(() => createRevocationFeed({ uri: '/oauth/revocations', logger: logSink() })).toThrow(TypeError);
   });
 
-  it('revokes nothing before the first load, and reports not loaded', () => {
+  it('fails closed before the first load: isRevoked answers 503 temporarily_unavailable, and the list is not usable', () => {
     server.serveFeed(feed(feedDocument({ jti: { 'jti-1': revokedAt } })));
     const list = revocations();
 
-    expect(list.isRevoked({ jti: 'jti-1', iat: revokedAt })).toBe(false);
-    expect(list.status()).toEqual({ loaded: false, ageSeconds: undefined, lastError: undefined, entries: 0 });
+    expect(() => list.isRevoked({ jti: 'jti-2', iat: revokedAt })).toThrow(
+      expect.objectContaining({ code: 'temporarily_unavailable', message: 'revocation list not loaded yet' }),
+    );
+    expect(list.status()).toEqual({
+      loaded: false,
+      usable: false,
+      ageSeconds: undefined,
+      lastError: undefined,
+      entries: 0,
+      bytes: 0,
+      staleAfterSeconds: 60,
+    });
+  });
+
+  it('fails closed again once the held list is older than four refresh intervals (at least 30 s), until a poll succeeds', async () => {
+    const clock = createFixedClock();
+    server.serveFeed(feed(feedDocument({ jti: { 'jti-1': revokedAt } })));
+    const list = createRevocationFeed({ uri: server.feedUri, logger: logSink(), clock, refreshSeconds: 10 });
+    feeds.push(list);
+    await list.start();
+    server.serveFeed((_req, res) => void res.writeHead(503).end());
+
+    clock.advance(40_000);
+    await list.start();
+    expect(list.status()).toMatchObject({ usable: true, ageSeconds: 40, staleAfterSeconds: 40 });
+    expect(list.isRevoked({ jti: 'jti-1' })).toBe(true);
+
+    clock.advance(1_000);
+    expect(list.status()).toMatchObject({ usable: false, ageSeconds: 41 });
+    expect(() => list.isRevoked({ jti: 'jti-2' })).toThrow(
+      expect.objectContaining({ code: 'temporarily_unavailable', message: 'revocation list is out of date' }),
+    );
+
+    server.serveFeed(feed(feedDocument({ jti: { 'jti-1': revokedAt } })));
+    await list.start();
+    expect(list.status()).toMatchObject({ usable: true, ageSeconds: 0 });
+    expect(list.isRevoked({ jti: 'jti-2' })).toBe(false);
+  });
+
+  it('tells onKeySet the key-set version the feed names, once per new version', async () => {
+    const versions: string[] = [];
+    const list = createRevocationFeed({
+      uri: server.feedUri,
+      logger: logSink(),
+      clock: createFixedClock(),
+      onKeySet: (version) => versions.push(version),
+    });
+    feeds.push(list);
+    server.serveFeed(feed(feedDocument({}, revokedAt, '"keys-1"')));
+    await list.start();
+    server.serveFeed(feed(feedDocument({ jti: { 'jti-1': revokedAt } }, revokedAt, '"keys-1"')));
+    await list.start();
+    server.serveFeed(feed(feedDocument({ jti: { 'jti-1': revokedAt } }, revokedAt, '"keys-2"')));
+    await list.start();
+
+    expect(versions).toEqual(['"keys-1"', '"keys-2"']);
+  });
+
+  it('loads a feed of 100,000 revoked tokens (above the old 1 MiB limit)', async () => {
+    const jti = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`jti-${i}`, revokedAt]));
+    const big = JSON.stringify(feedDocument({ jti }));
+    expect(big.length).toBeGreaterThan(1024 * 1024);
+    server.serveFeed((_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(big));
+    const list = revocations();
+    await list.start();
+
+    expect(list.status()).toMatchObject({ loaded: true, usable: true, entries: 100_000, bytes: big.length });
+    expect(list.isRevoked({ jti: 'jti-4242' })).toBe(true);
+    expect(list.isRevoked({ jti: 'jti-100000' })).toBe(false);
   });
 
   describe('matching, once loaded', () => {
@@ -126,7 +200,13 @@ describe('createRevocationFeed against a loopback feed', () => {
     afterAll(() => list.stop());
 
     it('counts every entry and reports loaded', () => {
-      expect(list.status()).toEqual({ loaded: true, ageSeconds: 0, lastError: undefined, entries: 5 });
+      expect(list.status()).toMatchObject({
+        loaded: true,
+        usable: true,
+        ageSeconds: 0,
+        lastError: undefined,
+        entries: 5,
+      });
     });
 
     it.each<[boolean, string, Record<string, unknown>]>([
@@ -177,12 +257,12 @@ describe('createRevocationFeed against a loopback feed', () => {
     ],
     [
       'a document without the sub list',
-      feed({ generated_at: 1, revoked: { jti: {}, sid: {}, client_id: {} } }),
+      feed({ generated_at: 1, revoked: { jti: '', sid: '', client_id: {} } }),
       'revocation feed is malformed',
     ],
     [
       'a document with a non-numeric time',
-      feed(feedDocument({ jti: { 'jti-9': 'yesterday' as unknown as number } })),
+      feed(feedDocument({ sub: { 'user-9': 'yesterday' as unknown as number } })),
       'revocation feed is malformed',
     ],
     [
@@ -200,7 +280,13 @@ describe('createRevocationFeed against a loopback feed', () => {
     clock.advance(20_000);
     await list.start(); // start() fetches now (the feed exposes no refresh())
 
-    expect(list.status()).toEqual({ loaded: true, ageSeconds: 20, lastError, entries: 1 });
+    expect(list.status()).toMatchObject({
+      loaded: true,
+      usable: true,
+      ageSeconds: 20,
+      lastError,
+      entries: 1,
+    });
     expect(list.isRevoked({ jti: 'jti-1', iat: revokedAt })).toBe(true);
     expect(list.isRevoked({ jti: 'jti-9', iat: 0 })).toBe(false);
   });
@@ -216,7 +302,7 @@ describe('createRevocationFeed against a loopback feed', () => {
     await list.start();
 
     expect(server.feedRequests.map((headers) => headers['if-none-match'])).toEqual([undefined, '"v1"']);
-    expect(list.status()).toEqual({ loaded: true, ageSeconds: 0, lastError: undefined, entries: 1 });
+    expect(list.status()).toMatchObject({ loaded: true, ageSeconds: 0, lastError: undefined, entries: 1 });
     expect(list.isRevoked({ jti: 'jti-1', iat: revokedAt })).toBe(true);
 
     server.serveFeed(feed(feedDocument({ jti: { 'jti-2': revokedAt } }), '"v2"'));
@@ -409,7 +495,13 @@ describe('end to end: a resource server refuses a token once the feed lists it',
     expect(ready.body).toEqual({
       status: 'ok',
       jwks: { key_count: 1, age_seconds: expect.any(Number) },
-      revocations: { loaded: true, entries: 1, age_seconds: 0, last_fetch_failed: false },
+      revocations: {
+        loaded: true,
+        entries: 1,
+        age_seconds: 0,
+        stale_after_seconds: 60,
+        last_fetch_failed: false,
+      },
     });
 
     server.serveFeed((_req, res) => void res.writeHead(502).end());
@@ -423,6 +515,7 @@ describe('end to end: a resource server refuses a token once the feed lists it',
       loaded: true,
       entries: 1,
       age_seconds: 40,
+      stale_after_seconds: 60,
       last_fetch_failed: true,
     });
     const reason = 'revocation feed request answered HTTP 502';
@@ -437,5 +530,143 @@ describe('end to end: a resource server refuses a token once the feed lists it',
       }),
     );
     expect((await me(revoked)).status).toBe(401);
+  });
+});
+
+describe('a resource server fails closed without a usable revocation list, and learns a new key set from the feed', () => {
+  const issuer = 'http://auth.test';
+  const audience = 'tessera-api';
+  const clock = createFixedClock(Date.UTC(2026, 0, 1, 12));
+  const nowSeconds = () => Math.floor(clock.now() / 1000);
+  const keyA = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const keyB = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  let server: Awaited<ReturnType<typeof startAuthServer>>;
+  let createApp: CreateResourceApp;
+  const stops: (() => void)[] = [];
+
+  async function publicJwk(pair: typeof keyA) {
+    const { n, e } = pair.publicKey.export({ format: 'jwk' });
+    const kid = await calculateJwkThumbprint({ kty: 'RSA', n, e });
+    return { kty: 'RSA', n, e, kid, use: 'sig', alg: 'RS256' };
+  }
+  async function token(pair: typeof keyA, kid?: string) {
+    return new SignJWT({
+      iss: issuer,
+      aud: audience,
+      sub: 'user-1',
+      client_id: 'web-app',
+      jti: randomUUID(),
+      iat: nowSeconds(),
+      exp: nowSeconds() + 900,
+    })
+      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: kid ?? (await publicJwk(pair)).kid })
+      .sign(pair.privateKey);
+  }
+  function serveKeys(...jwks: object[]) {
+    server.serveJwks((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: jwks }));
+    });
+  }
+  /** A resource app with its own key provider and feed, as main.ts wires them. */
+  async function resourceApp(feedUri = server.feedUri) {
+    const keys = createJwksKeyProvider({ jwksUri: server.jwksUri, logger: logSink(), clock });
+    const list = createRevocationFeed({
+      uri: feedUri,
+      logger: logSink(),
+      clock,
+      onKeySet: (version) => keys.keySetChanged(version),
+    });
+    stops.push(
+      () => keys.stop(),
+      () => list.stop(),
+    );
+    await Promise.all([keys.start(), list.start()]);
+    return {
+      keys,
+      list,
+      app: createApp({ config: { issuer, audience }, logger: logSink(), keys, revocations: list, clock }),
+    };
+  }
+
+  beforeAll(async () => {
+    server = await startAuthServer();
+    serveKeys(await publicJwk(keyA));
+    server.serveFeed(feed(feedDocument()));
+    const appModule = '../../resource-server/src/app.js';
+    ({ createApp } = (await import(appModule)) as { createApp: CreateResourceApp });
+  });
+  afterAll(async () => {
+    for (const stop of stops) stop();
+    await server.close();
+  });
+
+  it('with the feed unreachable at start: /readyz 503 and a valid token 503 with Retry-After, until the feed loads', async () => {
+    const { app, list } = await resourceApp(server.feedUri.replace('/oauth/revocations', '/wrong-path'));
+    const valid = await token(keyA);
+
+    const ready = await request(app).get('/readyz');
+    expect(ready.status).toBe(503);
+    expect(ready.body).toMatchObject({ status: 'not ready', reason: 'revocation list not loaded yet' });
+    const refused = await request(app).get('/api/me').set('Authorization', `Bearer ${valid}`);
+    expect(refused.status).toBe(503);
+    expect(refused.body).toEqual({
+      error: 'temporarily_unavailable',
+      error_description: 'revocation list not loaded yet',
+    });
+    expect(refused.headers['retry-after']).toBe('5');
+    // An invalid token is still told so.
+    expect((await request(app).get('/api/me').set('Authorization', `Bearer ${valid}x`)).status).toBe(401);
+    expect(list.status().usable).toBe(false);
+  });
+
+  it('once the held list is older than its bound: /readyz 503 and 503 on protected routes; a successful poll restores both', async () => {
+    const { app, list } = await resourceApp();
+    const valid = await token(keyA);
+    expect((await request(app).get('/api/me').set('Authorization', `Bearer ${valid}`)).status).toBe(200);
+
+    server.serveFeed((_req, res) => void res.writeHead(502).end());
+    clock.advance(61_000);
+    await list.start();
+    const ready = await request(app).get('/readyz');
+    expect(ready.status).toBe(503);
+    expect(ready.body).toMatchObject({ reason: 'revocation list is older than its bound' });
+    const refused = await request(app).get('/api/me').set('Authorization', `Bearer ${valid}`);
+    expect(refused.status).toBe(503);
+    expect(refused.body.error_description).toBe('revocation list is out of date');
+
+    server.serveFeed(feed(feedDocument()));
+    await list.start();
+    expect((await request(app).get('/readyz')).status).toBe(200);
+    expect((await request(app).get('/api/me').set('Authorization', `Bearer ${valid}`)).status).toBe(200);
+  });
+
+  it('a key-set version in the feed refetches the JWKS at once, although junk kids spent the unknown-kid budget', async () => {
+    serveKeys(await publicJwk(keyA));
+    server.serveFeed(feed(feedDocument({}, nowSeconds(), '"keys-A"')));
+    const { app, list } = await resourceApp();
+    // Junk kids spend the cooldown (and budget) of unknown-kid refetches.
+    for (let i = 0; i < 6; i += 1) {
+      const junk = await token(keyA, `junk-${i}`);
+      expect((await request(app).get('/api/me').set('Authorization', `Bearer ${junk}`)).status).toBe(401);
+    }
+    // The auth server replaces its key (a compromise): the new key is published...
+    serveKeys(await publicJwk(keyB));
+    const signedByB = await token(keyB);
+    const before = await request(app).get('/api/me').set('Authorization', `Bearer ${signedByB}`);
+    expect(before.body).toEqual({ error: 'invalid_token', error_description: 'unknown key' });
+
+    // ...and the next feed announces the new key-set version.
+    server.serveFeed(feed(feedDocument({}, nowSeconds(), '"keys-B"')));
+    await list.start();
+    const after = await request(app).get('/api/me').set('Authorization', `Bearer ${signedByB}`);
+    expect(after.status).toBe(200);
+    // The old key is gone from the set: its tokens are refused.
+    expect(
+      (
+        await request(app)
+          .get('/api/me')
+          .set('Authorization', `Bearer ${await token(keyA)}`)
+      ).status,
+    ).toBe(401);
   });
 });

@@ -17,6 +17,7 @@ function keySet(initial: Record<string, KeyObject>) {
     start: () => Promise.resolve(),
     getKey: (kid) => Promise.resolve(held.get(kid)),
     status: () => ({ loaded: true, usable: true, keyCount: held.size, ageSeconds: 0, lastError: undefined }),
+    keySetChanged: () => undefined,
     stop: () => undefined,
   };
   return { provider, held };

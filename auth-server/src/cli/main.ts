@@ -12,7 +12,7 @@ const usage = `usage: npm run admin -- <command>
   clients delete --client-id C
   keys list [--json]        each key's state and when it changes next
   keys rotate [--force]     pending → active, active → retiring, a new pending key
-  keys compromise <kid>     unpublish that key now; if it was signing, a fresh key signs from now
+  keys compromise <kid>     unpublish that key now; if it was signing, the pending key signs from now
   keys reencrypt --old-secret-stdin   re-encrypt the private keys under the current KEY_ENCRYPTION_SECRET
   migrate`;
 
@@ -167,12 +167,12 @@ async function run(
     case 'keys compromise': {
       const [kid] = args;
       if (kid === undefined || args.length !== 1) throw new UsageError('keys compromise takes one kid');
-      const { previousState, activated } = await services.keys.compromise(kid);
-      print(`${kid} (was ${previousState}) is unpublished and its private key destroyed`);
-      if (activated !== undefined) print(`${activated} is now active`);
+      const outcome = await services.keys.compromise(kid);
+      print(`${kid} (was ${outcome.previousState}) is unpublished and its private key destroyed`);
+      if (outcome.previousState === 'active') print(`${outcome.activated} is now active`);
       print(
         `auth-server replicas stop publishing it within ${services.keys.durations.reloadIntervalSeconds}s; ` +
-          'resource servers refuse its tokens from their next JWKS refresh',
+          'resource servers refetch the key set at their next revocation-feed poll',
       );
       return;
     }

@@ -38,10 +38,13 @@ export interface KeyManager {
   /** Manual rotation (`keys rotate`), see planRotation. Throws KeyLifecycleError if refused or raced. */
   rotate(options: { force: boolean }): Promise<{ activated: string; retiring: string | undefined }>;
   /**
-   * Unpublishes `kid` now and destroys its private part; if it was signing, a fresh key signs from
-   * now on. Throws KeyLifecycleError if no published key has that kid.
+   * Unpublishes `kid` now and destroys its private part; if it was signing, the pending key
+   * (already published) signs from now on and a fresh key becomes pending (a fresh key signs only
+   * when none was pending). Throws KeyLifecycleError if no published key has that kid.
    */
-  compromise(kid: string): Promise<{ previousState: 'pending' | 'active' | 'retiring'; activated?: string }>;
+  compromise(
+    kid: string,
+  ): Promise<{ previousState: 'active'; activated: string } | { previousState: 'pending' | 'retiring' }>;
   /**
    * Re-encrypts every stored private key, now under `oldSecret`, with this manager's
    * (the new) secret, in one transaction. Resolves how many keys were re-encrypted.
@@ -58,6 +61,11 @@ export interface KeyManager {
 /** A lifecycle command that cannot be carried out as asked; the message says why and what to do. */
 export class KeyLifecycleError extends Error {
   override name = 'KeyLifecycleError';
+}
+
+/** A stored key record that is not what it claims to be (its public key does not hash to its kid). */
+export class KeyIntegrityError extends Error {
+  override name = 'KeyIntegrityError';
 }
 
 /**
@@ -89,18 +97,55 @@ export async function generateSigningKey(options: {
   const publicJwk = { kty: 'RSA' as const, n: jwk.n, e: jwk.e };
   const kid = await calculateJwkThumbprint(publicJwk, 'sha256');
   const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
+  let privateKeyEncrypted: string;
+  try {
+    privateKeyEncrypted = options.kek.encrypt(pkcs8, kid);
+  } finally {
+    // The plaintext key leaves no copy in our buffers (the KeyObject itself is native memory).
+    pkcs8.fill(0);
+  }
   return {
     kid,
     state: options.state,
     alg: 'RS256',
     publicJwk,
-    privateKeyEncrypted: options.kek.encrypt(pkcs8, kid),
+    privateKeyEncrypted,
     createdAt: options.now,
     activatedAt: options.state === 'active' ? options.now : null,
     retiringAt: null,
     retiredAt: null,
     compromisedAt: null,
   };
+}
+
+/**
+ * The kid is the RFC 7638 thumbprint of the public key; a record whose public key does not hash to
+ * its kid was altered in the store (the kid is also the private part's encryption AAD, so together
+ * they bind the row's public key, kid and private key). Refusing it keeps a swapped public key
+ * from ever being published or used.
+ */
+async function checkThumbprints(records: readonly SigningKeyRecord[]): Promise<void> {
+  for (const key of records) {
+    if (!publishedStates.has(key.state)) continue;
+    const thumbprint = await calculateJwkThumbprint(
+      { kty: 'RSA', n: key.publicJwk.n, e: key.publicJwk.e },
+      'sha256',
+    );
+    if (thumbprint !== key.kid)
+      throw new KeyIntegrityError(
+        `signing key ${key.kid}: its public key does not match its kid (the stored record was altered)`,
+      );
+  }
+}
+
+/** Decrypts a private key into a KeyObject, zeroing the decrypted bytes afterwards. */
+function openPrivateKey(kek: KeyEncryptionKey, sealed: string, kid: string): KeyObject {
+  const pkcs8 = kek.decrypt(sealed, kid);
+  try {
+    return createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
+  } finally {
+    pkcs8.fill(0);
+  }
 }
 
 /**
@@ -158,7 +203,7 @@ export function createKeyManager(deps: {
     const sample =
       records.find((key) => key.state === 'active' && key.privateKeyEncrypted !== null) ??
       records.find((key) => key.privateKeyEncrypted !== null);
-    if (sample?.privateKeyEncrypted != null) kek.decrypt(sample.privateKeyEncrypted, sample.kid);
+    if (sample?.privateKeyEncrypted != null) kek.decrypt(sample.privateKeyEncrypted, sample.kid).fill(0);
   }
 
   async function applyDue(): Promise<void> {
@@ -173,20 +218,14 @@ export function createKeyManager(deps: {
 
   async function reload(): Promise<void> {
     const records = await keys.list();
+    await checkThumbprints(records);
     const active = records.find((key) => key.state === 'active');
     if (active?.privateKeyEncrypted == null) throw new Error('no active signing key with a private part');
     // Decrypt only when the signing key changed.
     const signing =
       current?.signing.kid === active.kid
         ? current.signing
-        : {
-            kid: active.kid,
-            privateKey: createPrivateKey({
-              key: kek.decrypt(active.privateKeyEncrypted, active.kid),
-              format: 'der',
-              type: 'pkcs8',
-            }),
-          };
+        : { kid: active.kid, privateKey: openPrivateKey(kek, active.privateKeyEncrypted, active.kid) };
     if (current !== undefined && current.signing.kid !== signing.kid)
       audit.record('key.reloaded', { kid: signing.kid });
     const published = new Map(
@@ -252,12 +291,13 @@ export function createKeyManager(deps: {
     },
     async compromise(kid) {
       checkSecret(await keys.list());
-      const replacement = await generate('active');
-      const previousState = await keys.compromise(kid, clock.now(), replacement);
-      if (previousState === undefined)
+      // Becomes the next pending key, or the active one if no key was pending (see the store).
+      const replacement = await generate('pending');
+      const outcome = await keys.compromise(kid, clock.now(), replacement);
+      if (outcome === undefined)
         throw new KeyLifecycleError(`no published key has kid "${kid}" (see keys list)`);
-      audit.record('key.compromise', { kid, previousState }, 'warn');
-      return previousState === 'active' ? { previousState, activated: replacement.kid } : { previousState };
+      audit.record('key.compromise', { kid, ...outcome }, 'warn');
+      return outcome;
     },
     async reencryptFrom(oldSecret) {
       const old = createKeyEncryptionKey(oldSecret);
@@ -265,11 +305,14 @@ export function createKeyManager(deps: {
         (key): key is SigningKeyRecord & { privateKeyEncrypted: string } => key.privateKeyEncrypted !== null,
       );
       // Decrypting every key first: a wrong old secret stops here, before anything is written.
-      const updates = sealed.map((key) => ({
-        kid: key.kid,
-        from: key.privateKeyEncrypted,
-        to: kek.encrypt(old.decrypt(key.privateKeyEncrypted, key.kid), key.kid),
-      }));
+      const updates = sealed.map((key) => {
+        const plaintext = old.decrypt(key.privateKeyEncrypted, key.kid);
+        try {
+          return { kid: key.kid, from: key.privateKeyEncrypted, to: kek.encrypt(plaintext, key.kid) };
+        } finally {
+          plaintext.fill(0);
+        }
+      });
       if (!(await keys.replaceEncrypted(updates)))
         throw new KeyLifecycleError(
           'the keys changed while re-encrypting (a rotation?); nothing done, run it again',

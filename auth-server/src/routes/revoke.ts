@@ -10,10 +10,12 @@ import { authenticateClient, createFormParser, requireParam } from './form.js';
 
 /**
  * POST /oauth/revoke (RFC 7009). A refresh token revokes its whole family and the access
- * tokens minted from it; an access token is denied until it expires. Tokens that are
- * unknown, expired or another client's answer 200 and change nothing (§2.2). Each request reaches
- * the store, so it spends the endpoint's own budgets (per IP before parsing, then per client):
- * over them it is 429 with `Retry-After`.
+ * tokens minted from it; so does an access token minted from a family (§2.1 allows it, and one
+ * family entry keeps the feed small); any other access token is denied until it expires. A client
+ * over its revocation quota gets 503 with Retry-After (§2.2.1). Tokens that are
+ * unknown, expired or another client's answer 200 and change nothing (§2.2).
+ * Each request reaches the store, so it spends the endpoint's own budgets (per IP before
+ * parsing, then per client): over them it is 429 with `Retry-After`.
  */
 export function createRevokeRouter(deps: {
   clients: ClientService;
@@ -36,9 +38,12 @@ export function createRevokeRouter(deps: {
         typeof claims.jti === 'string' &&
         typeof claims.exp === 'number'
       ) {
-        await deps.revocations.denyAccessToken(claims.jti, claims.exp);
+        const revoked = await deps.revocations.revokeAccessToken(
+          { jti: claims.jti, exp: claims.exp, sid: claims.sid },
+          client.clientId,
+        );
         deps.audit.record('token.revoked', {
-          kind: 'access_token',
+          kind: revoked === 'family' ? 'access_token_family' : 'access_token',
           client_id: client.clientId,
           request_id: req.id,
         });
@@ -46,7 +51,7 @@ export function createRevokeRouter(deps: {
     } else {
       const familyId = await deps.refreshTokens.familyOf(token, client.clientId);
       if (familyId !== undefined) {
-        await deps.revocations.revokeFamily(familyId);
+        await deps.revocations.revokeFamily(familyId, client.clientId, { quota: true });
         deps.audit.record('token.revoked', {
           kind: 'refresh_token',
           client_id: client.clientId,

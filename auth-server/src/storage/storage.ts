@@ -75,6 +75,8 @@ export type RevocationKind = 'jti' | 'sid' | 'sub' | 'client_id';
 export interface RevocationRecord {
   kind: RevocationKind;
   value: string;
+  /** The client whose request added the entry (counted against its quota); null for cut-offs. */
+  clientId: string | null;
   revokedAt: number;
   expiresAt: number;
 }
@@ -133,14 +135,18 @@ export interface SigningKeyStore {
   retire(kid: string, now: number): Promise<boolean>;
   /**
    * Marks a published key compromised (unpublished, private part destroyed). If it was the active
-   * key, `replacement` becomes active in the same transaction, so there is never no signing key.
-   * Resolves the state the key had, or undefined if it is not published (unknown, retired, compromised).
+   * key, in the same transaction (so there is never no signing key): the pending key, already
+   * published, becomes active and `replacement` becomes the next pending key; without a pending
+   * key, `replacement` becomes active. Resolves the state the key had and the key now active,
+   * or undefined if it is not published (unknown, retired, compromised).
    */
   compromise(
     kid: string,
     now: number,
     replacement: SigningKeyRecord,
-  ): Promise<'pending' | 'active' | 'retiring' | undefined>;
+  ): Promise<
+    { previousState: 'active'; activated: string } | { previousState: 'pending' | 'retiring' } | undefined
+  >;
   /**
    * Replaces private parts (re-encrypted under a new secret) in one transaction, each only if
    * it still holds `from`; false, changing nothing, if any row changed meanwhile.
@@ -172,6 +178,8 @@ export interface RevocationStore {
   upsert(entry: RevocationRecord): Promise<void>;
   /** Entries still in force at `nowSeconds`. */
   listActive(nowSeconds: number): Promise<RevocationRecord[]>;
+  /** How many entries added for `clientId` are still in force at `nowSeconds`. */
+  countForClient(clientId: string, nowSeconds: number): Promise<number>;
   /** Deletes entries no longer in force at `nowSeconds`; returns how many. */
   prune(nowSeconds: number): Promise<number>;
 }

@@ -76,7 +76,7 @@ export function createRefreshTokenService(deps: {
     new AppError('invalid_grant', description);
 
   async function suspectedTheft(record: RefreshTokenRecord): Promise<never> {
-    await revocations.revokeFamily(record.familyId);
+    await revocations.revokeFamily(record.familyId, record.clientId);
     // A rotated-away token presented after the grace window: the family is revoked (suspected theft).
     audit.record(
       'refresh.reuse_detected',
@@ -119,7 +119,7 @@ export function createRefreshTokenService(deps: {
 
       const user = await storage.users.findById(record.userId);
       if (user === undefined || user.disabled) {
-        await revocations.revokeFamily(record.familyId);
+        await revocations.revokeFamily(record.familyId, record.clientId);
         throw invalid();
       }
 

@@ -2,9 +2,11 @@ import { sendJson, type JwksKeyProvider, type RevocationFeed } from '@tessera/sh
 import { Router } from 'express';
 
 /**
- * Liveness (the process answers) and readiness (DESIGN.md: a usable key set is held, so tokens can
- * be verified). Readiness stays true while refreshes fail, as long as the held set is within its
- * stale window; the set's age is published so operators see a refresh problem before it bites.
+ * Liveness (the process answers) and readiness: a usable key set is held, so tokens can be
+ * verified, and (when the service applies a revocation feed) a usable revocation list, so revoked
+ * tokens are refused. Readiness stays true while refreshes fail, as long as the held key set is
+ * within its stale window and the held list within its bound; both ages are published so
+ * operators see a refresh problem before it bites.
  */
 export function createHealthRouter({
   keys,
@@ -22,8 +24,7 @@ export function createHealthRouter({
     res.setHeader('Cache-Control', 'no-store');
     const { loaded, usable, keyCount, ageSeconds } = keys.status();
     const jwks = { key_count: keyCount, age_seconds: ageSeconds ?? null };
-    // The revocation feed is reported, not required: an unreachable feed keeps its last list.
-    // Only whether its last fetch failed: the reason names internal hosts and ports, and this
+    // Only whether the feed's last fetch failed: the reason names internal hosts and ports, and this
     // answer goes to anyone; the poller logs the reason with each failure.
     const feed = revocations?.status();
     const revocationsReport =
@@ -34,17 +35,21 @@ export function createHealthRouter({
               loaded: feed.loaded,
               entries: feed.entries,
               age_seconds: feed.ageSeconds ?? null,
+              stale_after_seconds: feed.staleAfterSeconds,
               last_fetch_failed: feed.lastError !== undefined,
             },
           };
-    if (usable) sendJson(res, 200, { status: 'ok', jwks, ...revocationsReport });
-    else
-      sendJson(res, 503, {
-        status: 'not ready',
-        reason: loaded ? 'signing keys are older than the stale window' : 'signing keys not loaded yet',
-        jwks,
-        ...revocationsReport,
-      });
+    const reason = !usable
+      ? loaded
+        ? 'signing keys are older than the stale window'
+        : 'signing keys not loaded yet'
+      : feed !== undefined && !feed.usable
+        ? feed.loaded
+          ? 'revocation list is older than its bound'
+          : 'revocation list not loaded yet'
+        : undefined;
+    if (reason === undefined) sendJson(res, 200, { status: 'ok', jwks, ...revocationsReport });
+    else sendJson(res, 503, { status: 'not ready', reason, jwks, ...revocationsReport });
   });
   return router;
 }

@@ -12,8 +12,11 @@ export interface DocumentPollerOptions<T> {
   /** What the document is, for log lines ("JWKS", "revocation feed"). */
   name: string;
   logger: Logger;
-  /** Turns the parsed JSON into the held value; throws (with a reason) to reject the document. */
-  parse(json: unknown, previous: T | undefined): T;
+  /**
+   * Turns the parsed JSON into the held value; throws (with a reason) to reject the document.
+   * `bytes` is the body's size.
+   */
+  parse(json: unknown, previous: T | undefined, bytes: number): T;
   /**
    * Called after each success (200 or 304) with the response's cache directives; returns the
    * seconds until the next refresh.
@@ -67,6 +70,8 @@ export interface DocumentPoller<T> {
   refreshing(): boolean;
   /** The held document, if any. */
   current(): T | undefined;
+  /** The held document's ETag (its version), if the server sent one. */
+  version(): string | undefined;
   status(): DocumentPollerStatus;
   /** Cancels background refreshes. */
   stop(): void;
@@ -99,9 +104,9 @@ export function describeError(error: unknown): string {
   return types.isNativeError(error.cause) ? `${error.message} (${error.cause.message})` : error.message;
 }
 
-/** Reads a body as UTF-8, counting bytes as they arrive and giving up past `maxBytes` (chunked bodies too). */
-async function readLimited(response: Response, maxBytes: number, name: string): Promise<string> {
-  if (response.body === null) return '';
+/** Reads a body, counting bytes as they arrive and giving up past `maxBytes` (chunked bodies too). */
+async function readLimited(response: Response, maxBytes: number, name: string): Promise<Buffer> {
+  if (response.body === null) return Buffer.alloc(0);
   const chunks: Uint8Array[] = [];
   let total = 0;
   for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
@@ -112,7 +117,7 @@ async function readLimited(response: Response, maxBytes: number, name: string): 
     }
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 export function createDocumentPoller<T>(options: DocumentPollerOptions<T>): DocumentPoller<T> {
@@ -167,15 +172,15 @@ export function createDocumentPoller<T>(options: DocumentPollerOptions<T>): Docu
         await response.body?.cancel();
         throw new DocumentFetchError(`${name} response is too large`);
       }
-      const text = await readLimited(response, maxBytes, name);
+      const body = await readLimited(response, maxBytes, name);
       let json: unknown;
       try {
-        json = JSON.parse(text);
+        json = JSON.parse(body.toString('utf8'));
       } catch {
         throw new DocumentFetchError(`${name} response is not JSON`);
       }
       const first = held === undefined;
-      held = options.parse(json, held);
+      held = options.parse(json, held, body.byteLength);
       etag = response.headers.get('etag') ?? undefined;
       if (first) logger.info({ uri, ...logFields('loaded') }, `${name} loaded`);
       options.onFetch?.('updated');
@@ -238,6 +243,7 @@ export function createDocumentPoller<T>(options: DocumentPollerOptions<T>): Docu
     refresh,
     refreshing: () => inFlight !== undefined,
     current: () => held,
+    version: () => (held === undefined ? undefined : etag),
     status: () => ({
       loaded: held !== undefined,
       ageSeconds:

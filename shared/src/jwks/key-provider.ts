@@ -65,6 +65,13 @@ export interface JwksKeyProvider {
    * senders drive its traffic. It does not look at the stale window: check `status().usable`.
    */
   getKey(kid: string): Promise<KeyObject | undefined>;
+  /**
+   * The auth server says its key set is now at `version` (its JWKS ETag, announced in the
+   * revocation feed). If that is not the set held, it is refetched at once, outside the
+   * unknown-kid cooldown and budget, once per announced version: after a key compromise the
+   * replacement key verifies from the next feed poll on, however many junk kids were sent.
+   */
+  keySetChanged(version: string): void;
   /** The current state of the held key set. */
   status(): JwksKeyProviderStatus;
   /** Cancels background refreshes; an in-flight request completes but schedules nothing. */
@@ -177,6 +184,8 @@ export function createJwksKeyProvider(options: JwksKeyProviderOptions): JwksKeyP
   const unknownKidFetches: number[] = [];
   /** Until when the held set may be used: confirmation + refresh interval + stale window. */
   let usableUntil = 0;
+  /** The last key-set version announced to keySetChanged(), which is refetched at most once. */
+  let announced: string | undefined;
 
   // Fetching, revalidation (If-None-Match), keeping the last good set, single-flight refreshes,
   // scheduling and backoff are the poller's; what is left here is specific to keys.
@@ -224,6 +233,13 @@ export function createJwksKeyProvider(options: JwksKeyProviderOptions): JwksKeyP
       }
       await poller.refresh();
       return poller.current()?.get(kid)?.key;
+    },
+
+    keySetChanged(version) {
+      if (version === announced || version === poller.version()) return;
+      announced = version;
+      logger.info({ version }, 'the auth server announced a new key set; refetching the JWKS');
+      void poller.refresh();
     },
 
     status() {

@@ -26,7 +26,8 @@ export interface RequireTokenOptions {
   cache?: VerifiedTokenCache;
   /**
    * Runs for every authenticated request, whether the principal came from the strategy or the
-   * cache; `true` answers 401 `invalid_token` ("token revoked").
+   * cache; `true` answers 401 `invalid_token` ("token revoked"). An `AppError` it throws is the
+   * answer (a revocation feed that fails closed throws `temporarily_unavailable`).
    */
   isRevoked?: (claims: AccessTokenClaims) => boolean | Promise<boolean>;
 }
@@ -40,8 +41,8 @@ export interface RequireTokenOptions {
  * - the Bearer scheme with a malformed credential, or a token also in the query/body → 400
  *   `invalid_request` with a Bearer challenge carrying `error="invalid_request"`;
  * - any invalid token → 401 `invalid_token` with a short reason;
- * - no usable key set (never loaded, or past its stale window) → 503 `temporarily_unavailable`
- *   with `Retry-After`.
+ * - no usable key set (never loaded, or past its stale window), or no usable revocation list →
+ *   503 `temporarily_unavailable` with `Retry-After`.
  *
  * @param passport an authenticator instance (`new passport.Passport()`), not necessarily the global one
  * @param strategyName the name the strategy was registered under
@@ -78,7 +79,8 @@ export function createRequireToken(
         next();
         return;
       }
-      Promise.resolve(isRevoked(user.claims)).then(
+      // A check that throws synchronously (the feed failing closed) is caught like a rejection.
+      new Promise<boolean>((resolve) => resolve(isRevoked(user.claims))).then(
         (revoked) => {
           if (revoked) {
             cache?.forget(token);
@@ -88,7 +90,13 @@ export function createRequireToken(
           req.user = user;
           next();
         },
-        (error: unknown) => next(new AppError('server_error', 'internal error', { cause: error })),
+        // An AppError is the check's own verdict (503 while no revocation list is usable).
+        (error: unknown) =>
+          next(
+            error instanceof AppError
+              ? error
+              : new AppError('server_error', 'internal error', { cause: error }),
+          ),
       );
     };
     const authenticate = passport.authenticate(

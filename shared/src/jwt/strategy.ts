@@ -4,6 +4,7 @@ import { Strategy, type VerifiedCallback } from 'passport-jwt';
 import { systemClock, type Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { JwksKeyProvider } from '../jwks/key-provider.js';
+import { maxClockToleranceSeconds } from '../revocation/feed-document.js';
 import { fromBearerHeader } from './bearer.js';
 
 /** The claims of a verified Tessera access token (RFC 9068 §2.2). */
@@ -231,8 +232,8 @@ export function createAccessTokenVerifier(options: JwtStrategyOptions): AccessTo
   const { keys, issuer, audience } = options;
   const clock = options.clock ?? systemClock;
   const toleranceSeconds = options.clockToleranceSeconds ?? 30;
-  if (!Number.isFinite(toleranceSeconds) || toleranceSeconds < 0 || toleranceSeconds > 300) {
-    throw new TypeError('createJwtStrategy: clockToleranceSeconds must be between 0 and 300');
+  if (!Number.isFinite(toleranceSeconds) || toleranceSeconds < 0 || toleranceSeconds > maxClockToleranceSeconds) {
+    throw new TypeError(`createJwtStrategy: clockToleranceSeconds must be between 0 and ${maxClockToleranceSeconds}`);
   }
   if (issuer === '' || audience === '')
     throw new TypeError('createJwtStrategy: issuer and audience are required');

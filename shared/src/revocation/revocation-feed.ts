@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { Clock } from '../clock.js';
+import { systemClock, type Clock } from '../clock.js';
+import { AppError } from '../errors.js';
 import {
   createDocumentPoller,
   type DocumentPollerStatus,
@@ -8,6 +9,7 @@ import {
 import {
   isRevokedBy,
   parseRevocationFeed,
+  revocationFeedMaxBytes,
   toRevocationIndex,
   type RevocationIndex,
 } from './feed-document.js';
@@ -22,49 +24,113 @@ export interface RevocationFeedOptions {
   fetch?: typeof fetch;
   /** Told the outcome of every feed request (for metrics). */
   onFetch?: (result: FetchResult) => void;
+  /**
+   * Told the auth server's key-set version (its JWKS ETag) whenever a new feed document names one
+   * other than the previous document did; give it to {@link JwksKeyProvider.keySetChanged}, so a
+   * key replaced after a compromise is fetched at once rather than on an unknown `kid`.
+   */
+  onKeySet?: (version: string) => void;
+}
+
+/** What {@link RevocationFeed.status} reports; for readiness probes and metrics. */
+export interface RevocationFeedStatus extends DocumentPollerStatus {
+  /** Entries in the held list. */
+  entries: number;
+  /** Size in bytes of the last feed document received (0 before the first load). */
+  bytes: number;
+  /** True while the held list may be relied on: loaded, and confirmed within `staleAfterSeconds`. */
+  usable: boolean;
+  /** The held list counts as stale when it was last confirmed longer ago than this. */
+  staleAfterSeconds: number;
 }
 
 export interface RevocationFeed {
   start(): Promise<void>;
   stop(): void;
-  /** True when verified claims match a revocation in the last feed received (a few map lookups). */
+  /**
+   * True when verified claims match a revocation in the last feed received (a few digests and
+   * lookups). Fails closed: throws `AppError('temporarily_unavailable')` (503, `Retry-After`) while
+   * no list is usable (never loaded, or stale), because a token may be revoked without us knowing.
+   */
   isRevoked(claims: Readonly<Record<string, unknown>>): boolean;
-  status(): DocumentPollerStatus & { entries: number };
+  status(): RevocationFeedStatus;
+}
+
+/**
+ * How old the held list may grow before it stops counting (seconds): four refresh intervals, so
+ * three polls in a row may fail (retries come at most one interval apart) before verification
+ * stops, and never less than 30 s, so a short interval does not turn a blip into an outage.
+ */
+export function revocationStaleAfterSeconds(refreshSeconds: number): number {
+  return Math.max(30, 4 * refreshSeconds);
 }
 
 /**
  * The verifier's copy of the auth server's revocation feed, so a revoked access token is
  * refused without a call per request. If the feed cannot be reached, the last list keeps
- * applying (and status() says how old it is); verification itself never stops for it.
+ * applying for a bounded time ({@link revocationStaleAfterSeconds}); before the first load and
+ * past that bound, protected routes answer 503 and readiness fails (as with a stale key set):
+ * a wrong feed URL or a cut-off auth server must never silently disable revocation.
  */
 export function createRevocationFeed(options: RevocationFeedOptions): RevocationFeed {
   const refreshSeconds = options.refreshSeconds ?? 15;
   if (!Number.isFinite(refreshSeconds) || refreshSeconds <= 0)
     throw new TypeError('createRevocationFeed: refreshSeconds must be a positive number');
-  const poller = createDocumentPoller<{ index: RevocationIndex; entries: number }>({
+  const staleAfterSeconds = revocationStaleAfterSeconds(refreshSeconds);
+  const clock = options.clock ?? systemClock;
+  const poller = createDocumentPoller<{
+    index: RevocationIndex;
+    bytes: number;
+    keySet: string | undefined;
+  }>({
     uri: options.uri,
     name: 'revocation feed',
     logger: options.logger,
-    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    clock,
     ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
     ...(options.onFetch === undefined ? {} : { onFetch: options.onFetch }),
-    parse(json) {
+    // The same bound the auth server keeps its feed under (feed-document.ts).
+    maxBytes: revocationFeedMaxBytes,
+    logFields: (held, line) =>
+      line === 'loaded' ? { entries: held.index.size, bytes: held.bytes } : { keptEntries: held.index.size },
+    parse(json, previous, bytes) {
       const document = parseRevocationFeed(json);
       if (document === undefined) throw new Error('revocation feed is malformed');
-      const index = toRevocationIndex(document);
-      return { index, entries: [...index.values()].reduce((sum, entries) => sum + entries.size, 0) };
+      const keySet = document.key_set;
+      if (keySet !== undefined && keySet !== previous?.keySet) options.onKeySet?.(keySet);
+      return { index: toRevocationIndex(document), bytes, keySet };
     },
     // Our own interval, not the feed's max-age: how fast revocations land is the verifier's choice.
     onSuccess: () => refreshSeconds,
     retrySeconds: (failures) => Math.min(refreshSeconds, 2 ** (failures - 1)),
   });
+
+  function status(): RevocationFeedStatus {
+    const polled = poller.status();
+    const held = poller.current();
+    return {
+      ...polled,
+      entries: held?.index.size ?? 0,
+      bytes: held?.bytes ?? 0,
+      usable: polled.ageSeconds !== undefined && polled.ageSeconds <= staleAfterSeconds,
+      staleAfterSeconds,
+    };
+  }
+
   return {
     start: () => poller.start(),
     stop: () => poller.stop(),
     isRevoked(claims) {
       const held = poller.current();
-      return held !== undefined && isRevokedBy(held.index, claims);
+      const { usable } = status();
+      if (held === undefined || !usable)
+        throw new AppError(
+          'temporarily_unavailable',
+          held === undefined ? 'revocation list not loaded yet' : 'revocation list is out of date',
+          { headers: { 'Retry-After': '5' } },
+        );
+      return isRevokedBy(held.index, claims);
     },
-    status: () => ({ ...poller.status(), entries: poller.current()?.entries ?? 0 }),
+    status,
   };
 }

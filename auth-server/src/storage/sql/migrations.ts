@@ -112,6 +112,18 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Each revocation remembers the client whose request added it, so a per-client quota bounds
+  // the feed (tokens/revocations.ts); cut-offs (users, deleted clients) have none.
+  '0007_revocation_client': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('revocations').addColumn('client_id', 'text').execute();
+      await db.schema
+        .createIndex('revocations_client')
+        .on('revocations')
+        .columns(['client_id', 'expires_at'])
+        .execute();
+    },
+  },
 };
 
 /** Brings the schema up to date. Kysely's migrator holds a lock, so replicas starting together do not race. */

@@ -253,12 +253,26 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
             .where('state', '=', 'active')
             .executeTakeFirst();
           if (wasActive.numUpdatedRows > 0n) {
+            // The pending key is already published (resource servers hold it or fetch it on the
+            // feed's key-set announcement): it signs now, and the replacement is published as pending.
+            const pending = await trx
+              .updateTable('signing_keys')
+              .set({ state: 'active', activated_at: now })
+              .where('state', '=', 'pending')
+              .returning('kid')
+              .executeTakeFirst();
             await trx
               .insertInto('signing_keys')
-              .values(toSigningKeyRow({ ...replacement, state: 'active', activatedAt: now }))
+              .values(
+                toSigningKeyRow(
+                  pending === undefined
+                    ? { ...replacement, state: 'active', activatedAt: now }
+                    : { ...replacement, state: 'pending', activatedAt: null },
+                ),
+              )
               .execute()
               .catch(translate);
-            return 'active' as const;
+            return { previousState: 'active' as const, activated: pending?.kid ?? replacement.kid };
           }
           for (const state of ['pending', 'retiring'] as const) {
             const result = await trx
@@ -267,7 +281,7 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
               .where('kid', '=', kid)
               .where('state', '=', state)
               .executeTakeFirst();
-            if (result.numUpdatedRows > 0n) return state;
+            if (result.numUpdatedRows > 0n) return { previousState: state };
           }
           return undefined;
         });
@@ -353,6 +367,7 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
           .values({
             kind: entry.kind,
             value: entry.value,
+            client_id: entry.clientId,
             revoked_at: entry.revokedAt,
             expires_at: entry.expiresAt,
           })
@@ -372,6 +387,15 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
           .executeTakeFirst();
         return Number(result.numDeletedRows);
       },
+      async countForClient(clientId, nowSeconds) {
+        const row = await db
+          .selectFrom('revocations')
+          .select((eb) => eb.fn.countAll<number | string | bigint>().as('count'))
+          .where('client_id', '=', clientId)
+          .where('expires_at', '>', nowSeconds)
+          .executeTakeFirstOrThrow();
+        return Number(row.count);
+      },
       async listActive(nowSeconds) {
         const rows = await db
           .selectFrom('revocations')
@@ -383,6 +407,7 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
         return rows.map((row) => ({
           kind: row.kind as RevocationKind,
           value: row.value,
+          clientId: row.client_id,
           revokedAt: row.revoked_at,
           expiresAt: row.expires_at,
         })) satisfies RevocationRecord[];

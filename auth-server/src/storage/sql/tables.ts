@@ -44,6 +44,7 @@ export interface Tables {
   revocations: {
     kind: string;
     value: string;
+    client_id: string | null;
     revoked_at: number;
     expires_at: number;
   };
