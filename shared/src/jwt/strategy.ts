@@ -232,8 +232,14 @@ export function createAccessTokenVerifier(options: JwtStrategyOptions): AccessTo
   const { keys, issuer, audience } = options;
   const clock = options.clock ?? systemClock;
   const toleranceSeconds = options.clockToleranceSeconds ?? 30;
-  if (!Number.isFinite(toleranceSeconds) || toleranceSeconds < 0 || toleranceSeconds > maxClockToleranceSeconds) {
-    throw new TypeError(`createJwtStrategy: clockToleranceSeconds must be between 0 and ${maxClockToleranceSeconds}`);
+  if (
+    !Number.isFinite(toleranceSeconds) ||
+    toleranceSeconds < 0 ||
+    toleranceSeconds > maxClockToleranceSeconds
+  ) {
+    throw new TypeError(
+      `createJwtStrategy: clockToleranceSeconds must be between 0 and ${maxClockToleranceSeconds}`,
+    );
   }
   if (issuer === '' || audience === '')
     throw new TypeError('createJwtStrategy: issuer and audience are required');
