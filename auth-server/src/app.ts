@@ -11,7 +11,7 @@ import {
   type ServiceMetrics,
 } from '@tessera/shared';
 import type { AuditTrail } from './audit.js';
-import type { ClientService } from './clients/clients.js';
+import type { ClientAuthenticator } from './clients/client-auth.js';
 import type { Grant } from './grants/index.js';
 import type { KeyManager } from './keys/key-manager.js';
 import { openApiDocument } from './openapi.js';
@@ -31,7 +31,7 @@ export interface AuthAppDeps {
   logger: Logger;
   storage: Storage;
   keys: KeyManager;
-  clients: ClientService;
+  clients: ClientAuthenticator;
   grants: ReadonlyMap<string, Grant>;
   accessTokens: AccessTokenIssuer;
   refreshTokens: RefreshTokenService;

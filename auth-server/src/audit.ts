@@ -23,6 +23,7 @@ export type AuditEvent =
   | 'user.disabled'
   | 'user.unlocked'
   | 'client.created'
+  | 'client.keys_replaced'
   | 'client.deleted';
 
 /**

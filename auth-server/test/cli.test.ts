@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { createClientAuthenticator } from '../src/clients/client-auth.js';
 import { loadConfig } from '../src/config.js';
 import { loadServices, type Services } from '../src/services.js';
 import { createCapturedLogger } from './helpers.js';
@@ -169,7 +170,13 @@ describe('clients create', () => {
     expect(printed.client_secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
     await withServices(async (services) => {
-      const client = await services.clients.authenticate({
+      const client = await createClientAuthenticator({
+        clients: services.clientStore,
+        clock: services.clock,
+        issuer: 'http://auth.test',
+        clockToleranceSeconds: 30,
+        jtis: services.storage.assertionJtis,
+      }).authenticate({
         method: 'client_secret_basic',
         clientId: 'svc',
         secret: printed.client_secret,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { AppError, createFixedClock } from '@tessera/shared';
+import { createClientAuthenticator, type ClientAuthenticator } from '../src/clients/client-auth.js';
 import { createClientService, type ClientService } from '../src/clients/clients.js';
 import type { Storage } from '../src/storage/storage.js';
 import { UserInputError } from '../src/users/users.js';
@@ -151,7 +152,15 @@ describe('create', () => {
 
 describe('authenticate', () => {
   let secret: string;
+  let auth: ClientAuthenticator;
   beforeAll(async () => {
+    auth = createClientAuthenticator({
+      clients: storage.clients,
+      clock,
+      issuer: 'http://auth.test',
+      clockToleranceSeconds: 30,
+      jtis: storage.assertionJtis,
+    });
     secret =
       (await clients.create({ clientId: 'auth-me', grants: 'password', scopes: '', isPublic: false }))
         .secret ?? '';
@@ -164,34 +173,34 @@ describe('authenticate', () => {
 
   test('the right secret, by either method, returns the client', async () => {
     for (const method of ['client_secret_basic', 'client_secret_post'] as const) {
-      expect((await clients.authenticate({ method, clientId: 'auth-me', secret })).clientId).toBe('auth-me');
+      expect((await auth.authenticate({ method, clientId: 'auth-me', secret })).clientId).toBe('auth-me');
     }
   });
 
   test('a wrong secret, an unknown client, or a malformed client id is invalid_client', async () => {
     await expectInvalidClient(
-      clients.authenticate({ method: 'client_secret_basic', clientId: 'auth-me', secret: 'x' }),
+      auth.authenticate({ method: 'client_secret_basic', clientId: 'auth-me', secret: 'x' }),
     );
     await expectInvalidClient(
-      clients.authenticate({ method: 'client_secret_basic', clientId: 'nobody', secret }),
+      auth.authenticate({ method: 'client_secret_basic', clientId: 'nobody', secret }),
     );
     await expectInvalidClient(
-      clients.authenticate({ method: 'client_secret_basic', clientId: 'a b', secret }),
+      auth.authenticate({ method: 'client_secret_basic', clientId: 'a b', secret }),
     );
   });
 
   test('a confidential client without a secret is invalid_client', async () => {
-    await expectInvalidClient(clients.authenticate({ method: 'none', clientId: 'auth-me' }));
+    await expectInvalidClient(auth.authenticate({ method: 'none', clientId: 'auth-me' }));
   });
 
   test('a public client is accepted by id alone, but refused when it presents a secret', async () => {
-    expect((await clients.authenticate({ method: 'none', clientId: 'spa' })).clientId).toBe('spa');
+    expect((await auth.authenticate({ method: 'none', clientId: 'spa' })).clientId).toBe('spa');
     await expectInvalidClient(
-      clients.authenticate({ method: 'client_secret_post', clientId: 'spa', secret: '' }),
+      auth.authenticate({ method: 'client_secret_post', clientId: 'spa', secret: '' }),
     );
   });
 
   test('an unknown public client id is invalid_client', async () => {
-    await expectInvalidClient(clients.authenticate({ method: 'none', clientId: 'nobody' }));
+    await expectInvalidClient(auth.authenticate({ method: 'none', clientId: 'nobody' }));
   });
 });

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { AppError, methodNotAllowed, sendJson } from '@tessera/shared';
-import type { ClientService } from '../clients/clients.js';
+import type { ClientAuthenticator } from '../clients/client-auth.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import type { RevocationService } from '../tokens/revocations.js';
@@ -14,7 +14,7 @@ const seconds = (ms: number) => Math.floor(ms / 1000);
  * they were issued to); everything else is `{"active": false}` and nothing more (§2.2).
  */
 export function createIntrospectRouter(deps: {
-  clients: ClientService;
+  clients: ClientAuthenticator;
   accessTokens: AccessTokenIssuer;
   refreshTokens: RefreshTokenService;
   revocations: RevocationService;

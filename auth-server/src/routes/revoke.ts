@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { methodNotAllowed } from '@tessera/shared';
 import type { AuditTrail } from '../audit.js';
-import type { ClientService } from '../clients/clients.js';
+import type { ClientAuthenticator } from '../clients/client-auth.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import type { RevocationService } from '../tokens/revocations.js';
@@ -13,7 +13,7 @@ import { authenticateClient, createFormParser, requireParam } from './form.js';
  * unknown, expired or another client's answer 200 and change nothing (§2.2).
  */
 export function createRevokeRouter(deps: {
-  clients: ClientService;
+  clients: ClientAuthenticator;
   accessTokens: AccessTokenIssuer;
   refreshTokens: RefreshTokenService;
   revocations: RevocationService;

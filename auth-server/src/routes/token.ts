@@ -1,7 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import { AppError, methodNotAllowed, sendJson } from '@tessera/shared';
 import type { AuditTrail } from '../audit.js';
-import type { ClientService } from '../clients/clients.js';
+import type { ClientAuthenticator } from '../clients/client-auth.js';
 import type { Grant } from '../grants/index.js';
 import type { RequestLimiter } from '../limits/request-limiter.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
@@ -19,7 +19,7 @@ export interface TokenRateLimits {
  * Over budget is 429 with `Retry-After` (RFC 6585 §4; RFC 6749 §4.3.2 brute-force protection).
  */
 export function createTokenRouter(deps: {
-  clients: ClientService;
+  clients: ClientAuthenticator;
   grants: ReadonlyMap<string, Grant>;
   accessTokens: AccessTokenIssuer;
   rateLimits: TokenRateLimits;
