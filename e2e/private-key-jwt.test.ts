@@ -1,5 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -7,6 +9,7 @@ import pg from 'pg';
 import { clientAssertion } from '@tessera/shared';
 import {
   createE2eEnvironment,
+  root,
   runAdmin,
   startService,
   waitForReady,
@@ -195,3 +198,91 @@ async function admin(statement: string): Promise<void> {
     });
   },
 );
+
+/** The fenced code blocks of one README section, by language. */
+function readmeBlocks(heading: string): Record<string, string> {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const start = readme.indexOf(`\n${heading}\n`);
+  if (start === -1) throw new Error(`README.md has no section "${heading}"`);
+  const end = readme.indexOf('\n## ', start + heading.length + 2);
+  const section = readme.slice(start, end === -1 ? undefined : end);
+  const blocks: Record<string, string> = {};
+  for (const [, lang, code] of section.matchAll(/```(\w+)\n([\s\S]*?)```/g)) blocks[lang!] ??= code!;
+  return blocks;
+}
+
+/** A port free on loopback right now (the README's script needs the issuer to be the server's URL). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The README's private_key_jwt section, as an operator and a service developer run it: the shell
+ * block (openssl, the JWKS one-liner, `npm run admin`) at the repository root, then the script,
+ * verbatim except for the auth server's URL.
+ */
+describe('end to end: the README’s private_key_jwt section, run as written', () => {
+  const { dataDir, authEnv } = createE2eEnvironment('pkjwt-readme');
+  const files = ['billing.key.pem', 'billing.jwks.json', 'billing.mjs'].map((file) => join(root, file));
+  let auth: RunningService;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    if (files.some((file) => existsSync(file)))
+      throw new Error(
+        `remove ${files.join(', ')} from the repository root first (left from trying the README?)`,
+      );
+    const port = await freePort();
+    env = { ...authEnv, ISSUER: `http://127.0.0.1:${port}`, PORT: String(port) };
+    auth = await startService('auth-server', env);
+  }, 30_000);
+
+  afterAll(async () => {
+    await auth?.stop();
+    for (const file of files) rmSync(file, { force: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('the shell block registers the key client, and the script prints an access token for it', async () => {
+    const blocks = readmeBlocks('## Services authenticate with keys (private_key_jwt)');
+    const shell = spawnSync('bash', ['--norc', '--noprofile', '-eo', 'pipefail', '-c', blocks.sh!], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+      encoding: 'utf8',
+    });
+    expect({
+      status: shell.status,
+      stderr: shell.stderr.split('\n').filter((line) => !line.startsWith('{') && line !== ''),
+    }).toEqual({
+      status: 0,
+      stderr: [],
+    });
+    expect(shell.stdout).toContain(
+      'private_key_jwt: authenticates with a JWT signed by one of its keys: billing-2026',
+    );
+    expect(blocks.js).toContain("const issuer = 'http://localhost:4000';");
+    writeFileSync(files[2]!, blocks.js!.replace("'http://localhost:4000'", `'${env.ISSUER}'`));
+    const script = spawnSync(process.execPath, [files[2]!], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '' },
+      encoding: 'utf8',
+    });
+    expect({ status: script.status, stderr: script.stderr }).toEqual({ status: 0, stderr: '' });
+    const claims = JSON.parse(
+      Buffer.from(script.stdout.trim().split('.')[1] ?? '', 'base64url').toString(),
+    ) as Record<string, unknown>;
+    expect(claims).toMatchObject({
+      sub: 'billing',
+      client_id: 'billing',
+      scope: 'notes:read',
+      iss: env.ISSUER,
+    });
+  }, 60_000);
+});

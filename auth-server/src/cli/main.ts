@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, createLogger } from '@tessera/shared';
 import { clientCacheTtlMs } from '../clients/client-cache.js';
@@ -55,12 +56,16 @@ async function readStdin(flag = '--password-stdin'): Promise<string> {
     .replace(/\r?\n$/, '');
 }
 
-/** The JWK Set in `--jwks-file`, parsed; what it must hold is checked by the client service. */
+/**
+ * The JWK Set in `--jwks-file`, parsed; what it must hold is checked by the client service. A
+ * relative path is taken from where the operator ran `npm run admin` (npm's INIT_CWD; the script
+ * itself runs in auth-server/).
+ */
 function readJwksFile(flags: Flags): unknown {
   const file = required(flags, 'jwks-file');
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readFileSync(resolve(process.env.INIT_CWD ?? '.', file), 'utf8');
   } catch (error) {
     throw new UsageError(
       `cannot read --jwks-file ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
