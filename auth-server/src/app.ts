@@ -31,6 +31,7 @@ export interface AuthAppDeps {
   logger: Logger;
   storage: Storage;
   keys: KeyManager;
+  /** Client authentication, shared by the token, revocation and introspection endpoints. */
   clients: ClientAuthenticator;
   grants: ReadonlyMap<string, Grant>;
   accessTokens: AccessTokenIssuer;

@@ -24,6 +24,7 @@ export type AuditEvent =
   | 'user.unlocked'
   | 'client.created'
   | 'client.keys_replaced'
+  | 'client.assertion_replayed'
   | 'client.deleted';
 
 /**

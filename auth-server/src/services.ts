@@ -167,6 +167,7 @@ export function createAuthApp(
       clockToleranceSeconds: config.keyDurations.clockToleranceSeconds,
       // Used assertion ids are shared by every replica: in Redis when configured, else the database.
       jtis: shared === undefined ? services.storage.assertionJtis : createRedisAssertionJtiStore(shared),
+      audit: services.audit,
     }),
     corsOrigins: config.corsOrigins,
     trustProxyHops: config.trustProxyHops,

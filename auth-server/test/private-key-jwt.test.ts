@@ -84,7 +84,7 @@ async function craftedAssertion(
   };
   for (const [name, value] of Object.entries(claims)) if (value === undefined) delete claims[name];
   return new SignJWT(claims)
-    .setProtectedHeader({ alg: 'RS256', kid: 'rsa-1', ...options.header } as { alg: string })
+    .setProtectedHeader({ alg: 'RS256', kid: 'rsa-1', ...options.header })
     .sign(options.key ?? rsa.privateKey);
 }
 
@@ -215,6 +215,11 @@ describe('an assertion is accepted once', () => {
     const replay = await clientCredentials(assertion);
     expectInvalidClient(replay);
     expect(replay.body.error_description).toBe('client assertion already used');
+    // Audited for operators (a copy taken in transit looks like this), with the client, not the assertion.
+    const audited = auth.lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.event === 'client.assertion_replayed');
+    expect(audited.at(-1)).toMatchObject({ client_id: 'svc-key', level: 40 });
     // The same assertion at another endpoint is the same replay.
     expectInvalidClient(await post('/oauth/revoke', ['token', 'x'], ...withAssertion(assertion)));
     // The store holds the digest of (client_id, jti) until the assertion expires: claiming it again fails.
@@ -355,7 +360,7 @@ describe('refused assertions: 401 invalid_client (RFC 6749 §5.2, RFC 7521 §4.2
         craftedAssertion({ header: { kid: 'rsa-9' } }),
         craftedAssertion({ claims: { iss: 'nobody', sub: 'nobody' } }),
         craftedAssertion({ claims: { iss: 'svc-secret', sub: 'svc-secret' } }),
-      ].map(async (assertion) => (await clientCredentials(await assertion)).body.error_description),
+      ].map(async (assertion) => (await clientCredentials(await assertion)).body.error_description as string),
     );
     expect(new Set(descriptions)).toEqual(new Set(['client authentication failed']));
   });

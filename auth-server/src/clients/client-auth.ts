@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
 import { AppError, jwtBearerClientAssertionType, type Clock } from '@tessera/shared';
+import type { AuditTrail } from '../audit.js';
 import type { AssertionJtiStore, ClientRecord, ClientStore } from '../storage/storage.js';
 import { assertionSigningAlgorithms, toPublicKey } from './client-keys.js';
 
@@ -99,6 +100,7 @@ async function verifyAssertion(
     issuer: string;
     clockToleranceSeconds: number;
     jtis: AssertionJtiStore;
+    audit?: AuditTrail | undefined;
   },
   assertion: string,
   bodyClientId: string | undefined,
@@ -166,8 +168,12 @@ async function verifyAssertion(
     throw failed('client assertion jti claim is not acceptable');
   // Kept until no replica could accept the assertion any more: exp plus the tolerance.
   const key = createHash('sha256').update(`${clientId}\0${jti}`, 'utf8').digest('hex');
-  if (!(await deps.jtis.claim(key, (exp + tolerance) * 1000 + 1000, now)))
+  if (!(await deps.jtis.claim(key, (exp + tolerance) * 1000 + 1000, now))) {
+    // A correctly signed assertion seen twice: a client retrying with the same one, or a copy
+    // taken in transit (RFC 7523 §3 item 7). Worth an operator's look either way.
+    deps.audit?.record('client.assertion_replayed', { client_id: clientId }, 'warn');
     throw failed('client assertion already used');
+  }
   return client;
 }
 
@@ -179,6 +185,8 @@ export function createClientAuthenticator(deps: {
   clockToleranceSeconds: number;
   /** Where used assertion ids are kept: Redis when configured, else the database. */
   jtis: AssertionJtiStore;
+  /** Records replayed assertions (`client.assertion_replayed`). */
+  audit?: AuditTrail;
 }): ClientAuthenticator {
   const { clients } = deps;
   return {

@@ -33,11 +33,11 @@ function toClientJwk(value: unknown, label: string): ClientJwk {
     throw new UserInputError(`${label}: use must be "sig" (it signs client assertions)`);
   if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify')))
     throw new UserInputError(`${label}: key_ops must allow "verify"`);
-  const kid = jwk.kid === undefined ? {} : { kid: jwk.kid as string };
+  const kid = typeof jwk.kid === 'string' ? { kid: jwk.kid } : {};
   let key: ClientJwk;
   if (jwk.kty === 'RSA') {
     if (jwk.alg !== undefined && jwk.alg !== 'RS256')
-      throw new UserInputError(`${label}: an RSA key must be for RS256, not ${String(jwk.alg)}`);
+      throw new UserInputError(`${label}: an RSA key must be for RS256, not ${JSON.stringify(jwk.alg)}`);
     if (!text(jwk.n) || !text(jwk.e)) throw new UserInputError(`${label}: an RSA key needs n and e`);
     key = { kty: 'RSA', alg: 'RS256', ...kid, n: jwk.n, e: jwk.e };
   } else if (jwk.kty === 'EC') {
