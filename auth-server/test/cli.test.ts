@@ -266,7 +266,7 @@ describe('clients with keys (private_key_jwt)', () => {
     });
   });
 
-  test('usage mistakes are one line each, exit 2: no --jwks-file, --jwks-file without the method, an unknown method, a missing or non-JSON file', async () => {
+  test('mistakes are one line each: exit 2 for no --jwks-file, --jwks-file without the method, an unknown method; exit 1 for a missing or non-JSON file', async () => {
     const base = ['clients', 'create', '--client-id', 'oops', '--grants', 'client_credentials'];
     const notJson = join(dataDir, 'not.json');
     writeFileSync(notJson, 'keys');
@@ -283,8 +283,8 @@ describe('clients with keys (private_key_jwt)', () => {
       [2, 'admin: --jwks-file is required (see --help)\n'],
       [2, 'admin: --jwks-file goes with --auth-method private_key_jwt (see --help)\n'],
       [2, 'admin: --auth-method must be client_secret or private_key_jwt (see --help)\n'],
-      [2, `admin: cannot read --jwks-file ${join(dataDir, 'missing.json')}: ENOENT (see --help)\n`],
-      [2, `admin: --jwks-file ${notJson} is not JSON (see --help)\n`],
+      [1, `admin: cannot read --jwks-file ${join(dataDir, 'missing.json')}: ENOENT\n`],
+      [1, `admin: --jwks-file ${notJson} is not JSON\n`],
     ]);
   }, 30_000);
 

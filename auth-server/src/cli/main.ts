@@ -67,14 +67,14 @@ function readJwksFile(flags: Flags): unknown {
   try {
     text = readFileSync(resolve(process.env.INIT_CWD ?? '.', file), 'utf8');
   } catch (error) {
-    throw new UsageError(
-      `cannot read --jwks-file ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
-    );
+    throw new Error(`cannot read --jwks-file ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, {
+      cause: error,
+    });
   }
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new UsageError(`--jwks-file ${file} is not JSON`);
+    throw new Error(`--jwks-file ${file} is not JSON`);
   }
 }
 

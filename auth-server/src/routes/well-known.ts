@@ -4,13 +4,13 @@ import { assertionSigningAlgorithms } from '../clients/client-keys.js';
 import type { KeyManager } from '../keys/key-manager.js';
 import { toJwksCacheControl } from '../keys/lifecycle.js';
 
+/** How confidential clients authenticate: a secret (two ways) or a JWT signed with their key (RFC 7523 §2.2). */
+const confidentialMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
+
 /**
  * RFC 8414 metadata (at both well-known paths) and the JWKS (RFC 7517), served from memory: the
  * key manager keeps it current and never empty (there is always an active key once loaded).
  */
-/** How confidential clients authenticate: a secret (two ways) or a JWT signed with their key (RFC 7523 §2.2). */
-const confidentialMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
-
 export function createWellKnownRouter(deps: { issuer: string; keys: KeyManager }): Router {
   const { issuer, keys } = deps;
   const metadata = Object.freeze({
