@@ -1,5 +1,6 @@
 import { createHash, createHmac, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import fc from 'fast-check';
 import { SignJWT, exportJWK, type JWTPayload } from 'jose';
 import request from 'supertest';
 import { clientAssertion, jwtBearerClientAssertionType } from '@tessera/shared';
@@ -33,7 +34,8 @@ let auth: TestAuth;
 let svcSecret: string;
 
 beforeAll(async () => {
-  auth = await createTestAuth();
+  // Many requests from one address: the per-IP budget is not what these tests are about.
+  auth = await createTestAuth({ RATE_LIMIT_IP: '100000/1m' });
   await auth.services.clients.create({
     clientId: 'svc-key',
     grants: 'client_credentials,password,refresh_token',
@@ -477,4 +479,43 @@ test('no assertion, jti or secret appears in the logs', () => {
   const logs = auth.lines.join('\n');
   expect(logs).not.toMatch(/eyJ[A-Za-z0-9_-]+\.eyJ/);
   expect(logs).not.toContain(svcSecret);
+});
+
+test('property: arbitrary JWT-shaped assertions are refused (400/401), never a 5xx or a token', async () => {
+  const text = fc.string({ unit: 'binary', maxLength: 40 });
+  const claimValue = fc.oneof(
+    text,
+    fc.integer(),
+    fc.double(),
+    fc.constantFrom('svc-key', issuer, `${issuer}/oauth/token`, null),
+    fc.array(text, { maxLength: 3 }),
+    fc.constant(nowSeconds()),
+  );
+  const header = fc.record(
+    {
+      alg: fc.oneof(fc.constantFrom('RS256', 'ES256', 'none', 'HS256', 'PS256', 'RS512'), text, fc.integer()),
+      kid: fc.oneof(fc.constantFrom('rsa-1', 'ec-1', '../../etc/passwd'), text, fc.integer()),
+      typ: fc.oneof(fc.constantFrom('JWT', 'client-authentication+jwt', 'at+jwt'), text),
+      crit: fc.array(text, { maxLength: 2 }),
+    },
+    { requiredKeys: [] },
+  );
+  const claims = fc.record(
+    { iss: claimValue, sub: claimValue, aud: claimValue, exp: claimValue, nbf: claimValue, jti: claimValue },
+    { requiredKeys: [] },
+  );
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(header, fc.jsonValue()),
+      fc.oneof(claims, fc.jsonValue()),
+      fc.oneof(fc.base64String({ maxLength: 400 }), fc.constant('')),
+      async (h, c, signature) => {
+        const res = await clientCredentials(`${part(h)}.${part(c)}.${signature.replace(/=/g, '')}`);
+        expect([400, 401]).toContain(res.status);
+        expect(res.text).not.toContain('access_token');
+      },
+    ),
+    { numRuns: 200 },
+  );
 });
