@@ -240,7 +240,7 @@ describe('clients with keys (private_key_jwt)', () => {
         { kty: 'RSA', alg: 'RS256', kid: 'k1', ...rsa.publicKey.export({ format: 'jwk' }) },
       ]);
     });
-  });
+  }, 30_000);
 
   test('a JWKS with private members: exit 1, one line naming them, no stack, nothing stored', async () => {
     const file = writeJwks('private.json', [{ ...rsa.privateKey.export({ format: 'jwk' }), kid: 'k1' }]);
@@ -264,7 +264,7 @@ describe('clients with keys (private_key_jwt)', () => {
     await withServices(async (services) => {
       expect(await services.storage.clients.find('leaky')).toBeUndefined();
     });
-  });
+  }, 30_000);
 
   test('mistakes are one line each: exit 2 for no --jwks-file, --jwks-file without the method, an unknown method; exit 1 for a missing or non-JSON file', async () => {
     const base = ['clients', 'create', '--client-id', 'oops', '--grants', 'client_credentials'];
@@ -286,7 +286,7 @@ describe('clients with keys (private_key_jwt)', () => {
       [1, `admin: cannot read --jwks-file ${join(dataDir, 'missing.json')}: ENOENT\n`],
       [1, `admin: --jwks-file ${notJson} is not JSON\n`],
     ]);
-  }, 30_000);
+  }, 60_000);
 
   test('set-keys replaces the keys (rotation by kid); on a secret client it is exit 1 and changes nothing', async () => {
     const file = writeJwks('rotated.json', [
@@ -312,7 +312,7 @@ describe('clients with keys (private_key_jwt)', () => {
       ]);
       expect((await services.storage.clients.find('svc'))?.jwks).toBeNull();
     });
-  });
+  }, 30_000);
 });
 
 describe('keys', () => {
