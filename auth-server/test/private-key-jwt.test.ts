@@ -518,4 +518,4 @@ test('property: arbitrary JWT-shaped assertions are refused (400/401), never a 5
     ),
     { numRuns: 200 },
   );
-});
+}, 60_000);
