@@ -12,7 +12,7 @@ import {
   type ServiceMetrics,
 } from '@tessera/shared';
 import type { AuditTrail } from './audit.js';
-import type { ClientService } from './clients/clients.js';
+import type { ClientAuthenticator } from './clients/client-auth.js';
 import type { Grant } from './grants/index.js';
 import type { KeyManager } from './keys/key-manager.js';
 import type { EndpointRateLimits } from './limits/request-limiter.js';
@@ -33,7 +33,8 @@ export interface AuthAppDeps {
   logger: Logger;
   storage: Storage;
   keys: KeyManager;
-  clients: ClientService;
+  /** Client authentication, shared by the token, revocation and introspection endpoints. */
+  clients: ClientAuthenticator;
   grants: ReadonlyMap<string, Grant>;
   accessTokens: AccessTokenIssuer;
   refreshTokens: RefreshTokenService;

@@ -23,6 +23,8 @@ export type AuditEvent =
   | 'user.disabled'
   | 'user.unlocked'
   | 'client.created'
+  | 'client.keys_replaced'
+  | 'client.assertion_replayed'
   | 'client.deleted';
 
 /**

@@ -45,13 +45,15 @@ async function main(): Promise<void> {
     },
     'listening',
   );
-  // Housekeeping: forget old failed logins, expired refresh tokens and revocations nothing can match.
+  // Housekeeping: forget old failed logins, expired refresh tokens, revocations nothing can match
+  // and the ids of client assertions that have expired.
   const prune = setInterval(() => {
     const now = services.clock.now();
     Promise.all([
       services.throttle.prune(),
       services.storage.refreshTokens.prune(now),
       services.storage.revocations.prune(Math.floor(now / 1000)),
+      services.storage.assertionJtis.prune(now),
     ]).catch((error: unknown) => logger.warn({ err: error }, 'pruning expired records failed'));
   }, pruneIntervalMs);
   prune.unref();

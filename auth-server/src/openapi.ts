@@ -41,11 +41,25 @@ const clientAuthentication: Record<string, JsonSchema> = {
     type: 'string',
     description:
       'client_secret_post (with client_secret), or a public client identifying itself; ' +
-      'with Basic authentication it may only repeat the header’s client id.',
+      'with Basic authentication or a client assertion it may only repeat that client id.',
   },
   client_secret: {
     type: 'string',
     description: 'client_secret_post (RFC 6749 §2.3.1); never together with a Basic header.',
+  },
+  client_assertion_type: {
+    type: 'string',
+    const: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+    description: 'private_key_jwt (RFC 7523 §2.2), with client_assertion.',
+  },
+  client_assertion: {
+    type: 'string',
+    description:
+      'private_key_jwt: a JWT signed (RS256 or ES256) with one of the client’s registered keys ' +
+      '(`kid` selects it), with `iss` = `sub` = the client id, `aud` = the issuer identifier as ' +
+      'a string (not the endpoint URL, not an array), `exp` at most 5 minutes ahead and a ' +
+      'single-use `jti`; `typ`, if present, `client-authentication+jwt` or `JWT` ' +
+      '(draft-ietf-oauth-rfc7523bis). Never together with a Basic header or client_secret.',
   },
 };
 const scopeParameter: JsonSchema = {
@@ -95,8 +109,9 @@ export const openApiDocument: OpenApiDocument = {
         summary: 'Exchange a grant for an access token (RFC 6749 §3.2, §4.3, §4.4, §6)',
         description:
           'The client authenticates with HTTP Basic (client_secret_basic), with client_id and ' +
-          'client_secret in the body (client_secret_post), or, if registered as public, with ' +
-          'client_id alone. Using two methods at once is `invalid_request`. Credentials in the ' +
+          'client_secret in the body (client_secret_post), with a JWT signed by its key ' +
+          '(private_key_jwt: client_assertion_type and client_assertion), or, if registered as ' +
+          'public, with client_id alone. Using two methods at once is `invalid_request`. Credentials in the ' +
           'query string are refused. Refresh tokens rotate on every use; presenting a ' +
           'rotated-away one revokes its whole family (RFC 9700 §4.14).',
         security: clientSecurity,
@@ -298,9 +313,9 @@ export const openApiDocument: OpenApiDocument = {
         scheme: 'basic',
         description:
           'client_secret_basic (RFC 6749 §2.3.1): client id and secret, each form-urlencoded, ' +
-          'as Basic credentials. The alternative, client_secret_post, sends `client_id` and ' +
-          '`client_secret` in the form body instead (no header), as does a public client with ' +
-          '`client_id` alone.',
+          'as Basic credentials. The alternatives send no header: client_secret_post sends ' +
+          '`client_id` and `client_secret` in the form body, private_key_jwt (RFC 7523 §2.2) ' +
+          '`client_assertion_type` and `client_assertion`, and a public client `client_id` alone.',
       },
     },
     schemas: {
@@ -514,6 +529,9 @@ export const openApiDocument: OpenApiDocument = {
           token_endpoint_auth_methods_supported: schemaRef('AuthMethods'),
           revocation_endpoint_auth_methods_supported: schemaRef('AuthMethods'),
           introspection_endpoint_auth_methods_supported: schemaRef('AuthMethods'),
+          token_endpoint_auth_signing_alg_values_supported: schemaRef('AssertionAlgorithms'),
+          revocation_endpoint_auth_signing_alg_values_supported: schemaRef('AssertionAlgorithms'),
+          introspection_endpoint_auth_signing_alg_values_supported: schemaRef('AssertionAlgorithms'),
           access_token_signing_alg_values_supported: {
             type: 'array',
             items: { type: 'string', const: 'RS256' },
@@ -522,7 +540,15 @@ export const openApiDocument: OpenApiDocument = {
       },
       AuthMethods: {
         type: 'array',
-        items: { type: 'string', enum: ['client_secret_basic', 'client_secret_post', 'none'] },
+        items: {
+          type: 'string',
+          enum: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+        },
+      },
+      AssertionAlgorithms: {
+        type: 'array',
+        description: 'What private_key_jwt client assertions may be signed with',
+        items: { type: 'string', enum: ['RS256', 'ES256'] },
       },
       Liveness: livenessSchema,
       Readiness: {
@@ -561,7 +587,9 @@ export const openApiDocument: OpenApiDocument = {
         headers: cacheableHeaders,
       },
       InvalidClient: {
-        description: 'Client authentication failed, or a public client tried introspection (RFC 6749 §5.2)',
+        description:
+          'Client authentication failed (a wrong secret, an unknown client, an invalid, expired or ' +
+          'replayed client assertion), or a public client tried introspection (RFC 6749 §5.2)',
         headers: {
           'WWW-Authenticate': {
             required: true,
@@ -595,9 +623,13 @@ export const openApiDocument: OpenApiDocument = {
           headers: { 'Retry-After': { description: 'Seconds', schema: { type: 'string' } } },
         },
       ),
-      TemporarilyUnavailable: errorResponse('The database is unreachable', ['temporarily_unavailable'], {
-        headers: retryAfterHeader,
-      }),
+      TemporarilyUnavailable: errorResponse(
+        'The database is unreachable (or Redis, for a client assertion’s single-use check)',
+        ['temporarily_unavailable'],
+        {
+          headers: retryAfterHeader,
+        },
+      ),
     },
   },
 };

@@ -5,6 +5,8 @@ import type { Redis } from 'ioredis';
 import { type Clock, type Logger, createServiceMetrics, systemClock } from '@tessera/shared';
 import { createApp } from './app.js';
 import { createAuditTrail, registerAuthMetrics, type AuditTrail } from './audit.js';
+import { createRedisAssertionJtiStore } from './clients/assertion-jtis.js';
+import { createClientAuthenticator } from './clients/client-auth.js';
 import { createCachedClientStore } from './clients/client-cache.js';
 import { createClientService, type ClientService } from './clients/clients.js';
 import type { AuthConfig } from './config.js';
@@ -18,7 +20,7 @@ import { createRequestLimiter } from './limits/request-limiter.js';
 import { openDatabase, toDatabaseUnavailable } from './storage/sql/database.js';
 import { migrateToLatest } from './storage/sql/migrations.js';
 import { createSqlStorage } from './storage/sql/sql-storage.js';
-import type { Storage } from './storage/storage.js';
+import type { ClientStore, Storage } from './storage/storage.js';
 import { createPasswordHasher, type PasswordHasher } from './users/passwords.js';
 import { createAccessTokenIssuer, type AccessTokenIssuer } from './tokens/access-token.js';
 import { createRefreshTokenService, type RefreshTokenService } from './tokens/refresh-tokens.js';
@@ -34,6 +36,8 @@ export interface Services {
   keys: KeyManager;
   users: UserService;
   clients: ClientService;
+  /** The clients as client authentication reads them: cached briefly, invalidated by `clients`' writes. */
+  clientStore: ClientStore;
   accessTokens: AccessTokenIssuer;
   refreshTokens: RefreshTokenService;
   revocations: RevocationService;
@@ -97,6 +101,7 @@ export async function loadServices(
     revocations,
     audit,
     registry,
+    clientStore: cachedClients,
     users: createUserService({
       users: storage.users,
       hasher: hasher ?? (await createPasswordHasher()),
@@ -170,7 +175,15 @@ export function createAuthApp(
     logger,
     storage: services.storage,
     keys: services.keys,
-    clients: services.clients,
+    clients: createClientAuthenticator({
+      clients: services.clientStore,
+      clock: services.clock,
+      issuer: config.issuer,
+      clockToleranceSeconds: config.keyDurations.clockToleranceSeconds,
+      // Used assertion ids are shared by every replica: in Redis when configured, else the database.
+      jtis: shared === undefined ? services.storage.assertionJtis : createRedisAssertionJtiStore(shared),
+      audit: services.audit,
+    }),
     corsOrigins: config.corsOrigins,
     trustProxy: config.trustProxy,
     clock: services.clock,

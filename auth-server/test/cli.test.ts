@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { createClientAuthenticator } from '../src/clients/client-auth.js';
 import { loadConfig } from '../src/config.js';
 import { loadServices, type Services } from '../src/services.js';
 import { createCapturedLogger } from './helpers.js';
@@ -169,7 +171,13 @@ describe('clients create', () => {
     expect(printed.client_secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
     await withServices(async (services) => {
-      const client = await services.clients.authenticate({
+      const client = await createClientAuthenticator({
+        clients: services.clientStore,
+        clock: services.clock,
+        issuer: 'http://auth.test',
+        clockToleranceSeconds: 30,
+        jtis: services.storage.assertionJtis,
+      }).authenticate({
         method: 'client_secret_basic',
         clientId: 'svc',
         secret: printed.client_secret,
@@ -193,6 +201,118 @@ describe('clients create', () => {
       expect((await services.storage.clients.find('svc'))?.grants).toEqual(['client_credentials']);
     });
   });
+});
+
+describe('clients with keys (private_key_jwt)', () => {
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const writeJwks = (name: string, keys: unknown[]) => {
+    const file = join(dataDir, name);
+    writeFileSync(file, JSON.stringify({ keys }));
+    return file;
+  };
+
+  test('create --auth-method private_key_jwt --jwks-file: exit 0, no secret printed, the public keys stored', async () => {
+    const file = writeJwks('keys.json', [{ ...rsa.publicKey.export({ format: 'jwk' }), kid: 'k1' }]);
+    const run = await admin([
+      'clients',
+      'create',
+      '--client-id',
+      'keyed',
+      '--grants',
+      'client_credentials',
+      '--auth-method',
+      'private_key_jwt',
+      '--jwks-file',
+      file,
+      '--json',
+    ]);
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(JSON.parse(run.stdout)).toEqual({ client_id: 'keyed' });
+    expect(run.audit.find((line) => line.event === 'client.created')).toMatchObject({
+      client_id: 'keyed',
+      auth_method: 'private_key_jwt',
+    });
+    await withServices(async (services) => {
+      const client = await services.storage.clients.find('keyed');
+      expect(client?.secretDigest).toBeNull();
+      expect(client?.jwks).toEqual([
+        { kty: 'RSA', alg: 'RS256', kid: 'k1', ...rsa.publicKey.export({ format: 'jwk' }) },
+      ]);
+    });
+  }, 30_000);
+
+  test('a JWKS with private members: exit 1, one line naming them, no stack, nothing stored', async () => {
+    const file = writeJwks('private.json', [{ ...rsa.privateKey.export({ format: 'jwk' }), kid: 'k1' }]);
+    const run = await admin([
+      'clients',
+      'create',
+      '--client-id',
+      'leaky',
+      '--grants',
+      'client_credentials',
+      '--auth-method',
+      'private_key_jwt',
+      '--jwks-file',
+      file,
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(
+      'admin: key 1 has private or symmetric members (d, p, q, dp, dq, qi): register only the public key\n',
+    );
+    expect(run.stdout).toBe('');
+    await withServices(async (services) => {
+      expect(await services.storage.clients.find('leaky')).toBeUndefined();
+    });
+  }, 30_000);
+
+  test('mistakes are one line each: exit 2 for no --jwks-file, --jwks-file without the method, an unknown method; exit 1 for a missing or non-JSON file', async () => {
+    const base = ['clients', 'create', '--client-id', 'oops', '--grants', 'client_credentials'];
+    const notJson = join(dataDir, 'not.json');
+    writeFileSync(notJson, 'keys');
+    const runs = [];
+    for (const args of [
+      [...base, '--auth-method', 'private_key_jwt'],
+      [...base, '--jwks-file', notJson],
+      [...base, '--auth-method', 'client_secret_jwt'],
+      [...base, '--auth-method', 'private_key_jwt', '--jwks-file', join(dataDir, 'missing.json')],
+      [...base, '--auth-method', 'private_key_jwt', '--jwks-file', notJson],
+    ])
+      runs.push(await admin(args));
+    expect(runs.map((run) => [run.code, run.stderr])).toEqual([
+      [2, 'admin: --jwks-file is required (see --help)\n'],
+      [2, 'admin: --jwks-file goes with --auth-method private_key_jwt (see --help)\n'],
+      [2, 'admin: --auth-method must be client_secret or private_key_jwt (see --help)\n'],
+      [1, `admin: cannot read --jwks-file ${join(dataDir, 'missing.json')}: ENOENT\n`],
+      [1, `admin: --jwks-file ${notJson} is not JSON\n`],
+    ]);
+  }, 60_000);
+
+  test('set-keys replaces the keys (rotation by kid); on a secret client it is exit 1 and changes nothing', async () => {
+    const file = writeJwks('rotated.json', [
+      { ...rsa.publicKey.export({ format: 'jwk' }), kid: 'k1' },
+      { ...ec.publicKey.export({ format: 'jwk' }), kid: 'k2' },
+    ]);
+    const run = await admin(['clients', 'set-keys', '--client-id', 'keyed', '--jwks-file', file]);
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(run.stdout).toMatch(/^client keyed now authenticates with these keys: k1, k2\n/);
+    expect(run.audit.find((line) => line.event === 'client.keys_replaced')).toMatchObject({
+      client_id: 'keyed',
+      kids: ['k1', 'k2'],
+    });
+    const refused = await admin(['clients', 'set-keys', '--client-id', 'svc', '--jwks-file', file]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe(
+      'admin: client "svc" does not authenticate with private_key_jwt; it has no keys to replace\n',
+    );
+    await withServices(async (services) => {
+      expect((await services.storage.clients.find('keyed'))?.jwks?.map((key) => key.kid)).toEqual([
+        'k1',
+        'k2',
+      ]);
+      expect((await services.storage.clients.find('svc'))?.jwks).toBeNull();
+    });
+  }, 30_000);
 });
 
 describe('keys', () => {

@@ -5,7 +5,15 @@ import type { ClientRecord, ClientStore } from '../src/storage/storage.js';
 import { createTestStorage } from './helpers.js';
 
 function client(clientId: string, scopes: string[] = ['notes:read']): ClientRecord {
-  return { clientId, secretDigest: null, isPublic: true, grants: ['password'], scopes, createdAt: 0 };
+  return {
+    clientId,
+    secretDigest: null,
+    isPublic: true,
+    grants: ['password'],
+    scopes,
+    createdAt: 0,
+    jwks: null,
+  };
 }
 
 describe('cached client store (on a real SQLite store, counting its look-ups)', () => {
@@ -24,6 +32,7 @@ describe('cached client store (on a real SQLite store, counting its look-ups)', 
       insert: (record) => sql.insert(record),
       list: () => sql.list(),
       delete: (clientId) => sql.delete(clientId),
+      setJwks: (clientId, jwks) => sql.setJwks(clientId, jwks),
       find: (clientId) => {
         counts.finds += 1;
         return sql.find(clientId);

@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { AppError, createFixedClock } from '@tessera/shared';
+import { createClientAuthenticator, type ClientAuthenticator } from '../src/clients/client-auth.js';
 import { createClientService, type ClientService } from '../src/clients/clients.js';
 import type { Storage } from '../src/storage/storage.js';
 import { UserInputError } from '../src/users/users.js';
@@ -151,7 +152,15 @@ describe('create', () => {
 
 describe('authenticate', () => {
   let secret: string;
+  let auth: ClientAuthenticator;
   beforeAll(async () => {
+    auth = createClientAuthenticator({
+      clients: storage.clients,
+      clock,
+      issuer: 'http://auth.test',
+      clockToleranceSeconds: 30,
+      jtis: storage.assertionJtis,
+    });
     secret =
       (await clients.create({ clientId: 'auth-me', grants: 'password', scopes: '', isPublic: false }))
         .secret ?? '';
@@ -164,34 +173,142 @@ describe('authenticate', () => {
 
   test('the right secret, by either method, returns the client', async () => {
     for (const method of ['client_secret_basic', 'client_secret_post'] as const) {
-      expect((await clients.authenticate({ method, clientId: 'auth-me', secret })).clientId).toBe('auth-me');
+      expect((await auth.authenticate({ method, clientId: 'auth-me', secret })).clientId).toBe('auth-me');
     }
   });
 
   test('a wrong secret, an unknown client, or a malformed client id is invalid_client', async () => {
     await expectInvalidClient(
-      clients.authenticate({ method: 'client_secret_basic', clientId: 'auth-me', secret: 'x' }),
+      auth.authenticate({ method: 'client_secret_basic', clientId: 'auth-me', secret: 'x' }),
     );
     await expectInvalidClient(
-      clients.authenticate({ method: 'client_secret_basic', clientId: 'nobody', secret }),
+      auth.authenticate({ method: 'client_secret_basic', clientId: 'nobody', secret }),
     );
-    await expectInvalidClient(
-      clients.authenticate({ method: 'client_secret_basic', clientId: 'a b', secret }),
-    );
+    await expectInvalidClient(auth.authenticate({ method: 'client_secret_basic', clientId: 'a b', secret }));
   });
 
   test('a confidential client without a secret is invalid_client', async () => {
-    await expectInvalidClient(clients.authenticate({ method: 'none', clientId: 'auth-me' }));
+    await expectInvalidClient(auth.authenticate({ method: 'none', clientId: 'auth-me' }));
   });
 
   test('a public client is accepted by id alone, but refused when it presents a secret', async () => {
-    expect((await clients.authenticate({ method: 'none', clientId: 'spa' })).clientId).toBe('spa');
+    expect((await auth.authenticate({ method: 'none', clientId: 'spa' })).clientId).toBe('spa');
     await expectInvalidClient(
-      clients.authenticate({ method: 'client_secret_post', clientId: 'spa', secret: '' }),
+      auth.authenticate({ method: 'client_secret_post', clientId: 'spa', secret: '' }),
     );
   });
 
   test('an unknown public client id is invalid_client', async () => {
-    await expectInvalidClient(clients.authenticate({ method: 'none', clientId: 'nobody' }));
+    await expectInvalidClient(auth.authenticate({ method: 'none', clientId: 'nobody' }));
+  });
+});
+
+describe('private_key_jwt clients: registered with a JWK Set of public keys', () => {
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const publicRsa = () => rsa.publicKey.export({ format: 'jwk' });
+  const publicEc = () => ec.publicKey.export({ format: 'jwk' });
+  const create = (clientId: string, jwks: unknown) =>
+    clients.create({ clientId, grants: 'client_credentials', scopes: 'a', isPublic: false, jwks });
+
+  test('gets no secret; only the allow-listed public members are stored, with the alg the key verifies', async () => {
+    const { client, secret } = await create('keyed', {
+      keys: [
+        { ...publicRsa(), kid: 'r1', use: 'sig', x5c: ['MIIB...'], ext: true },
+        { ...publicEc(), kid: 'e1', alg: 'ES256' },
+      ],
+    });
+    expect(secret).toBeUndefined();
+    const stored = await storage.clients.find('keyed');
+    expect(stored).toEqual(client);
+    expect(stored?.secretDigest).toBeNull();
+    expect(stored?.jwks).toEqual([
+      { kty: 'RSA', alg: 'RS256', kid: 'r1', n: publicRsa().n, e: publicRsa().e },
+      { kty: 'EC', alg: 'ES256', kid: 'e1', crv: 'P-256', x: publicEc().x, y: publicEc().y },
+    ]);
+  });
+
+  test.each(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'])(
+    'a key with the private member %s is refused, and nothing is stored',
+    async (member) => {
+      const attempt = create(`private-${member}`, { keys: [{ ...publicRsa(), [member]: 'AQAB' }] });
+      await expect(attempt).rejects.toThrow(UserInputError);
+      await expect(attempt).rejects.toThrow(
+        `key 1 has private or symmetric members (${member}): register only the public key`,
+      );
+      expect(await storage.clients.find(`private-${member}`)).toBeUndefined();
+    },
+  );
+
+  test('a whole private JWK (as exported by mistake) is refused, naming its private members', async () => {
+    await expect(create('private-all', { keys: [rsa.privateKey.export({ format: 'jwk' })] })).rejects.toThrow(
+      /key 1 has private or symmetric members \(d, p, q, dp, dq, qi\)/,
+    );
+  });
+
+  test.each<[string, unknown, RegExp]>([
+    ['not a JWK Set', [publicRsa()], /JSON object with a "keys" array/],
+    ['an empty set', { keys: [] }, /1 to 10 keys/],
+    ['a symmetric key', { keys: [{ kty: 'oct', k: 'c2VjcmV0' }] }, /private or symmetric members \(k\)/],
+    ['an RSA key for another alg', { keys: [{ ...publicRsa(), alg: 'PS256' }] }, /must be for RS256/],
+    [
+      'an RSA key under 2048 bits',
+      { keys: [generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' })] },
+      /at least 2048 bits/,
+    ],
+    [
+      'an EC key on another curve',
+      { keys: [generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'jwk' })] },
+      /P-256 for ES256/,
+    ],
+    [
+      'an EC point not on the curve',
+      { keys: [{ ...publicEc(), y: publicEc().x }] },
+      /not a valid EC public key/,
+    ],
+    ['an encryption key', { keys: [{ ...publicRsa(), use: 'enc' }] }, /use must be "sig"/],
+    ['two keys without kids', { keys: [publicRsa(), publicEc()] }, /each needs its own kid/],
+    [
+      'two keys with one kid',
+      {
+        keys: [
+          { ...publicRsa(), kid: 'a' },
+          { ...publicEc(), kid: 'a' },
+        ],
+      },
+      /each needs its own kid/,
+    ],
+  ])('%s is refused with a clear message', async (_name, jwks, message) => {
+    await expect(create('bad-keys', jwks)).rejects.toThrow(message);
+    expect(await storage.clients.find('bad-keys')).toBeUndefined();
+  });
+
+  test('a public client cannot have keys', async () => {
+    await expect(
+      clients.create({
+        clientId: 'pub-keys',
+        grants: 'refresh_token',
+        scopes: '',
+        isPublic: true,
+        jwks: { keys: [publicRsa()] },
+      }),
+    ).rejects.toThrow(UserInputError);
+  });
+
+  test('setKeys replaces the keys of a key client, and refuses a secret client or an unknown one', async () => {
+    await create('rotating', { keys: [{ ...publicRsa(), kid: 'old' }] });
+    const replaced = await clients.setKeys('rotating', { keys: [{ ...publicEc(), kid: 'new' }] });
+    expect(replaced.map((key) => key.kid)).toEqual(['new']);
+    expect((await storage.clients.find('rotating'))?.jwks?.map((key) => key.kid)).toEqual(['new']);
+    await expect(clients.setKeys('svc', { keys: [publicRsa()] })).rejects.toThrow(
+      'client "svc" does not authenticate with private_key_jwt; it has no keys to replace',
+    );
+    expect((await storage.clients.find('svc'))?.jwks).toBeNull();
+    await expect(clients.setKeys('nobody', { keys: [publicRsa()] })).rejects.toThrow('no client "nobody"');
+    // Bad keys change nothing.
+    await expect(clients.setKeys('rotating', { keys: [{ ...publicRsa(), d: 'AQAB' }] })).rejects.toThrow(
+      UserInputError,
+    );
+    expect((await storage.clients.find('rotating'))?.jwks?.map((key) => key.kid)).toEqual(['new']);
   });
 });

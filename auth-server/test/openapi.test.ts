@@ -1,5 +1,7 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
+import { clientAssertion } from '@tessera/shared';
 import {
   checkResponse,
   itDescribesTheServedApp,
@@ -15,6 +17,16 @@ let issued: { access_token: string; refresh_token: string };
 let spare: { access_token: string; refresh_token: string };
 
 const password = 'alice-password';
+/** The key of the private_key_jwt client `svc-key`, and an assertion of its already used once. */
+const serviceKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+let usedAssertion: Record<string, string>;
+const assertion = () =>
+  clientAssertion({
+    clientId: 'svc-key',
+    issuer: auth.config.issuer,
+    privateKey: serviceKey.privateKey,
+    clock: auth.clock,
+  });
 
 async function passwordGrant(): Promise<{ access_token: string; refresh_token: string }> {
   const res = await request(auth.app)
@@ -42,6 +54,17 @@ beforeAll(async () => {
     scopes: 'notes:read',
     isPublic: true,
   });
+  await auth.services.clients.create({
+    clientId: 'svc-key',
+    grants: 'client_credentials',
+    scopes: 'notes:read',
+    isPublic: false,
+    jwks: { keys: [serviceKey.publicKey.export({ format: 'jwk' })] },
+  });
+  usedAssertion = { ...(await assertion()) };
+  await tokenRequest(form(['grant_type', 'client_credentials'], ...Object.entries(usedAssertion))).expect(
+    200,
+  );
   await auth.services.users.create({ username: 'alice', password, scopes: 'notes:read' });
   issued = await passwordGrant();
   spare = await passwordGrant();
@@ -140,6 +163,19 @@ const cases: ContractCase[] = [
         .set('Authorization', basic('app', 'wrong'))
         .type('form')
         .send(form(['grant_type', 'client_credentials'])),
+  },
+  {
+    operation: 'POST /oauth/token',
+    behaviour: 'client_credentials with private_key_jwt',
+    status: 200,
+    send: async () =>
+      tokenRequest(form(['grant_type', 'client_credentials'], ...Object.entries(await assertion()))),
+  },
+  {
+    operation: 'POST /oauth/token',
+    behaviour: 'a replayed client assertion is invalid_client',
+    status: 401,
+    send: () => tokenRequest(form(['grant_type', 'client_credentials'], ...Object.entries(usedAssertion))),
   },
   {
     operation: 'POST /oauth/token',

@@ -81,6 +81,7 @@ for (const { dialect, enabled } of testDialects()) {
         grants: ['password', 'refresh_token'],
         scopes: ['a', 'b'],
         createdAt: now,
+        jwks: null,
       };
       await one.clients.insert(client);
       expect(await two.clients.find('app-1')).toEqual(client);
@@ -280,6 +281,7 @@ for (const { dialect, enabled } of testDialects()) {
         grants: ['password', 'refresh_token'],
         scopes: ['a'],
         createdAt: now,
+        jwks: null,
       };
       const { token, familyId } = await a!.issue({ clientId: 'app', userId, scope: ['a'] });
 

@@ -41,6 +41,7 @@ beforeAll(async () => {
     grants: ['client_credentials'],
     scopes: ['notes:read'],
     createdAt: auth.clock.now(),
+    jwks: null,
   });
 });
 

@@ -12,6 +12,7 @@ export * from './jwks/key-provider.js';
 export * from './jwt/bearer.js';
 export * from './jwt/strategy.js';
 export * from './jwt/require-token.js';
+export * from './jwt/client-assertion.js';
 export * from './revocation/feed-document.js';
 export * from './revocation/revocation-feed.js';
 export * from './metrics.js';

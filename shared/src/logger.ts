@@ -14,11 +14,15 @@ export const redactedPaths: readonly string[] = [
   'access_token',
   'refresh_token',
   'token',
+  'client_assertion',
+  'assertion',
   '*.password',
   '*.client_secret',
   '*.access_token',
   '*.refresh_token',
   '*.token',
+  '*.client_assertion',
+  '*.assertion',
   '*.authorization',
 ];
 

@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, createLogger } from '@tessera/shared';
+import { clientCacheTtlMs } from '../clients/client-cache.js';
 import { loadConfig } from '../config.js';
 import { nextChange } from '../keys/lifecycle.js';
 import { loadServices, type Services } from '../services.js';
@@ -9,6 +12,8 @@ const usage = `usage: npm run admin -- <command>
   users disable --username U
   users unlock --username U
   clients create --client-id C --grants password,client_credentials,refresh_token --scopes "a b" [--public] [--json]
+          [--auth-method client_secret|private_key_jwt --jwks-file keys.json]
+  clients set-keys --client-id C --jwks-file keys.json   replace a private_key_jwt client's public keys
   clients delete --client-id C
   keys list [--json]        each key's state and when it changes next
   keys rotate [--force]     pending → active, active → retiring, a new pending key
@@ -25,6 +30,8 @@ const options = {
   scopes: { type: 'string' },
   'client-id': { type: 'string' },
   grants: { type: 'string' },
+  'auth-method': { type: 'string' },
+  'jwks-file': { type: 'string' },
   public: { type: 'boolean' },
   json: { type: 'boolean' },
   force: { type: 'boolean' },
@@ -33,7 +40,7 @@ const options = {
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
 
-function required(flags: Flags, name: 'username' | 'client-id' | 'grants'): string {
+function required(flags: Flags, name: 'username' | 'client-id' | 'grants' | 'jwks-file'): string {
   const value = flags[name];
   if (value === undefined || value === '') throw new UsageError(`--${name} is required`);
   return value;
@@ -48,6 +55,44 @@ async function readStdin(flag = '--password-stdin'): Promise<string> {
     .toString('utf8')
     .replace(/\r?\n$/, '');
 }
+
+/**
+ * The JWK Set in `--jwks-file`, parsed; what it must hold is checked by the client service. A
+ * relative path is taken from where the operator ran `npm run admin` (npm's INIT_CWD; the script
+ * itself runs in auth-server/).
+ */
+function readJwksFile(flags: Flags): unknown {
+  const file = required(flags, 'jwks-file');
+  let text: string;
+  try {
+    text = readFileSync(resolve(process.env.INIT_CWD ?? '.', file), 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read --jwks-file ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, {
+      cause: error,
+    });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new Error(`--jwks-file ${file} is not JSON`);
+  }
+}
+
+/** The JWKS of `clients create`: only with --auth-method private_key_jwt, and then required. */
+function readCreateJwks(flags: Flags): unknown {
+  const method = flags['auth-method'] ?? 'client_secret';
+  if (method !== 'client_secret' && method !== 'private_key_jwt')
+    throw new UsageError('--auth-method must be client_secret or private_key_jwt');
+  if (method === 'client_secret') {
+    if (flags['jwks-file'] !== undefined)
+      throw new UsageError('--jwks-file goes with --auth-method private_key_jwt');
+    return undefined;
+  }
+  if (flags.public === true) throw new UsageError('a --public client has no credentials: no keys either');
+  return readJwksFile(flags);
+}
+
+const kids = (jwks: readonly { kid?: string }[]) => jwks.map((key) => key.kid ?? '(no kid)').join(', ');
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
 const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString());
@@ -93,15 +138,18 @@ async function run(
       return;
     }
     case 'clients create': {
+      const jwks = readCreateJwks(flags);
       const { client, secret } = await services.clients.create({
         clientId: required(flags, 'client-id'),
         grants: required(flags, 'grants'),
         scopes: flags.scopes ?? '',
         isPublic: flags.public === true,
+        ...(jwks === undefined ? {} : { jwks }),
       });
       services.audit.record('client.created', {
         client_id: client.clientId,
         public: client.isPublic,
+        auth_method: client.jwks === null ? undefined : 'private_key_jwt',
         grants: client.grants,
         scopes: client.scopes,
       });
@@ -119,7 +167,22 @@ async function run(
       if (secret !== undefined) {
         print(`client_secret: ${secret}`);
         print('(the secret is shown only now; only its digest is stored)');
-      } else print('(public client: no secret)');
+      } else if (client.jwks !== null)
+        print(`(private_key_jwt: authenticates with a JWT signed by one of its keys: ${kids(client.jwks)})`);
+      else print('(public client: no secret)');
+      return;
+    }
+    case 'clients set-keys': {
+      const clientId = required(flags, 'client-id');
+      const jwks = await services.clients.setKeys(clientId, readJwksFile(flags));
+      services.audit.record('client.keys_replaced', {
+        client_id: clientId,
+        kids: jwks.map((key) => key.kid),
+      });
+      print(`client ${clientId} now authenticates with these keys: ${kids(jwks)}`);
+      print(
+        `(auth-server replicas use them within ${clientCacheTtlMs / 1000}s; assertions signed with a removed key are then refused)`,
+      );
       return;
     }
     case 'clients delete': {
@@ -198,6 +261,7 @@ const commands = new Set([
   'users disable',
   'users unlock',
   'clients create',
+  'clients set-keys',
   'clients delete',
   'keys list',
   'keys rotate',

@@ -62,6 +62,10 @@ export function createCachedClientStore(
       return client;
     },
     list: () => store.list(),
+    async setJwks(clientId, jwks) {
+      entries.delete(clientId);
+      return store.setJwks(clientId, jwks);
+    },
     async delete(clientId) {
       entries.delete(clientId);
       return store.delete(clientId);

@@ -1,33 +1,19 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { AppError, type Clock } from '@tessera/shared';
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '@tessera/shared';
 import {
   StorageConflictError,
   grantTypes,
+  type ClientJwk,
   type ClientRecord,
   type ClientStore,
   type GrantType,
 } from '../storage/storage.js';
 import { parseScopeList } from '../tokens/scope.js';
 import { UserInputError } from '../users/users.js';
+import { clientIdPattern, digestSecret } from './client-auth.js';
+import { toClientJwks } from './client-keys.js';
 
-const clientIdPattern = /^[A-Za-z0-9._~-]{1,64}$/;
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/**
- * Client secrets are 256 random bits, so a fast digest is enough (no dictionary to
- * attack); SHA-256 digests are compared in constant time.
- */
-function digest(secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest();
-}
-
-/** Compared against when the client is unknown, so timing does not reveal which client ids exist. */
-const dummyDigest = digest(randomBytes(32).toString('base64url'));
-
-/** How the client presented itself at an endpoint (RFC 6749 §2.3, RFC 8414 method names). */
-export type ClientCredentials =
-  | { method: 'client_secret_basic' | 'client_secret_post'; clientId: string; secret: string }
-  | { method: 'none'; clientId: string };
 
 export interface ClientService {
   create(input: {
@@ -35,9 +21,14 @@ export interface ClientService {
     grants: string;
     scopes: string;
     isPublic: boolean;
+    /**
+     * A JWK Set (parsed JSON) of public keys: the client authenticates with private_key_jwt
+     * (RFC 7523 §2.2) instead of a secret.
+     */
+    jwks?: unknown;
   }): Promise<{ client: ClientRecord; secret: string | undefined }>;
-  /** The authenticated client, or `invalid_client`. */
-  authenticate(credentials: ClientCredentials): Promise<ClientRecord>;
+  /** Replaces a private_key_jwt client's keys (client-side key rotation); returns them. */
+  setKeys(clientId: string, jwks: unknown): Promise<readonly ClientJwk[]>;
   /** Deletes a client; its refresh tokens go with it and its access tokens are revoked. */
   delete(clientId: string): Promise<void>;
 }
@@ -83,10 +74,14 @@ export function createClientService(deps: {
         throw new UserInputError(
           'production mode refuses the password grant for a public client (RFC 9700 §2.4)',
         );
-      const secret = input.isPublic ? undefined : randomBytes(32).toString('base64url');
+      if (input.isPublic && input.jwks !== undefined)
+        throw new UserInputError('a public client has no credentials: no keys either');
+      const jwks = input.jwks === undefined ? null : toClientJwks(input.jwks);
+      const secret = input.isPublic || jwks !== null ? undefined : randomBytes(32).toString('base64url');
       const client: ClientRecord = {
         clientId: input.clientId,
-        secretDigest: secret === undefined ? null : digest(secret).toString('hex'),
+        secretDigest: secret === undefined ? null : digestSecret(secret).toString('hex'),
+        jwks,
         isPublic: input.isPublic,
         grants,
         scopes: [...scopes],
@@ -100,20 +95,17 @@ export function createClientService(deps: {
       return { client, secret };
     },
 
-    async authenticate(credentials) {
-      const failed = () => new AppError('invalid_client', 'client authentication failed');
-      const client = clientIdPattern.test(credentials.clientId)
-        ? await clients.find(credentials.clientId)
-        : undefined;
-      if (credentials.method === 'none') {
-        // A public client identifies itself only; a confidential one must prove it (RFC 6749 §2.1).
-        if (client === undefined || !client.isPublic) throw failed();
-        return client;
+    async setKeys(clientId, input) {
+      const jwks = toClientJwks(input);
+      if (!(await clients.setJwks(clientId, jwks))) {
+        const client = await clients.find(clientId);
+        throw new UserInputError(
+          client === undefined
+            ? `no client "${clientId}"`
+            : `client "${clientId}" does not authenticate with private_key_jwt; it has no keys to replace`,
+        );
       }
-      const stored = client?.secretDigest == null ? dummyDigest : Buffer.from(client.secretDigest, 'hex');
-      const matches = timingSafeEqual(digest(credentials.secret), stored);
-      if (client === undefined || client.isPublic || !matches) throw failed();
-      return client;
+      return jwks;
     },
 
     async delete(clientId) {

@@ -1,7 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import type { Request, RequestHandler } from 'express';
 import { AppError } from '@tessera/shared';
-import type { ClientCredentials, ClientService } from '../clients/clients.js';
+import {
+  readClientAssertion,
+  type ClientAuthenticator,
+  type ClientCredentials,
+} from '../clients/client-auth.js';
 import type { ClientRecord } from '../storage/storage.js';
 
 const formType = 'application/x-www-form-urlencoded';
@@ -97,6 +101,7 @@ const credentialParameters = [
   'access_token',
   'token',
   'assertion',
+  'client_assertion',
 ];
 
 /**
@@ -128,8 +133,8 @@ function decodeFormComponent(text: string): string {
 
 /**
  * How the client authenticates: the Basic header (client_secret_basic), the body
- * (client_secret_post), or a bare client_id (a public client). Using two methods at once
- * is `invalid_request` (RFC 6749 §2.3).
+ * (client_secret_post), a JWT assertion (private_key_jwt), or a bare client_id (a public
+ * client). Using two methods at once is `invalid_request` (RFC 6749 §2.3).
  */
 export function readClientCredentials(
   authorization: string | undefined,
@@ -137,6 +142,10 @@ export function readClientCredentials(
 ): ClientCredentials {
   const bodyId = params.get('client_id');
   const bodySecret = params.get('client_secret');
+  const assertion = readClientAssertion(params);
+  if (assertion !== undefined && (authorization !== undefined || bodySecret !== undefined))
+    throw new AppError('invalid_request', 'use only one client authentication method');
+  if (assertion !== undefined) return assertion;
   if (authorization !== undefined) {
     const match = /^Basic +(\S+) *$/i.exec(authorization);
     if (match?.[1] === undefined || !base64Pattern.test(match[1]))
@@ -160,7 +169,7 @@ export function readClientCredentials(
 /** The form's parameters and the client they authenticate (token, revocation, introspection). */
 export async function authenticateClient(
   req: Request,
-  clients: ClientService,
+  clients: ClientAuthenticator,
 ): Promise<{ client: ClientRecord; params: ReadonlyMap<string, string> }> {
   const params = readParams(req.body, req.query);
   const client = await clients.authenticate(readClientCredentials(req.headers.authorization, params));

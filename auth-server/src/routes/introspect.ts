@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { AppError, methodNotAllowed, sendJson } from '@tessera/shared';
-import type { ClientService } from '../clients/clients.js';
+import type { ClientAuthenticator } from '../clients/client-auth.js';
 import { limitByIp, type EndpointRateLimits } from '../limits/request-limiter.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
@@ -17,7 +17,7 @@ const seconds = (ms: number) => Math.floor(ms / 1000);
  * then per client): over them it is 429 with `Retry-After`.
  */
 export function createIntrospectRouter(deps: {
-  clients: ClientService;
+  clients: ClientAuthenticator;
   accessTokens: AccessTokenIssuer;
   refreshTokens: RefreshTokenService;
   revocations: RevocationService;

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { methodNotAllowed } from '@tessera/shared';
 import type { AuditTrail } from '../audit.js';
-import type { ClientService } from '../clients/clients.js';
+import type { ClientAuthenticator } from '../clients/client-auth.js';
 import { limitByIp, type EndpointRateLimits } from '../limits/request-limiter.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
@@ -18,7 +18,7 @@ import { authenticateClient, createFormParser, requireParam } from './form.js';
  * parsing, then per client): over them it is 429 with `Retry-After`.
  */
 export function createRevokeRouter(deps: {
-  clients: ClientService;
+  clients: ClientAuthenticator;
   accessTokens: AccessTokenIssuer;
   refreshTokens: RefreshTokenService;
   revocations: RevocationService;

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { AppError, methodNotAllowed, sendJson } from '@tessera/shared';
 import type { AuditTrail } from '../audit.js';
-import type { ClientService } from '../clients/clients.js';
+import type { ClientAuthenticator } from '../clients/client-auth.js';
 import type { Grant } from '../grants/index.js';
 import { limitByIp, type EndpointRateLimits } from '../limits/request-limiter.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
@@ -13,7 +13,7 @@ import { authenticateClient, createFormParser, requireParam } from './form.js';
  * Over budget is 429 with `Retry-After` (RFC 6585 §4; RFC 6749 §4.3.2 brute-force protection).
  */
 export function createTokenRouter(deps: {
-  clients: ClientService;
+  clients: ClientAuthenticator;
   grants: ReadonlyMap<string, Grant>;
   accessTokens: AccessTokenIssuer;
   rateLimits: EndpointRateLimits;

@@ -1,7 +1,11 @@
 import { Router } from 'express';
 import { methodNotAllowed, sendBody, sendCacheable } from '@tessera/shared';
+import { assertionSigningAlgorithms } from '../clients/client-keys.js';
 import type { KeyManager } from '../keys/key-manager.js';
 import { toJwksCacheControl } from '../keys/lifecycle.js';
+
+/** How confidential clients authenticate: a secret (two ways) or a JWT signed with their key (RFC 7523 §2.2). */
+const confidentialMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
 
 /**
  * RFC 8414 metadata (at both well-known paths) and the JWKS (RFC 7517), served from memory: the
@@ -17,10 +21,13 @@ export function createWellKnownRouter(deps: { issuer: string; keys: KeyManager }
     introspection_endpoint: `${issuer}/oauth/introspect`,
     grant_types_supported: ['password', 'client_credentials', 'refresh_token'],
     response_types_supported: [],
-    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    token_endpoint_auth_methods_supported: [...confidentialMethods, 'none'],
+    token_endpoint_auth_signing_alg_values_supported: assertionSigningAlgorithms,
+    revocation_endpoint_auth_methods_supported: [...confidentialMethods, 'none'],
+    revocation_endpoint_auth_signing_alg_values_supported: assertionSigningAlgorithms,
     // RFC 7662 §2.1: introspection is for confidential clients only.
-    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    introspection_endpoint_auth_methods_supported: confidentialMethods,
+    introspection_endpoint_auth_signing_alg_values_supported: assertionSigningAlgorithms,
     // Access tokens are RFC 9068 JWTs signed with RS256.
     access_token_signing_alg_values_supported: ['RS256'],
   });

@@ -16,10 +16,20 @@ export interface UserRecord {
   createdAt: number;
 }
 
+/**
+ * A client's public signing key for private_key_jwt (RFC 7523 §2.2), as registered: public
+ * members only, with the one algorithm it verifies (RFC 8725 §3.1: the key decides the alg).
+ */
+export type ClientJwk =
+  | { kty: 'RSA'; alg: 'RS256'; kid?: string; n: string; e: string }
+  | { kty: 'EC'; alg: 'ES256'; kid?: string; crv: 'P-256'; x: string; y: string };
+
 export interface ClientRecord {
   clientId: string;
-  /** SHA-256 of the secret (hex); null for public clients. */
+  /** SHA-256 of the secret (hex); null for public clients and key clients. */
   secretDigest: string | null;
+  /** The public keys of a private_key_jwt client; null for secret and public clients. */
+  jwks: readonly ClientJwk[] | null;
   isPublic: boolean;
   grants: readonly GrantType[];
   scopes: readonly string[];
@@ -100,8 +110,22 @@ export interface ClientStore {
   insert(client: ClientRecord): Promise<void>;
   find(clientId: string): Promise<ClientRecord | undefined>;
   list(): Promise<ClientRecord[]>;
+  /** Replaces the keys of a private_key_jwt client; false if there is no such key client. */
+  setJwks(clientId: string, jwks: readonly ClientJwk[]): Promise<boolean>;
   /** Returns false if there is no such client. */
   delete(clientId: string): Promise<boolean>;
+}
+
+/**
+ * Single-use client assertion ids (RFC 7523 §3 item 7), shared by every replica. Keys are
+ * digests of (client_id, jti); each is kept until the assertion could no longer be accepted.
+ */
+export interface AssertionJtiStore {
+  /**
+   * Records `key` as used until `expiresAt` (epoch ms), atomically: true the first time, false
+   * while an earlier use is still recorded (a replay), on any number of replicas at once.
+   */
+  claim(key: string, expiresAt: number, now: number): Promise<boolean>;
 }
 
 /**
@@ -210,6 +234,10 @@ export interface Storage {
   keys: SigningKeyStore;
   refreshTokens: RefreshTokenStore;
   revocations: RevocationStore;
+  assertionJtis: AssertionJtiStore & {
+    /** Deletes entries expired at `now`; returns how many. */
+    prune(now: number): Promise<number>;
+  };
   /** Runs `work` in one transaction on a Storage bound to it; do not nest. */
   transaction<T>(work: (tx: Storage) => Promise<T>): Promise<T>;
   loginThrottle: LoginThrottleStore;

@@ -124,6 +124,23 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // private_key_jwt clients (RFC 7523 §2.2): their public keys, and the assertion ids already
+  // used (single use across replicas; rows expire with the assertions, pruned by the server).
+  '0008_client_keys': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('clients').addColumn('jwks', 'text').execute();
+      await db.schema
+        .createTable('client_assertion_jtis')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('client_assertion_jtis_expiry')
+        .on('client_assertion_jtis')
+        .column('expires_at')
+        .execute();
+    },
+  },
 };
 
 /** Brings the schema up to date. Kysely's migrator holds a lock, so replicas starting together do not race. */

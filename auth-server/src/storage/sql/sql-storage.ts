@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import {
   StorageConflictError,
+  type ClientJwk,
   type ClientRecord,
   type GrantType,
   type KeyState,
@@ -43,6 +44,7 @@ function toClient(row: Tables['clients']): ClientRecord {
     grants: splitList(row.grants) as GrantType[],
     scopes: splitList(row.scopes),
     createdAt: row.created_at,
+    jwks: row.jwks === null ? null : (JSON.parse(row.jwks) as ClientJwk[]),
   };
 }
 
@@ -149,6 +151,7 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
             grants: client.grants.join(' '),
             scopes: client.scopes.join(' '),
             created_at: client.createdAt,
+            jwks: client.jwks === null ? null : JSON.stringify(client.jwks),
           })
           .execute()
           .catch(translate);
@@ -164,6 +167,15 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
       async list() {
         const rows = await db.selectFrom('clients').selectAll().orderBy('client_id').execute();
         return rows.map(toClient);
+      },
+      async setJwks(clientId, jwks) {
+        const result = await db
+          .updateTable('clients')
+          .set({ jwks: JSON.stringify(jwks) })
+          .where('client_id', '=', clientId)
+          .where('jwks', 'is not', null)
+          .executeTakeFirst();
+        return result.numUpdatedRows > 0n;
       },
       async delete(clientId) {
         const result = await db.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
@@ -411,6 +423,31 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
           revokedAt: row.revoked_at,
           expiresAt: row.expires_at,
         })) satisfies RevocationRecord[];
+      },
+    },
+    assertionJtis: {
+      async claim(key, expiresAt, now) {
+        // One statement: inserted, or an expired entry taken over; a live one is left alone and
+        // nothing is returned, so two replicas claiming the same key cannot both succeed.
+        const row = await db
+          .insertInto('client_assertion_jtis')
+          .values({ key, expires_at: expiresAt })
+          .onConflict((conflict) =>
+            conflict
+              .column('key')
+              .doUpdateSet({ expires_at: expiresAt })
+              .where('client_assertion_jtis.expires_at', '<=', now),
+          )
+          .returning('key')
+          .executeTakeFirst();
+        return row !== undefined;
+      },
+      async prune(now) {
+        const result = await db
+          .deleteFrom('client_assertion_jtis')
+          .where('expires_at', '<=', now)
+          .executeTakeFirst();
+        return Number(result.numDeletedRows);
       },
     },
     async transaction(work) {

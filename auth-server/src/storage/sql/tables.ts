@@ -15,6 +15,8 @@ export interface Tables {
     grants: string;
     scopes: string;
     created_at: number;
+    /** JSON array of public JWKs (private_key_jwt clients only). */
+    jwks: string | null;
   };
   signing_keys: {
     kid: string;
@@ -52,5 +54,9 @@ export interface Tables {
     key: string;
     failures: number;
     last_failure_at: number;
+  };
+  client_assertion_jtis: {
+    key: string;
+    expires_at: number;
   };
 }
