@@ -77,6 +77,7 @@ describe('end to end: a service authenticates with its key (private_key_jwt)', (
     resource = await startService('resource-server', {
       ...shared,
       JWKS_URI: `${auth.url}/.well-known/jwks.json`,
+      REVOCATION_FEED_URI: `${auth.url}/oauth/revocations`,
     });
     await waitForReady(`${resource.url}/readyz`);
   }, 60_000);
