@@ -82,7 +82,7 @@ const clientSecurity: OpenApiSecurityRequirement[] = [{ clientSecretBasic: [] },
 
 /**
  * The auth server's HTTP API as OpenAPI 3.1 (issue #5), served at `GET /openapi.json` and checked
- * against the routes the app really serves by `test/openapi.test.ts`. Contract: ../shared/DESIGN.md.
+ * against the routes the app really serves by `test/openapi.test.ts`.
  */
 export const openApiDocument: OpenApiDocument = {
   openapi: '3.1.0',

@@ -11,7 +11,7 @@ import {
 
 /**
  * Unknown username, wrong password and disabled account must be indistinguishable, by answer
- * and by time (no user enumeration, RFC 9700 §2.4 / DESIGN.md). Relative medians from one run,
+ * and by time (no user enumeration, RFC 9700 §2.4). Relative medians from one run,
  * interleaved, so machine load affects every kind alike. Argon2 runs at a tiny cost here: the
  * code path is the same, and a cheap hash makes any difference in the rest of the path (lookups,
  * throttle writes) stand out more, not less.
