@@ -25,7 +25,13 @@ export type AuditEvent =
   | 'client.created'
   | 'client.keys_replaced'
   | 'client.assertion_replayed'
-  | 'client.deleted';
+  | 'client.deleted'
+  | 'authorization_code.issued'
+  | 'authorization_code.replayed'
+  | 'signin.csrf_refused'
+  | 'session.ended'
+  | 'consent.granted'
+  | 'consent.denied';
 
 /**
  * The audit trail: one structured pino line per security-relevant event (its own `event` field;

@@ -155,6 +155,8 @@ const schema = z.object({
   LOGIN_FAILURE_WINDOW: duration('1h'),
   PASSWORD_HASH_CONCURRENCY: integer(defaultHashConcurrency, 1, 64),
   PASSWORD_HASH_QUEUE: integer(32, 0, 10000),
+  SESSION_IDLE_TTL: duration('30m', 60),
+  SESSION_TTL: duration('12h', 60),
 });
 
 /**
@@ -233,6 +235,8 @@ export interface AuthConfig {
   loginLock: LoginLockPolicy;
   /** Argon2 hashes running at once, and waiting; beyond both a request is refused with 503. */
   passwordHashing: { concurrency: number; queue: number };
+  /** Browser sign-in sessions: unused this long, or this old, they end. */
+  session: { idleTtlSeconds: number; ttlSeconds: number };
 }
 
 /**
@@ -325,5 +329,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
       windowSeconds: raw.LOGIN_FAILURE_WINDOW,
     },
     passwordHashing: { concurrency: raw.PASSWORD_HASH_CONCURRENCY, queue: raw.PASSWORD_HASH_QUEUE },
+    session: {
+      idleTtlSeconds: Math.min(raw.SESSION_IDLE_TTL, raw.SESSION_TTL),
+      ttlSeconds: raw.SESSION_TTL,
+    },
   });
 }

@@ -13,6 +13,9 @@ function client(clientId: string, scopes: string[] = ['notes:read']): ClientReco
     scopes,
     createdAt: 0,
     jwks: null,
+    redirectUris: [],
+    postLogoutRedirectUris: [],
+    firstParty: false,
   };
 }
 

@@ -82,6 +82,9 @@ for (const { dialect, enabled } of testDialects()) {
         scopes: ['a', 'b'],
         createdAt: now,
         jwks: null,
+        redirectUris: [],
+        postLogoutRedirectUris: [],
+        firstParty: false,
       };
       await one.clients.insert(client);
       expect(await two.clients.find('app-1')).toEqual(client);
@@ -282,6 +285,9 @@ for (const { dialect, enabled } of testDialects()) {
         scopes: ['a'],
         createdAt: now,
         jwks: null,
+        redirectUris: [],
+        postLogoutRedirectUris: [],
+        firstParty: false,
       };
       const { token, familyId } = await a!.issue({ clientId: 'app', userId, scope: ['a'] });
 

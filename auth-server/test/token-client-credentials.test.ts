@@ -42,6 +42,9 @@ beforeAll(async () => {
     scopes: ['notes:read'],
     createdAt: auth.clock.now(),
     jwks: null,
+    redirectUris: [],
+    postLogoutRedirectUris: [],
+    firstParty: false,
   });
 });
 

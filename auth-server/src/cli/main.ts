@@ -11,8 +11,9 @@ const usage = `usage: npm run admin -- <command>
   users create --username U --password-stdin [--scopes "a b"]
   users disable --username U
   users unlock --username U
-  clients create --client-id C --grants password,client_credentials,refresh_token --scopes "a b" [--public] [--json]
-          [--auth-method client_secret|private_key_jwt --jwks-file keys.json]
+  clients create --client-id C --grants authorization_code,refresh_token,client_credentials,password --scopes "a b"
+          [--public] [--json] [--auth-method client_secret|private_key_jwt --jwks-file keys.json]
+          [--redirect-uris URI,...] [--post-logout-redirect-uris URI,...] [--first-party]
   clients set-keys --client-id C --jwks-file keys.json   replace a private_key_jwt client's public keys
   clients delete --client-id C
   keys list [--json]        each key's state and when it changes next
@@ -33,6 +34,9 @@ const options = {
   'auth-method': { type: 'string' },
   'jwks-file': { type: 'string' },
   public: { type: 'boolean' },
+  'redirect-uris': { type: 'string' },
+  'post-logout-redirect-uris': { type: 'string' },
+  'first-party': { type: 'boolean' },
   json: { type: 'boolean' },
   force: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -145,6 +149,9 @@ async function run(
         scopes: flags.scopes ?? '',
         isPublic: flags.public === true,
         ...(jwks === undefined ? {} : { jwks }),
+        redirectUris: flags['redirect-uris'] ?? '',
+        postLogoutRedirectUris: flags['post-logout-redirect-uris'] ?? '',
+        firstParty: flags['first-party'] === true,
       });
       services.audit.record('client.created', {
         client_id: client.clientId,
@@ -152,6 +159,9 @@ async function run(
         auth_method: client.jwks === null ? undefined : 'private_key_jwt',
         grants: client.grants,
         scopes: client.scopes,
+        ...(client.redirectUris.length === 0
+          ? {}
+          : { redirect_uris: client.redirectUris, first_party: client.firstParty }),
       });
       if (flags.json === true) {
         print(

@@ -1,6 +1,7 @@
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import { intersect } from '../tokens/scope.js';
 import type { Grant } from './grant.js';
+import { openIdScopes } from '../signin/authorization-request.js';
 import { resolveScope } from './scope-request.js';
 
 /**
@@ -14,7 +15,9 @@ export function createRefreshTokenGrant(deps: { refreshTokens: RefreshTokenServi
     parameters: ['refresh_token'],
     async handle(client, params) {
       const rotated = await deps.refreshTokens.rotate(params.get('refresh_token') ?? '', client);
-      const grantable = intersect(intersect(rotated.scope, client.scopes), rotated.userScopes);
+      // The OpenID Connect scopes are granted by signing in, not registered: the family keeps them.
+      const allowed = new Set([...intersect(client.scopes, rotated.userScopes), ...openIdScopes]);
+      const grantable = rotated.scope.filter((scope) => allowed.has(scope));
       return {
         sub: rotated.userId,
         scope: resolveScope(params.get('scope'), grantable),

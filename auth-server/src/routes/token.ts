@@ -18,6 +18,8 @@ export function createTokenRouter(deps: {
   accessTokens: AccessTokenIssuer;
   rateLimits: EndpointRateLimits;
   audit: AuditTrail;
+  /** The userinfo endpoint's URL: the audience `openid` access tokens also carry. */
+  userinfoAudience: string;
 }): Router {
   const router = Router();
   router.post('/oauth/token', limitByIp(deps.rateLimits.perIp), createFormParser(), async (req, res) => {
@@ -31,12 +33,14 @@ export function createTokenRouter(deps: {
     const missing = grant.parameters.filter((name) => !params.has(name));
     if (missing.length > 0) throw new AppError('invalid_request', `missing parameter: ${missing.join(', ')}`);
 
-    const { sub, scope, sid, refreshToken } = await grant.handle(client, params);
+    const { sub, scope, sid, refreshToken, idToken } = await grant.handle(client, params);
     const { token, expiresIn } = await deps.accessTokens.issue({
       sub,
       clientId: client.clientId,
       scope,
       sid,
+      // An `openid` token is also for the userinfo endpoint (its own audience).
+      ...(scope.includes('openid') ? { extraAudiences: [deps.userinfoAudience] } : {}),
     });
     deps.audit.record('token.issued', {
       grant_type: grant.grantType,
@@ -53,6 +57,7 @@ export function createTokenRouter(deps: {
       expires_in: expiresIn,
       scope: formatScope(scope),
       ...(refreshToken === undefined ? {} : { refresh_token: refreshToken }),
+      ...(idToken === undefined ? {} : { id_token: idToken }),
     });
   });
   router.all('/oauth/token', methodNotAllowed(['POST']));

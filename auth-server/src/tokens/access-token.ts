@@ -6,7 +6,14 @@ import { formatScope } from './scope.js';
 
 export interface AccessTokenIssuer {
   /** `sid` ties the token to a refresh-token family, so revoking the family reaches it. */
-  issue(grant: { sub: string; clientId: string; scope: readonly string[]; sid?: string }): Promise<{
+  issue(grant: {
+    sub: string;
+    clientId: string;
+    scope: readonly string[];
+    sid?: string;
+    /** Audiences beyond AUDIENCE (the userinfo endpoint for `openid` tokens); `aud` becomes a list. */
+    extraAudiences?: readonly string[];
+  }): Promise<{
     token: string;
     expiresIn: number;
   }>;
@@ -14,7 +21,7 @@ export interface AccessTokenIssuer {
    * The claims of one of our own access tokens if it verifies now (signature by a published
    * key, typ, iss, aud, exp); undefined for anything else, expired ones included.
    */
-  verify(token: string): Promise<JWTPayload | undefined>;
+  verify(token: string, options?: { audience?: string }): Promise<JWTPayload | undefined>;
 }
 
 /**
@@ -32,7 +39,7 @@ export function createAccessTokenIssuer(deps: {
   /** The encoded protected header of the last kid signed with (it changes only on rotation). */
   let encodedHeader = { kid: '', value: '' };
   return {
-    async issue({ sub, clientId, scope, sid }) {
+    async issue({ sub, clientId, scope, sid, extraAudiences = [] }) {
       const { kid, privateKey } = keys.signingKey();
       if (encodedHeader.kid !== kid) encodedHeader = { kid, value: encodeHeader(kid) };
       const iat = Math.floor(clock.now() / 1000);
@@ -42,7 +49,7 @@ export function createAccessTokenIssuer(deps: {
         ...(sid === undefined ? {} : { sid }),
         iss: issuer,
         sub,
-        aud: audience,
+        aud: extraAudiences.length === 0 ? audience : [audience, ...extraAudiences],
         iat,
         exp: iat + ttlSeconds,
         jti: randomUUID(),
@@ -51,7 +58,7 @@ export function createAccessTokenIssuer(deps: {
       return { token, expiresIn: ttlSeconds };
     },
 
-    async verify(token) {
+    async verify(token, options) {
       try {
         const { payload } = await jwtVerify(
           token,
@@ -62,7 +69,7 @@ export function createAccessTokenIssuer(deps: {
           },
           {
             issuer,
-            audience,
+            audience: options?.audience ?? audience,
             algorithms: ['RS256'],
             typ: 'at+jwt',
             requiredClaims: ['exp', 'iat', 'jti', 'sub', 'client_id'],

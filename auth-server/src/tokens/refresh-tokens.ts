@@ -24,8 +24,8 @@ export interface RotatedRefreshToken {
 }
 
 export interface RefreshTokenService {
-  /** Starts a new family for a user's password grant. */
-  issue(input: { clientId: string; userId: string; scope: readonly string[] }): Promise<{
+  /** Starts a new family (for a password grant or an authorization code, whose grant id it may take). */
+  issue(input: { clientId: string; userId: string; scope: readonly string[]; familyId?: string }): Promise<{
     token: string;
     familyId: string;
   }>;
@@ -87,9 +87,8 @@ export function createRefreshTokenService(deps: {
   }
 
   return {
-    async issue({ clientId, userId, scope }) {
+    async issue({ clientId, userId, scope, familyId = randomUUID() }) {
       const token = randomBytes(32).toString('base64url');
-      const familyId = randomUUID();
       const now = clock.now();
       await storage.refreshTokens.insert({
         id: digestRefreshToken(token),

@@ -216,6 +216,8 @@ export function createRevocationService(deps: {
     revokeFamily: (familyId, clientId, options) => revokeFamily(familyId, clientId, options?.quota),
     async revokeUser(userId) {
       await storage.transaction(async (tx) => {
+        // Signed-in browsers too: the user must sign in again (and cannot while disabled).
+        await tx.browserSessions.endForUser(userId, clock.now());
         await tx.refreshTokens.revokeForUser(userId, clock.now());
         // As for a family: a successor rotated while the first pass waited on its parent's lock.
         await tx.refreshTokens.revokeForUser(userId, clock.now());
