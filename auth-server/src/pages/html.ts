@@ -109,3 +109,10 @@ export function formTargetOf(redirectUri: string): string {
   const url = new URL(redirectUri);
   return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : url.protocol;
 }
+
+/** 303 See Other to `url`, with no body (RFC 9110 §15.4.4): the browser GETs it. */
+export function seeOther(res: Response, url: string): void {
+  res.setHeader('Cache-Control', 'no-store');
+  res.status(303).setHeader('Location', url);
+  res.end();
+}

@@ -10,7 +10,7 @@ import type { AuditTrail } from '../audit.js';
 import type { ConcurrencyLimit } from '../limits/concurrency-limit.js';
 import type { LoginThrottle } from '../limits/login-throttle.js';
 import { limitByIp, type RequestLimiter } from '../limits/request-limiter.js';
-import { formTargetOf, sendPage } from '../pages/html.js';
+import { formTargetOf, seeOther, sendPage } from '../pages/html.js';
 import { consentPage, errorPage, signInPage } from '../pages/pages.js';
 import {
   openIdScopes,
@@ -73,8 +73,8 @@ export function createAuthorizeRouter(deps: {
   const base = new URL(issuer).pathname.replace(/\/$/, '');
 
   function redirectError(res: Response, error: RedirectError): void {
-    res.redirect(
-      303,
+    seeOther(
+      res,
       redirectWith(error.redirectUri, {
         error: error.error,
         error_description: error.description,
@@ -124,7 +124,7 @@ export function createAuthorizeRouter(deps: {
       authTime: session.authTime,
     });
     audit.record('authorization_code.issued', { client_id: request.client.clientId, sub: session.userId });
-    res.redirect(303, redirectWith(request.redirectUri, { code, state: request.state, iss: issuer }));
+    seeOther(res, redirectWith(request.redirectUri, { code, state: request.state, iss: issuer }));
   }
 
   /** What the user can grant of the requested scope: their own scopes, and the OpenID ones. */
@@ -288,7 +288,9 @@ export function createAuthorizeRouter(deps: {
 
   // Errors on these routes are pages, not JSON: a person is reading.
   const pageErrors: ErrorRequestHandler = (error: unknown, _req, res, next) => {
-    if (res.headersSent) return next(error);
+    // A wrong method is answered as everywhere else (JSON, with Allow).
+    if (res.headersSent || (error instanceof AppError && error.code === 'method_not_allowed'))
+      return next(error);
     const known = error instanceof AppError ? error : deps.translateError?.(error);
     if (known === undefined) {
       deps.logger.error({ err: error }, 'sign-in page failed');
@@ -300,9 +302,7 @@ export function createAuthorizeRouter(deps: {
         ? 'Too many requests. Wait a moment and try again.'
         : known.code === 'temporarily_unavailable'
           ? 'The service is busy or unavailable. Try again in a moment.'
-          : known.code === 'method_not_allowed'
-            ? 'This page cannot be used that way.'
-            : 'The request could not be understood.';
+          : 'The request could not be understood.';
     return showError(res, known.status, message);
   };
   router.use([authorizePath, signInPath, consentPath], pageErrors);

@@ -1,7 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import { methodNotAllowed } from '@tessera/shared';
 import type { AuditTrail } from '../audit.js';
-import { formTargetOf, sendPage } from '../pages/html.js';
+import { formTargetOf, seeOther, sendPage } from '../pages/html.js';
 import { confirmSignOutPage, errorPage, signedOutPage } from '../pages/pages.js';
 import { redirectWith } from '../signin/authorization-request.js';
 import type { IdTokenIssuer } from '../signin/id-token.js';
@@ -66,7 +66,7 @@ export function createEndSessionRouter(deps: {
     }
     const ended = await sessions.end(req, res);
     if (ended !== undefined) audit.record('session.ended', { sub: ended.userId, client_id: clientId });
-    if (target !== undefined) return res.redirect(303, target);
+    if (target !== undefined) return seeOther(res, target);
     return sendPage(res, 200, signedOutPage());
   }
 
