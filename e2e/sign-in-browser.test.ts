@@ -118,7 +118,9 @@ describe('end to end: a person signs in through a real browser', () => {
 
   it('refuses the form when its CSRF token is missing', async () => {
     await page.goto(`${app.url}/login`);
-    await page.locator('input[name="csrf_token"]').evaluate((input) => input.remove());
+    await page.locator('input[name="csrf_token"]').evaluate((input: { remove(): void }) => {
+      input.remove();
+    });
     await page.getByLabel('Username').fill('ana');
     await page.getByLabel('Password').fill('correct horse battery');
     const [response] = await Promise.all([
