@@ -1,6 +1,6 @@
 import type { Spread } from './stats.js';
 
-/** A target from issue #7: this scenario's rate per server CPU-second, against a baseline's, from the same run. */
+/** A speed target: this scenario's rate per server CPU-second, against a baseline's, from the same run. */
 export interface TargetResult {
   baseline: string;
   minimumRatio: number;
