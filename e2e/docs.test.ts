@@ -62,7 +62,9 @@ describe('documentation', () => {
     const committed = readFileSync(join(root, configurationReferencePath), 'utf8');
     const expected = await renderConfigurationReference(root);
     if (committed !== expected)
-      throw new Error(`${configurationReferencePath} is out of date: run \`npm run docs:config\` and commit it`);
+      throw new Error(
+        `${configurationReferencePath} is out of date: run \`npm run docs:config\` and commit it`,
+      );
     expect(committed).toContain('`KEY_ENCRYPTION_SECRET`');
   });
 
@@ -93,7 +95,8 @@ describe('documentation', () => {
     ];
     const found: string[] = [];
     for (const file of files()) {
-      if (file === self || file === 'package-lock.json' || statSync(join(root, file)).size > 1_000_000) continue;
+      if (file === self || file === 'package-lock.json' || statSync(join(root, file)).size > 1_000_000)
+        continue;
       const lines = readFileSync(join(root, file), 'utf8').split('\n');
       lines.forEach((line, index) => {
         if (outside.some((pattern) => pattern.test(line))) found.push(`${file}:${index + 1}: ${line.trim()}`);

@@ -207,7 +207,9 @@ export const configDocs: Readonly<Record<keyof typeof schema.shape, VariableDoc>
       'encrypts private signing keys at rest (AES-256-GCM) and keys the login-throttle digests; at least 32 characters; production wants 32 random bytes, base64 or hex (`openssl rand -base64 32`)',
     default: 'development: generated under `DATA_DIR` (with a warning); production: required',
   },
-  ACCESS_TOKEN_TTL: { description: 'access-token lifetime (`90s`, `15m`, `12h`, `30d` or seconds; at least 30s)' },
+  ACCESS_TOKEN_TTL: {
+    description: 'access-token lifetime (`90s`, `15m`, `12h`, `30d` or seconds; at least 30s)',
+  },
   REFRESH_TOKEN_TTL: { description: 'absolute lifetime of a refresh-token family (from the password grant)' },
   REFRESH_TOKEN_IDLE_TTL: { description: 'a refresh token unused this long expires' },
   REFRESH_TOKEN_REUSE_GRACE: {
@@ -216,10 +218,11 @@ export const configDocs: Readonly<Record<keyof typeof schema.shape, VariableDoc>
   },
   KEY_ROTATION_INTERVAL: {
     description:
-      'how long a key signs before the pending one takes over; at least the pending key\'s publication time (see docs/operations.md)',
+      "how long a key signs before the pending one takes over; at least the pending key's publication time (see docs/operations.md)",
   },
   KEY_RELOAD_INTERVAL: {
-    description: 'how often each replica applies due key changes and reloads the key set (at most 300s, at most `JWKS_MAX_AGE`)',
+    description:
+      'how often each replica applies due key changes and reloads the key set (at most 300s, at most `JWKS_MAX_AGE`)',
   },
   JWKS_MAX_AGE: { description: 'the JWKS `Cache-Control: max-age` (at most 1d; at least 30s in production)' },
   SIGNING_KEY_SIZE: { description: 'RSA modulus of new signing keys: `2048`, `3072` or `4096`' },
@@ -232,12 +235,16 @@ export const configDocs: Readonly<Record<keyof typeof schema.shape, VariableDoc>
       '`redis://…` or `rediss://…`: request budgets and client-assertion ids shared by every replica',
     default: 'unset: budgets in process memory, assertion ids in the database',
   },
-  REDIS_KEY_PREFIX: { description: 'prefix of every Redis key Tessera writes (deployments sharing one Redis)' },
+  REDIS_KEY_PREFIX: {
+    description: 'prefix of every Redis key Tessera writes (deployments sharing one Redis)',
+  },
   RATE_LIMIT_IP: {
     description:
       'requests per client IP per window (`<count>/<duration>`), at `/oauth/token`, `/oauth/revoke` and `/oauth/introspect` apart',
   },
-  RATE_LIMIT_CLIENT: { description: 'requests per authenticated client per window, at each of those endpoints apart' },
+  RATE_LIMIT_CLIENT: {
+    description: 'requests per authenticated client per window, at each of those endpoints apart',
+  },
   LOGIN_LOCK_THRESHOLD: { description: 'failed logins in a row before a username is locked' },
   LOGIN_LOCK_BASE: { description: 'the first lock; each further failure doubles it…' },
   LOGIN_LOCK_MAX: { description: '…up to this; every lock expires by itself' },

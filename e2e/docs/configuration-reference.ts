@@ -9,10 +9,7 @@ import * as prettier from 'prettier';
 import { z } from 'zod';
 import type { VariableDoc } from '@tessera/shared';
 import { configDocs as authDocs, configSchema as authSchema } from '@tessera/auth-server/config';
-import {
-  configDocs as resourceDocs,
-  configSchema as resourceSchema,
-} from '@tessera/resource-server/config';
+import { configDocs as resourceDocs, configSchema as resourceSchema } from '@tessera/resource-server/config';
 
 export const configurationReferencePath = 'docs/configuration.md';
 
@@ -37,7 +34,10 @@ export function schemaDefault(schema: z.ZodType): unknown {
 function shownDefault(schema: z.ZodType, doc: VariableDoc): string {
   if (doc.default !== undefined) return doc.default;
   const value = schemaDefault(schema);
-  return value === undefined ? 'unset' : `\`${String(value)}\``;
+  if (value === undefined) return 'unset';
+  if (typeof value !== 'string' && typeof value !== 'number')
+    throw new Error(`a default of type ${typeof value} needs a \`default\` text in configDocs`);
+  return `\`${value}\``;
 }
 
 /** Table cells may not hold a raw `|`. */

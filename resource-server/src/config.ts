@@ -61,7 +61,9 @@ export const configDocs: Readonly<Record<keyof typeof variables.shape, VariableD
   JWKS_STALE_WINDOW: {
     description: 'how long past its max-age the held key set keeps serving while the JWKS is unreachable',
   },
-  JWKS_MIN_REFRESH: { description: 'never refresh the JWKS more often than this, whatever its max-age (at most 1h)' },
+  JWKS_MIN_REFRESH: {
+    description: 'never refresh the JWKS more often than this, whatever its max-age (at most 1h)',
+  },
   REVOCATION_FEED_URI: {
     description: 'the revocation feed the verifier polls',
     default: '`${BACKCHANNEL_URL or ISSUER}/oauth/revocations`',

@@ -157,7 +157,8 @@ export const commonVariableDocs = {
   PORT: { description: 'the API port (`0`: any free port)' },
   HOST: { description: 'the address the API listens on' },
   METRICS_PORT: {
-    description: 'where `GET /metrics` is served: a listener of its own, never on the API port (`0`: any free port)',
+    description:
+      'where `GET /metrics` is served: a listener of its own, never on the API port (`0`: any free port)',
   },
   METRICS_HOST: {
     description:
@@ -168,7 +169,8 @@ export const commonVariableDocs = {
   LOG_LEVEL: { description: 'pino level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`' },
   CLOCK_TOLERANCE: { description: 'clock skew allowed on `exp`, `nbf` and `iat` (at most 300s)' },
   CORS_ORIGINS: {
-    description: 'comma-separated exact origins allowed cross-origin (never with credentials); `*` is refused',
+    description:
+      'comma-separated exact origins allowed cross-origin (never with credentials); `*` is refused',
     default: 'unset (CORS off)',
   },
 } as const satisfies Readonly<Record<string, VariableDoc>>;
