@@ -71,7 +71,7 @@ function targetCell(result: ScenarioResult): string {
   return '';
 }
 
-/** The Markdown table (and notes) written next to the JSON and pasted into the README. */
+/** The Markdown table (and notes) written next to the JSON and pasted into bench/README.md. */
 export function toMarkdown(report: BenchReport): string {
   const { machine, settings } = report;
   const lines = [
