@@ -1,4 +1,4 @@
-// `npm run test:compose` (scripts/test-compose.sh): the README's compose walkthrough against a
+// `npm run test:compose` (scripts/test-compose.sh): docs/deployment.md's compose walkthrough against a
 // running stack. Kept out of `npm test`, which runs without a Docker engine.
 import base from './jest.config.js';
 

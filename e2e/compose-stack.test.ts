@@ -1,4 +1,4 @@
-// README.md's compose walkthrough, run verbatim against the real stack: `npm run test:compose`
+// The compose walkthrough of docs/deployment.md, run verbatim against the real stack: `npm run test:compose`
 // (scripts/test-compose.sh) brings the stack up first and removes it afterwards. Not part of
 // `npm test`, which needs no Docker engine (jest.config.js leaves this file out).
 import { spawnSync } from 'node:child_process';
@@ -8,11 +8,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { root } from './processes.js';
 
-const readme = readFileSync(`${root}README.md`, 'utf8');
-const section = readme.slice(
-  readme.indexOf('**3. Walkthrough.**'),
-  readme.indexOf('**How it fits together.**'),
-);
+const guide = readFileSync(`${root}docs/deployment.md`, 'utf8');
+const section = guide.slice(guide.indexOf('**3. Walkthrough.**'), guide.indexOf('**How it fits together.**'));
 const blocks = [...section.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((match) => match[1]!);
 const marker = (index: number) => `@@ end of block ${index} @@`;
 
@@ -57,7 +54,7 @@ const jsonLines = (output: string) =>
 
 const issuer = process.env.ISSUER;
 
-describe("README's compose walkthrough against the running stack", () => {
+describe("docs/deployment.md's compose walkthrough against the running stack", () => {
   it('finds the walkthrough blocks', () => {
     expect(blocks.length).toBe(4);
     expect(issuer).toBeDefined();

@@ -237,7 +237,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('shares rate limits across the replicas through Redis', () => {
-    // DESIGN.md: unset REDIS_URL means in-process limits, i.e. one budget per replica.
+    // docs/configuration.md: unset REDIS_URL means in-process limits, i.e. one budget per replica.
     for (const { environment } of auth) expect(environment.REDIS_URL).toMatch(/^redis:\/\/redis:6379/);
   });
 

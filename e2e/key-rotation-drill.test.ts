@@ -12,7 +12,7 @@ import {
 } from './processes.js';
 
 /**
- * The rotation drill (issue #4): both services as real processes, with the key lifecycle
+ * The rotation drill: both services as real processes, with the key lifecycle
  * compressed to seconds through the environment (rotation every 4 s, a pending key published
  * 3 s ahead, reloads and JWKS max-age of 1 s). A client keeps getting tokens and calling the
  * resource server while keys rotate and the auth server restarts: no request may fail. Then the

@@ -200,19 +200,19 @@ async function admin(statement: string): Promise<void> {
   },
 );
 
-/** The fenced code blocks of one README section, by language. */
-function readmeBlocks(heading: string): Record<string, string> {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  const start = readme.indexOf(`\n${heading}\n`);
-  if (start === -1) throw new Error(`README.md has no section "${heading}"`);
-  const end = readme.indexOf('\n## ', start + heading.length + 2);
-  const section = readme.slice(start, end === -1 ? undefined : end);
+/** The first fenced code block of each language in one section of a Markdown file (up to its next `##`). */
+function sectionBlocks(file: string, heading: string): Record<string, string> {
+  const text = `\n${readFileSync(join(root, file), 'utf8')}`;
+  const start = text.indexOf(`\n${heading}\n`);
+  if (start === -1) throw new Error(`${file} has no section "${heading}"`);
+  const end = text.indexOf('\n## ', start + heading.length + 2);
+  const section = text.slice(start, end === -1 ? undefined : end);
   const blocks: Record<string, string> = {};
   for (const [, lang, code] of section.matchAll(/```(\w+)\n([\s\S]*?)```/g)) blocks[lang!] ??= code!;
   return blocks;
 }
 
-/** A port free on loopback right now (the README's script needs the issuer to be the server's URL). */
+/** A port free on loopback right now (the documented script needs the issuer to be the server's URL). */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -225,11 +225,11 @@ function freePort(): Promise<number> {
 }
 
 /**
- * The README's private_key_jwt section, as an operator and a service developer run it: the shell
+ * The private_key_jwt guide (docs/private-key-jwt.md), as an operator and a service developer run it: the shell
  * block (openssl, the JWKS one-liner, `npm run admin`) at the repository root, then the script,
  * verbatim except for the auth server's URL.
  */
-describe('end to end: the README’s private_key_jwt section, run as written', () => {
+describe('end to end: the private_key_jwt guide, run as written', () => {
   const { dataDir, authEnv } = createE2eEnvironment('pkjwt-readme');
   const files = ['billing.key.pem', 'billing.jwks.json', 'billing.mjs'].map((file) => join(root, file));
   let auth: RunningService;
@@ -238,7 +238,7 @@ describe('end to end: the README’s private_key_jwt section, run as written', (
   beforeAll(async () => {
     if (files.some((file) => existsSync(file)))
       throw new Error(
-        `remove ${files.join(', ')} from the repository root first (left from trying the README?)`,
+        `remove ${files.join(', ')} from the repository root first (left from trying docs/private-key-jwt.md?)`,
       );
     const port = await freePort();
     env = { ...authEnv, ISSUER: `http://127.0.0.1:${port}`, PORT: String(port) };
@@ -252,7 +252,10 @@ describe('end to end: the README’s private_key_jwt section, run as written', (
   });
 
   it('the shell block registers the key client, and the script prints an access token for it', async () => {
-    const blocks = readmeBlocks('## Services authenticate with keys (private_key_jwt)');
+    const blocks = sectionBlocks(
+      'docs/private-key-jwt.md',
+      '# Services authenticate with keys (private_key_jwt)',
+    );
     const shell = spawnSync('bash', ['--norc', '--noprofile', '-eo', 'pipefail', '-c', blocks.sh!], {
       cwd: root,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 . scripts/compose-lib.sh
 
 if [ -z "$(setting ISSUER)" ]; then
-  echo "compose:up: no ISSUER: cp .env.example .env and set its values (README \"Deployment\")" >&2
+  echo "compose:up: no ISSUER: cp .env.example .env and set its values (docs/deployment.md)" >&2
   exit 1
 fi
 start=$(now)

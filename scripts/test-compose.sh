@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # npm run test:compose: brings the compose stack up on a real Docker engine (starting dockerd if
-# none runs, and stopping only that one), runs README.md's compose walkthrough verbatim
+# none runs, and stopping only that one), runs the compose walkthrough of docs/deployment.md verbatim
 # against it (e2e/compose-stack.test.ts), and removes the stack again. Prints each stage's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,13 +31,13 @@ if ! docker info >/dev/null 2>&1; then
   echo "test:compose: started dockerd ($(($(now) - start)) s)"
 fi
 
-# The stack's own project, configured by README.md's "1. Configure." block run verbatim in a
+# The stack's own project, configured by docs/deployment.md's "1. Configure." block run verbatim in a
 # scratch directory; its .env is exported, so it wins over any .env in the working tree.
 export COMPOSE_PROJECT_NAME=tessera-compose-test
 scratch="$(mktemp -d)"
 cp .env.example "$scratch/"
 awk '/^\*\*1\. Configure\.\*\*/ { found = 1 } found && /^```sh$/ { inside = 1; next }
-  inside && /^```$/ { exit } inside' README.md >"$scratch/configure.sh"
+  inside && /^```$/ { exit } inside' docs/deployment.md >"$scratch/configure.sh"
 (cd "$scratch" && bash -euo pipefail configure.sh)
 set -a
 . "$scratch/.env"

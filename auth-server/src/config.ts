@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import {
+  commonVariableDocs,
   ConfigError,
   corsOrigins,
   duration,
@@ -14,6 +15,7 @@ import {
   parseDuration,
   port,
   readEnv,
+  type VariableDoc,
 } from '@tessera/shared';
 
 /** A request budget: at most `points` requests per `durationSeconds`, per key. */
@@ -184,6 +186,81 @@ function hasPlaceholderPassword(url: string): boolean {
 
 /** Every environment variable the auth server reads (checked against docker-compose.yml by a test). */
 export const configVariables: readonly string[] = Object.keys(schema.shape);
+
+/** The schema itself, for the configuration reference's generator (defaults are read from it). */
+export const configSchema = schema;
+
+/**
+ * What docs/configuration.md says about each variable (`npm run docs:config` writes it; a test
+ * fails when the committed file differs). Every variable of the schema must be here.
+ */
+export const configDocs: Readonly<Record<keyof typeof schema.shape, VariableDoc>> = {
+  ...commonVariableDocs,
+  DATA_DIR: {
+    description: 'the SQLite file and the dev-only generated secret (relative to the working directory)',
+  },
+  DATABASE_URL: {
+    description:
+      '`sqlite:<path>` or `postgres://…`. Required in production: each container would otherwise keep its own SQLite file (replicas with different keys, users and revocations); an explicit `sqlite:<path>` is accepted for a single instance',
+    default: '`sqlite:<DATA_DIR>/tessera.db`',
+  },
+  KEY_ENCRYPTION_SECRET: {
+    description:
+      'encrypts private signing keys at rest (AES-256-GCM) and keys the login-throttle digests; at least 32 characters; production wants 32 random bytes, base64 or hex (`openssl rand -base64 32`)',
+    default: 'development: generated under `DATA_DIR` (with a warning); production: required',
+  },
+  ACCESS_TOKEN_TTL: {
+    description: 'access-token lifetime (`90s`, `15m`, `12h`, `30d` or seconds; at least 30s)',
+  },
+  REFRESH_TOKEN_TTL: { description: 'absolute lifetime of a refresh-token family (from the password grant)' },
+  REFRESH_TOKEN_IDLE_TTL: { description: 'a refresh token unused this long expires' },
+  REFRESH_TOKEN_REUSE_GRACE: {
+    description:
+      'a just-rotated refresh token presented again this soon gets the same successor (retries, two tabs) instead of revoking its family',
+  },
+  KEY_ROTATION_INTERVAL: {
+    description:
+      "how long a key signs before the pending one takes over; at least the pending key's publication time (see docs/operations.md)",
+  },
+  KEY_RELOAD_INTERVAL: {
+    description:
+      'how often each replica applies due key changes and reloads the key set (at most 300s, at most `JWKS_MAX_AGE`)',
+  },
+  JWKS_MAX_AGE: { description: 'the JWKS `Cache-Control: max-age` (at most 1d; at least 30s in production)' },
+  SIGNING_KEY_SIZE: { description: 'RSA modulus of new signing keys: `2048`, `3072` or `4096`' },
+  TRUST_PROXY: {
+    description:
+      "whose `X-Forwarded-For` gives the client IP (the per-IP budgets' key): a hop count (at most 10) or a comma-separated list of proxy addresses, CIDR ranges and `loopback`, `linklocal`, `uniquelocal` (see below)",
+  },
+  REDIS_URL: {
+    description:
+      '`redis://…` or `rediss://…`: request budgets and client-assertion ids shared by every replica',
+    default: 'unset: budgets in process memory, assertion ids in the database',
+  },
+  REDIS_KEY_PREFIX: {
+    description: 'prefix of every Redis key Tessera writes (deployments sharing one Redis)',
+  },
+  RATE_LIMIT_IP: {
+    description:
+      'requests per client IP per window (`<count>/<duration>`), at `/oauth/token`, `/oauth/revoke` and `/oauth/introspect` apart',
+  },
+  RATE_LIMIT_CLIENT: {
+    description: 'requests per authenticated client per window, at each of those endpoints apart',
+  },
+  LOGIN_LOCK_THRESHOLD: { description: 'failed logins in a row before a username is locked' },
+  LOGIN_LOCK_BASE: { description: 'the first lock; each further failure doubles it…' },
+  LOGIN_LOCK_MAX: { description: '…up to this; every lock expires by itself' },
+  LOGIN_FAILURE_WINDOW: { description: 'failures older than this (since the last one) are forgotten' },
+  PASSWORD_HASH_CONCURRENCY: {
+    description: 'Argon2 checks running at once (keep it at most `UV_THREADPOOL_SIZE`, 4 by default)',
+    default: 'CPUs − 1, between 1 and 4',
+  },
+  PASSWORD_HASH_QUEUE: { description: 'password checks waiting; beyond both, `503` with `Retry-After: 1`' },
+  SESSION_IDLE_TTL: { description: 'a browser sign-in session unused this long ends' },
+  SESSION_TTL: {
+    description: 'a browser sign-in session ends this long after the password was typed, used or not',
+  },
+};
 
 /** When to lock a username that keeps failing, and for how long (see limits/login-throttle.ts). */
 export interface LoginLockPolicy {

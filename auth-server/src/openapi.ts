@@ -15,7 +15,7 @@ import {
   type OpenApiSecurityRequirement,
 } from '@tessera/shared';
 
-/** The version of the HTTP API described below (issue #5); bump it when the contract changes. */
+/** The version of the HTTP API described below; bump it when the contract changes. */
 export const authServerApiVersion = '0.1.0';
 
 const form = (body: JsonSchema): Record<string, OpenApiMediaType> => ({
@@ -163,7 +163,7 @@ const endSessionResponses = {
 const clientSecurity: OpenApiSecurityRequirement[] = [{ clientSecretBasic: [] }, {}];
 
 /**
- * The auth server's HTTP API as OpenAPI 3.1 (issue #5), served at `GET /openapi.json` and checked
+ * The auth server's HTTP API as OpenAPI 3.1, served at `GET /openapi.json` and checked
  * against the routes the app really serves by `test/openapi.test.ts`.
  */
 export const openApiDocument: OpenApiDocument = {

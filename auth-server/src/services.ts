@@ -115,7 +115,7 @@ export async function loadServices(
       clock,
       revokeUser: (userId) => revocations.revokeUser(userId),
     }),
-    // No store round trip per token request for a known client (issue #7).
+    // No store round trip per token request for a known client.
     clients: createClientService({
       clients: cachedClients,
       clock,

@@ -5,7 +5,7 @@ import { createFixedClock } from '@tessera/shared';
 import type { KeyManager } from '../src/keys/key-manager.js';
 import { createAccessTokenIssuer } from '../src/tokens/access-token.js';
 
-// The issuer builds the JWS itself with crypto.sign (issue #7); jose must accept what it makes.
+// The issuer builds the JWS itself with crypto.sign; jose must accept what it makes.
 const first = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const second = generateKeyPairSync('rsa', { modulusLength: 2048 });
 let active = { kid: 'kid-1', privateKey: first.privateKey };

@@ -240,7 +240,7 @@ describe('production mode and the .env.example placeholder', () => {
   });
 });
 
-describe('abuse limits (issue #6)', () => {
+describe('abuse limits', () => {
   test('defaults: in-process limits, documented budgets and lock policy, CORS off', () => {
     expect(loadConfig({})).toMatchObject({
       corsOrigins: [],

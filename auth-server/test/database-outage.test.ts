@@ -88,7 +88,7 @@ const postgres = testDialects().find(({ dialect }) => dialect.name === 'postgres
     const failed = await login();
     expectError(failed, 503, 'temporarily_unavailable');
     expect(failed.headers['retry-after']).toBe('5');
-    // client_credentials for a client cached in the last 10 s needs no database at all (issue #7).
+    // client_credentials for a client cached in the last 10 s needs no database at all.
     expect((await clientCredentials()).status).toBe(200);
     // Liveness is not readiness: the process itself is fine.
     expect((await request(auth.app).get('/healthz')).status).toBe(200);

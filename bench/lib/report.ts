@@ -1,6 +1,6 @@
 import type { Spread } from './stats.js';
 
-/** A target from issue #7: this scenario's rate per server CPU-second, against a baseline's, from the same run. */
+/** A speed target: this scenario's rate per server CPU-second, against a baseline's, from the same run. */
 export interface TargetResult {
   baseline: string;
   minimumRatio: number;
@@ -71,7 +71,7 @@ function targetCell(result: ScenarioResult): string {
   return '';
 }
 
-/** The Markdown table (and notes) written next to the JSON and pasted into the README. */
+/** The Markdown table (and notes) written next to the JSON and pasted into bench/README.md. */
 export function toMarkdown(report: BenchReport): string {
   const { machine, settings } = report;
   const lines = [

@@ -1,4 +1,5 @@
 import {
+  commonVariableDocs,
   ConfigError,
   corsOrigins,
   duration,
@@ -9,6 +10,7 @@ import {
   maxClockToleranceSeconds,
   port,
   readEnv,
+  type VariableDoc,
 } from '@tessera/shared';
 import { z } from 'zod';
 
@@ -39,6 +41,39 @@ const variables = z.object({
 /** Every environment variable the resource server reads (checked against docker-compose.yml by a test). */
 export const configVariables: readonly string[] = Object.keys(variables.shape);
 
+/** The variables' schema, for the configuration reference's generator (defaults are read from it). */
+export const configSchema = variables;
+
+/**
+ * What docs/configuration.md says about each variable (`npm run docs:config` writes it; a test
+ * fails when the committed file differs). Every variable of the schema must be here.
+ */
+export const configDocs: Readonly<Record<keyof typeof variables.shape, VariableDoc>> = {
+  ...commonVariableDocs,
+  BACKCHANNEL_URL: {
+    description:
+      "the auth server's base URL on a network you declare internal: keys and the revocation feed are fetched there (`http://` allowed to its origin in production), while `iss` must still equal `ISSUER`",
+  },
+  JWKS_URI: {
+    description: 'where the verifier fetches the keys',
+    default: '`${BACKCHANNEL_URL or ISSUER}/.well-known/jwks.json`',
+  },
+  JWKS_STALE_WINDOW: {
+    description: 'how long past its max-age the held key set keeps serving while the JWKS is unreachable',
+  },
+  JWKS_MIN_REFRESH: {
+    description: 'never refresh the JWKS more often than this, whatever its max-age (at most 1h)',
+  },
+  REVOCATION_FEED_URI: {
+    description: 'the revocation feed the verifier polls',
+    default: '`${BACKCHANNEL_URL or ISSUER}/oauth/revocations`',
+  },
+  REVOCATION_REFRESH_INTERVAL: {
+    description:
+      'how often the feed is polled (at most 5m): a revoked token is refused within about this long; a list older than 4× this (at least 30s) stops counting (not ready, protected routes `503`)',
+  },
+};
+
 const schema = variables.transform((env) => ({
   port: env.PORT,
   host: env.HOST,
@@ -46,7 +81,7 @@ const schema = variables.transform((env) => ({
   metrics: { port: env.METRICS_PORT, host: env.METRICS_HOST },
   issuer: env.ISSUER,
   audience: env.AUDIENCE,
-  // DESIGN.md: the JWKS lives at the issuer's well-known path unless told otherwise.
+  // The JWKS lives at the issuer's well-known path unless told otherwise.
   jwksUri: env.JWKS_URI ?? `${env.BACKCHANNEL_URL ?? env.ISSUER}/.well-known/jwks.json`,
   /** How long past its max-age the key set is still used while the auth server cannot be reached. */
   jwksStaleWindowSeconds: env.JWKS_STALE_WINDOW,

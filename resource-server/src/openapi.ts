@@ -10,7 +10,7 @@ import {
   type OpenApiHeader,
 } from '@tessera/shared';
 
-/** The version of the HTTP API described below (issue #5); bump it when the contract changes. */
+/** The version of the HTTP API described below; bump it when the contract changes. */
 export const resourceServerApiVersion = '0.1.0';
 
 const noStore = { required: true, schema: { type: 'string', const: 'no-store' } } as const;
@@ -32,9 +32,9 @@ const bearerResponses = {
 };
 
 /**
- * The resource server's HTTP API as OpenAPI 3.1 (issue #5), served at `GET /openapi.json` and
+ * The resource server's HTTP API as OpenAPI 3.1, served at `GET /openapi.json` and
  * checked against the routes the app really serves by `test/openapi.test.ts`. Contract:
- * ../shared/DESIGN.md.
+ * docs/http-contract.md.
  */
 export const openApiDocument: OpenApiDocument = {
   openapi: '3.1.0',

@@ -6,7 +6,7 @@ import request from 'supertest';
 import { createApp } from '../src/app.js';
 
 /**
- * The verifier's side of key rotation (issue #4), through the resource server's HTTP routes:
+ * The verifier's side of key rotation, through the resource server's HTTP routes:
  * a flood of made-up kids, an auth server that goes away, keys that leave the JWKS.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Checks an OpenAPI document against the app that serves it (issue #5): which (method, path)
+ * Checks an OpenAPI document against the app that serves it: which (method, path)
  * pairs the Express router really serves, whether the document is structurally sound, and
  * whether a real response matches what is documented for it. A minimal JSON Schema validator
  * for the keywords our documents use stands in for ajv; a keyword it does not know is a

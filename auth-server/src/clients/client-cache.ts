@@ -3,7 +3,7 @@ import type { ClientRecord, ClientStore } from '../storage/storage.js';
 
 /**
  * A client store that keeps found clients in memory for a short time, so the token endpoint's
- * client authentication costs no store round trip per request (issue #7). Writes through this
+ * client authentication costs no store round trip per request. Writes through this
  * store invalidate the entry at once; changes made by another process (the admin CLI, another
  * replica) are seen within `ttlMs`.
  *

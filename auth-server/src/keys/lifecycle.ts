@@ -2,7 +2,7 @@ import type { KeyState, SigningKeyRecord } from '../storage/storage.js';
 
 /**
  * Signing-key lifecycle decisions, as pure functions of the stored records, the time and the
- * configured durations (issue #4). The key manager applies what they decide, each step as a
+ * configured durations. The key manager applies what they decide, each step as a
  * compare-and-set in the store, so replicas deciding the same thing at once apply it once.
  *
  *   pending ──(rotation due, published ≥ prepublish)──▶ active ──▶ retiring ──(retiringSeconds)──▶ retired

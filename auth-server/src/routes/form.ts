@@ -67,7 +67,7 @@ function readBody(req: IncomingMessage): Promise<string> {
  * large) rather than read as an empty body. `req.body` gets each parameter as a string, or an
  * array when it is repeated (which `readParams` refuses). A few lines instead of
  * express.urlencoded: body-parser's stream plumbing and `qs` cost the token endpoint more than
- * its client authentication (issue #7).
+ * its client authentication.
  */
 export function createFormParser(): RequestHandler {
   return async (req, _res, next) => {

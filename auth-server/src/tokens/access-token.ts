@@ -97,7 +97,7 @@ function encodeHeader(kid: string): string {
 /**
  * RS256 (RSASSA-PKCS1-v1_5 with SHA-256, RFC 7518 §3.3) over the JWS signing input, RFC 7515 §5.1
  * compact serialisation. Node's own `crypto.sign` with the parsed KeyObject: jose's WebCrypto path
- * costs more per token than the signature itself (issue #7).
+ * costs more per token than the signature itself.
  */
 function signJws(signingInput: string, privateKey: KeyObject): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -269,7 +269,7 @@ export function createRevocationService(deps: {
 
 /**
  * The feed's size against the verifiers' limit, so an alert fires long before a feed too large
- * to load would freeze every resource server on its last list (README, "Revocation").
+ * to load would freeze every resource server on its last list (docs/architecture.md, "Revocation").
  */
 export function registerRevocationMetrics(registry: Registry, revocations: RevocationService): void {
   new Gauge({

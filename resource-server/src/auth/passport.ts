@@ -29,7 +29,7 @@ export function createAuth(options: AuthOptions): { requireToken: RequestHandler
   const authenticator = new passport.Passport();
   const { revocations, ...strategyOptions } = options;
   authenticator.use('jwt', createJwtStrategy(strategyOptions));
-  // A token presented again skips the RSA verification while it and its key are valid (issue #7);
+  // A token presented again skips the RSA verification while it and its key are valid;
   // revocations are checked on every request, cached or not.
   const cache = createVerifiedTokenCache(options);
   return {

@@ -7,7 +7,7 @@ import helmet from 'helmet';
  * most of them (COOP, Origin-Agent-Cluster, X-DNS-Prefetch-Control, X-Download-Options,
  * X-Permitted-Cross-Domain-Policies, X-XSS-Protection) govern what a browser does with a
  * document, and a bearer-token API's answers are never rendered as one. Each header costs every
- * request its serialisation (issue #7 measured helmet's twelve at a tenth of a bare Express
+ * request its serialisation (we measured helmet's twelve at a tenth of a bare Express
  * route), so the ones with no effect here are left out.
  *
  * Sent on every answer: `Content-Security-Policy: default-src 'none';frame-ancestors 'none'`

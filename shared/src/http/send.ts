@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  * Ends a response with a body that is already text (or bytes), setting `Content-Type` and
  * `Content-Length` directly. Every answer of both services goes out this way: Express's
  * `res.json`/`res.send` resolve the content type through mime-types, look up settings and
- * re-check freshness on every call, about 10 µs of a cached-token request (issue #7). Headers
+ * re-check freshness on every call, about 10 µs of a cached-token request. Headers
  * set earlier (security headers, request id, `Cache-Control`) stay; Node leaves the body out
  * of an answer to HEAD.
  */

@@ -65,7 +65,7 @@ function addLogAccessor(prototype: object): void {
  * never reaches a log. `req.log` carries the same `req` binding.
  *
  * A few lines instead of pino-http: its per-request child logger (serialising and redacting the
- * bindings) and listener set cost more than the rest of a cached-token request (issue #7).
+ * bindings) and listener set cost more than the rest of a cached-token request.
  * `observe` sees every request at the same moment with its duration (the latency histogram),
  * so a request costs one listener, not one per concern.
  */

@@ -152,7 +152,7 @@ function toKeys(
  * Refreshes follow the response's `Cache-Control: max-age` (clamped), revalidate with
  * `If-None-Match` (a 304 keeps the set and resets its age), and a failed, malformed or empty
  * response never replaces the last good set — so verification keeps working while the auth
- * server is unreachable (DESIGN.md, "kept serving from cache"), for a bounded stale window.
+ * server is unreachable (see docs/architecture.md), for a bounded stale window.
  * A successful refresh replaces the set, so keys the server stopped publishing (retired,
  * compromised) stop verifying from then on.
  *

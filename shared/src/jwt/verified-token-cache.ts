@@ -15,7 +15,7 @@ export interface VerifiedTokenCacheOptions {
 
 /**
  * Remembers the principals of tokens the passport-jwt strategy has already verified, so a
- * token presented again skips the RSA verification (issue #7). The strategy stays the verifier
+ * token presented again skips the RSA verification. The strategy stays the verifier
  * of record: only what it accepted is ever stored (see `createRequireToken`), under the exact
  * token string, so a hit is the very bytes that were verified.
  *

@@ -78,7 +78,7 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('revocations_expiry').on('revocations').column('expires_at').execute();
     },
   },
-  // Issue #4, key lifecycle: when a key stopped signing (its retirement is counted from then) and
+  // Key lifecycle: when a key stopped signing (its retirement is counted from then) and
   // when it was declared compromised; at most one pending key, like the one active key, so two
   // replicas preparing the next key at once cannot both add one.
   '0003_key_lifecycle': {
@@ -94,7 +94,7 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
-  // Failed-login counts per username (issue #6). In the database, not in process memory, so
+  // Failed-login counts per username. In the database, not in process memory, so
   // every replica and the admin CLI (`users unlock`) see the same state. Keyed by a digest of
   // the username: unknown usernames are counted like known ones, with bounded row size.
   '0004_login_throttle': {
