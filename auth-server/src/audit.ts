@@ -31,7 +31,8 @@ export type AuditEvent =
   | 'signin.csrf_refused'
   | 'session.ended'
   | 'consent.granted'
-  | 'consent.denied';
+  | 'consent.denied'
+  | 'consent.revoked';
 
 /**
  * The audit trail: one structured pino line per security-relevant event (its own `event` field;

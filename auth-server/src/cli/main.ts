@@ -6,11 +6,13 @@ import { clientCacheTtlMs } from '../clients/client-cache.js';
 import { loadConfig } from '../config.js';
 import { nextChange } from '../keys/lifecycle.js';
 import { loadServices, type Services } from '../services.js';
+import { normalizeUsername, UserInputError } from '../users/users.js';
 
 const usage = `usage: npm run admin -- <command>
   users create --username U --password-stdin [--scopes "a b"]
   users disable --username U
   users unlock --username U
+  users revoke-consent --username U --client-id C   the next sign-in to that client asks again
   clients create --client-id C --grants authorization_code,refresh_token,client_credentials,password --scopes "a b"
           [--public] [--json] [--auth-method client_secret|private_key_jwt --jwks-file keys.json]
           [--redirect-uris URI,...] [--post-logout-redirect-uris URI,...] [--first-party]
@@ -139,6 +141,20 @@ async function run(
       const username = required(flags, 'username');
       const unlocked = await services.throttle.unlock(username);
       print(unlocked ? `unlocked ${username}` : `no failed logins recorded for ${username}`);
+      return;
+    }
+    case 'users revoke-consent': {
+      const username = required(flags, 'username');
+      const clientId = required(flags, 'client-id');
+      const user = await services.storage.users.findByUsername(normalizeUsername(username));
+      if (user === undefined) throw new UserInputError(`no user "${username}"`);
+      const revoked = await services.storage.consents.delete(user.id, clientId);
+      if (revoked) services.audit.record('consent.revoked', { user_id: user.id, client_id: clientId });
+      print(
+        revoked
+          ? `revoked ${username}'s consent for ${clientId}; the next sign-in to it asks again`
+          : `${username} has no remembered consent for ${clientId}`,
+      );
       return;
     }
     case 'clients create': {
@@ -270,6 +286,7 @@ const commands = new Set([
   'users create',
   'users disable',
   'users unlock',
+  'users revoke-consent',
   'clients create',
   'clients set-keys',
   'clients delete',
