@@ -479,6 +479,27 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
     expect(after.text).toContain('name="password"');
   });
 
+  it('a client deleted and registered again under the same id does not inherit consent', async () => {
+    const register = () =>
+      auth.services.clients.create({
+        clientId: 'temp',
+        grants: 'authorization_code',
+        scopes: 'notes:read',
+        isPublic: true,
+        redirectUris: redirectUri,
+      });
+    await register();
+    const agent = request.agent(auth.app);
+    const url = authorizeQuery({ client_id: 'temp', scope: 'notes:read' });
+    await allow(agent, await signIn(agent, url));
+    expect((await agent.get(url)).status).toBe(303);
+    await auth.services.clients.delete('temp');
+    await register();
+    const again = await agent.get(url);
+    expect(again.status).toBe(200);
+    expect(again.text).toContain('Allow');
+  });
+
   it('discovery lists the endpoints', async () => {
     const res = await request(auth.app).get('/.well-known/openid-configuration');
     expect(res.body).toMatchObject({

@@ -111,6 +111,13 @@ for (const { dialect, enabled } of testDialects()) {
       });
       expect(await two.consents.delete('u', 'spa')).toBe(true);
       expect(await one.consents.delete('u', 'spa')).toBe(false);
+      await one.consents.upsert({ userId: 'u', clientId: 'gone', scope: [], grantedAt: now });
+      await one.consents.upsert({ userId: 'v', clientId: 'gone', scope: [], grantedAt: now });
+      await one.consents.upsert({ userId: 'v', clientId: 'kept', scope: [], grantedAt: now });
+      await two.consents.deleteForClient('gone');
+      expect(await one.consents.find('u', 'gone')).toBeUndefined();
+      expect(await one.consents.find('v', 'gone')).toBeUndefined();
+      expect(await one.consents.find('v', 'kept')).toBeDefined();
     });
 
     it('clients keep their redirect URIs and first-party flag', async () => {

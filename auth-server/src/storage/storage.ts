@@ -283,6 +283,8 @@ export interface ConsentStore {
   upsert(consent: ConsentRecord): Promise<void>;
   /** Forgets a consent; false if there was none. */
   delete(userId: string, clientId: string): Promise<boolean>;
+  /** Forgets every consent given to a client (it is being deleted). */
+  deleteForClient(clientId: string): Promise<void>;
 }
 
 export interface RevocationStore {

@@ -682,6 +682,9 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
           .executeTakeFirst();
         return result.numDeletedRows > 0n;
       },
+      async deleteForClient(clientId) {
+        await db.deleteFrom('consents').where('client_id', '=', clientId).execute();
+      },
     },
     async ping() {
       await sql`select 1`.execute(db);
