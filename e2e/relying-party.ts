@@ -89,6 +89,10 @@ export async function startRelyingParty(options: {
     url: base,
     redirectUri,
     results,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
