@@ -58,7 +58,7 @@ export interface AuthAppDeps {
   /** Sees every error answer (token-endpoint error counts). */
   observeError?: (error: AppError, req: Request) => void;
   /** Each store-reaching OAuth endpoint's own budgets (per IP, per client). */
-  rateLimits: Readonly<Record<'token' | 'revoke' | 'introspect' | 'signIn', EndpointRateLimits>>;
+  rateLimits: Readonly<Record<'token' | 'revoke' | 'introspect' | 'signIn' | 'userinfo', EndpointRateLimits>>;
   /** Browser sign-in: the authorization endpoint and its pages, userinfo, logout. */
   signIn: {
     clientStore: ClientStore;
@@ -114,8 +114,15 @@ export function createApp(deps: AuthAppDeps): Express {
       translateError: deps.translateError,
     }),
   );
-  app.use(createUserinfoRouter(deps));
-  app.use(createEndSessionRouter({ ...deps.signIn, ...deps, clients: deps.signIn.clientStore }));
+  app.use(createUserinfoRouter({ ...deps, limiter: deps.rateLimits.userinfo.perIp }));
+  app.use(
+    createEndSessionRouter({
+      ...deps.signIn,
+      ...deps,
+      clients: deps.signIn.clientStore,
+      limiter: deps.rateLimits.signIn.perIp,
+    }),
+  );
   app.use(createHealthRouter(deps));
   app.use(createOpenApiRouter(openApiDocument));
   app.use(notFound);

@@ -149,6 +149,7 @@ const userinfoOperation = (operationId: string) => ({
     ]),
     '403': errorResponse('The token lacks the openid scope', ['insufficient_scope']),
     '405': responseRef('MethodNotAllowed'),
+    '429': responseRef('TooManyRequests'),
     '503': responseRef('TemporarilyUnavailable'),
   },
 });
@@ -157,6 +158,7 @@ const endSessionResponses = {
   '303': redirectResponse('Signed out; back to the registered post_logout_redirect_uri with `state`'),
   '400': pageResponse('An invalid id_token_hint or an unregistered post_logout_redirect_uri: an error page'),
   '405': responseRef('MethodNotAllowed'),
+  '429': responseRef('TooManyRequests'),
 };
 
 /** Client authentication on the form endpoints: Basic header, or nothing in the headers (body). */
@@ -235,6 +237,7 @@ export const openApiDocument: OpenApiDocument = {
           '303': redirectResponse('Back to the client: a code, or an error (RFC 6749 §4.1.2)'),
           '400': pageResponse('Unknown client or unregistered redirect URI: an error page'),
           '405': responseRef('MethodNotAllowed'),
+          '429': pageResponse('Too many requests from this address (`RATE_LIMIT_IP`); `Retry-After`'),
         },
       },
     },
@@ -287,6 +290,7 @@ export const openApiDocument: OpenApiDocument = {
           '400': pageResponse('An invalid request: an error page'),
           '403': pageResponse('No or a wrong CSRF token'),
           '405': responseRef('MethodNotAllowed'),
+          '429': pageResponse('Too many requests from this address (`RATE_LIMIT_IP`); `Retry-After`'),
         },
       },
     },

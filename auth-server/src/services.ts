@@ -210,6 +210,7 @@ export function createAuthApp(
       revoke: endpointBudgets('revoke'),
       introspect: endpointBudgets('introspect'),
       signIn: endpointBudgets('signin'),
+      userinfo: endpointBudgets('userinfo'),
     },
     signIn: {
       clientStore: services.clientStore,

@@ -46,7 +46,8 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
   let userId: string;
 
   beforeAll(async () => {
-    auth = await createTestAuth();
+    // Many sign-ins from one address: the per-IP budget is tested on its own below.
+    auth = await createTestAuth({ RATE_LIMIT_IP: '100000/1m' });
     const user = await auth.services.users.create({
       username: 'ana',
       password: 'correct horse battery',
@@ -512,5 +513,31 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
       id_token_signing_alg_values_supported: ['RS256'],
       authorization_response_iss_parameter_supported: true,
     });
+  });
+
+  it('the pages and userinfo have per-IP budgets (RATE_LIMIT_IP): over it, 429 with Retry-After', async () => {
+    const limited = await createTestAuth({ RATE_LIMIT_IP: '2/1m' });
+    try {
+      await limited.services.clients.create({
+        clientId: 'spa',
+        grants: 'authorization_code',
+        scopes: 'notes:read',
+        isPublic: true,
+        redirectUris: redirectUri,
+      });
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await request(limited.app).get(authorizeQuery())).status);
+      expect(statuses).toEqual([200, 200, 429]);
+      const page = await request(limited.app).get(authorizeQuery());
+      expect(page.headers['retry-after']).toMatch(/^\d+$/);
+      expect(page.headers['content-type']).toMatch(/^text\/html/);
+      expect(page.text).toContain('Too many requests');
+      // userinfo has a budget of its own.
+      const info = [];
+      for (let i = 0; i < 3; i++) info.push((await request(limited.app).get('/oauth/userinfo')).status);
+      expect(info).toEqual([401, 401, 429]);
+    } finally {
+      await limited.close();
+    }
   });
 });

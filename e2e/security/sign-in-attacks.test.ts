@@ -65,7 +65,8 @@ describe('attacks on browser sign-in', () => {
   let system: System;
 
   beforeAll(async () => {
-    system = await startSystem({ resource: false });
+    // Every attack comes from one address: a per-IP budget that does not get in their way.
+    system = await startSystem({ resource: false, authEnv: { RATE_LIMIT_IP: '100000/1m' } });
     const client = (args: string[]) =>
       runAdmin(
         [

@@ -62,7 +62,7 @@ export function createAuthorizeRouter(deps: {
   codes: AuthorizationCodeService;
   throttle: LoginThrottle;
   passwordChecks: ConcurrencyLimit;
-  /** Sign-in attempts per client IP. */
+  /** Requests per client IP to these pages (each reaches the store). */
   signInLimiter: RequestLimiter;
   audit: AuditTrail;
   clock: Clock;
@@ -207,7 +207,8 @@ export function createAuthorizeRouter(deps: {
   }
 
   const router = Router();
-  router.get(authorizePath, async (req, res) => {
+  const perIp = limitByIp(deps.signInLimiter);
+  router.get(authorizePath, perIp, async (req, res) => {
     const parsed = await parseAuthorizationRequest(rawQuery(req), deps.clients);
     if (parsed.kind === 'page') return showError(res, 400, parsed.message);
     if (parsed.kind === 'redirect') return redirectError(res, parsed.error);
@@ -215,7 +216,7 @@ export function createAuthorizeRouter(deps: {
   });
   router.all(authorizePath, methodNotAllowed(['GET', 'HEAD']));
 
-  router.post(signInPath, limitByIp(deps.signInLimiter), createFormParser(), async (req, res) => {
+  router.post(signInPath, perIp, createFormParser(), async (req, res) => {
     const fields = formFields(req.body);
     const request = await formRequest(req, res, fields);
     if (request === undefined) return;
@@ -257,7 +258,7 @@ export function createAuthorizeRouter(deps: {
   });
   router.all(signInPath, methodNotAllowed(['POST']));
 
-  router.post(consentPath, createFormParser(), async (req, res) => {
+  router.post(consentPath, perIp, createFormParser(), async (req, res) => {
     const fields = formFields(req.body);
     const request = await formRequest(req, res, fields);
     if (request === undefined) return;

@@ -8,6 +8,7 @@ import type { IdTokenIssuer } from '../signin/id-token.js';
 import type { BrowserSessions } from '../signin/sessions.js';
 import type { ClientStore } from '../storage/storage.js';
 import { formFields, rawQuery } from './authorize.js';
+import { limitByIp, type RequestLimiter } from '../limits/request-limiter.js';
 import { createFormParser } from './form.js';
 
 export const endSessionPath = '/oauth/logout';
@@ -24,6 +25,8 @@ export function createEndSessionRouter(deps: {
   sessions: BrowserSessions;
   idTokens: IdTokenIssuer;
   audit: AuditTrail;
+  /** Requests per client IP (shared with the sign-in pages). */
+  limiter: RequestLimiter;
 }): Router {
   const { sessions, audit } = deps;
   const action = `${new URL(deps.issuer).pathname.replace(/\/$/, '')}${endSessionPath}`;
@@ -71,12 +74,12 @@ export function createEndSessionRouter(deps: {
   }
 
   const router = Router();
-  router.get(endSessionPath, (req, res) => {
+  router.get(endSessionPath, limitByIp(deps.limiter), (req, res) => {
     const params = new Map<string, string>();
     for (const [name, value] of new URLSearchParams(rawQuery(req))) if (value !== '') params.set(name, value);
     return handle(req, res, params, false);
   });
-  router.post(endSessionPath, createFormParser(), (req, res) => {
+  router.post(endSessionPath, limitByIp(deps.limiter), createFormParser(), (req, res) => {
     const fields = formFields(req.body);
     // A posted form is a confirmation only with this browser's CSRF token.
     const confirmed = sessions.csrfValid(req, fields.get('csrf_token'));

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { AppError, methodNotAllowed, readBearerToken, sendJson } from '@tessera/shared';
+import { limitByIp, type RequestLimiter } from '../limits/request-limiter.js';
 import type { Storage } from '../storage/storage.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import type { RevocationService } from '../tokens/revocations.js';
@@ -16,6 +17,8 @@ export function createUserinfoRouter(deps: {
   accessTokens: AccessTokenIssuer;
   revocations: RevocationService;
   storage: Pick<Storage, 'users'>;
+  /** Requests per client IP (each reaches the store). */
+  limiter: RequestLimiter;
 }): Router {
   const audience = `${deps.issuer}${userinfoPath}`;
   const router = Router();
@@ -39,8 +42,9 @@ export function createUserinfoRouter(deps: {
       ...(scope.includes('profile') ? { preferred_username: user.username } : {}),
     });
   };
-  router.get(userinfoPath, handler);
-  router.post(userinfoPath, handler);
+  const perIp = limitByIp(deps.limiter);
+  router.get(userinfoPath, perIp, handler);
+  router.post(userinfoPath, perIp, handler);
   router.all(userinfoPath, methodNotAllowed(['GET', 'HEAD', 'POST']));
   return router;
 }
