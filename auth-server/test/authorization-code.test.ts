@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request, { type Response } from 'supertest';
+import { testDialects, type TestDatabase } from './dialects.js';
 import { createTestAuth, decodeClaims, type TestAuth } from './helpers.js';
 
 const redirectUri = 'http://127.0.0.1:9000/callback';
@@ -541,3 +542,87 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
     }
   });
 });
+
+/** The flow's storage on each dialect: sign in, consent, exchange, replay, logout ends the session. */
+for (const { dialect, enabled } of testDialects()) {
+  (enabled ? describe : describe.skip)(`browser sign-in on ${dialect.name}`, () => {
+    let database: TestDatabase;
+    let auth: TestAuth;
+    beforeAll(async () => {
+      database = await dialect.create();
+      const url =
+        database.location.dialect === 'sqlite'
+          ? `sqlite:${database.location.file}`
+          : database.location.connectionString;
+      auth = await createTestAuth({ DATABASE_URL: url });
+      await auth.services.users.create({
+        username: 'ana',
+        password: 'correct horse battery',
+        scopes: 'notes:read',
+      });
+      await auth.services.clients.create({
+        clientId: 'spa',
+        grants: 'authorization_code,refresh_token',
+        scopes: 'notes:read',
+        isPublic: true,
+        redirectUris: redirectUri,
+      });
+    });
+    afterAll(async () => {
+      await auth?.close();
+      await database?.drop();
+    });
+
+    it('signs in, remembers consent, redeems the code once, and logout ends the session', async () => {
+      const agent = request.agent(auth.app);
+      const { verifier, challenge } = pkce();
+      const page = await agent.get(authorizeQuery({}, challenge));
+      const consent = await agent
+        .post('/oauth/authorize/sign-in')
+        .type('form')
+        .send({
+          csrf_token: field(page.text, 'csrf_token'),
+          request: field(page.text, 'request'),
+          username: 'ana',
+          password: 'correct horse battery',
+        });
+      const back = await agent
+        .post('/oauth/authorize/consent')
+        .type('form')
+        .send({
+          csrf_token: field(consent.text, 'csrf_token'),
+          request: field(consent.text, 'request'),
+          decision: 'allow',
+        });
+      const code = new URL(back.headers.location as string).searchParams.get('code')!;
+      const exchange = () =>
+        request(auth.app).post('/oauth/token').type('form').send({
+          grant_type: 'authorization_code',
+          client_id: 'spa',
+          code,
+          redirect_uri: redirectUri,
+          code_verifier: verifier,
+        });
+      const first = await exchange();
+      expect(first.status).toBe(200);
+      expect((await exchange()).body).toMatchObject({ error: 'invalid_grant' });
+      const refresh = await request(auth.app)
+        .post('/oauth/token')
+        .type('form')
+        .send({
+          grant_type: 'refresh_token',
+          client_id: 'spa',
+          refresh_token: first.body.refresh_token as string,
+        });
+      expect(refresh.status).toBe(400);
+      // Consent remembered.
+      expect((await agent.get(authorizeQuery())).status).toBe(303);
+      const ask = await agent.get('/oauth/logout');
+      await agent
+        .post('/oauth/logout')
+        .type('form')
+        .send({ csrf_token: field(ask.text, 'csrf_token') });
+      expect((await agent.get(authorizeQuery())).text).toContain('name="password"');
+    });
+  });
+}
