@@ -543,6 +543,47 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
   });
 });
 
+describe('under an https issuer', () => {
+  it('the session and CSRF cookies are __Host- prefixed, Secure, HttpOnly, SameSite=Lax, with no Domain', async () => {
+    const auth = await createTestAuth({ ISSUER: 'https://auth.example' });
+    try {
+      await auth.services.users.create({ username: 'ana', password: 'correct horse battery', scopes: '' });
+      await auth.services.clients.create({
+        clientId: 'spa',
+        grants: 'authorization_code',
+        scopes: '',
+        isPublic: true,
+        redirectUris: redirectUri,
+        firstParty: true,
+      });
+      const page = await request(auth.app).get(authorizeQuery({ scope: 'openid' }));
+      const csrfCookie = String(page.headers['set-cookie']);
+      expect(csrfCookie).toMatch(
+        /^__Host-tessera-csrf=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; Secure; SameSite=Lax$/,
+      );
+      const res = await request(auth.app)
+        .post('/oauth/authorize/sign-in')
+        .set('Cookie', csrfCookie.split(';')[0]!)
+        .type('form')
+        .send({
+          csrf_token: field(page.text, 'csrf_token'),
+          request: field(page.text, 'request'),
+          username: 'ana',
+          password: 'correct horse battery',
+        });
+      const session = (res.headers['set-cookie'] as unknown as string[]).find(
+        (line) => line.startsWith('__Host-tessera-session=') && !line.startsWith('__Host-tessera-session=;'),
+      );
+      expect(session).toMatch(
+        /^__Host-tessera-session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; Secure; SameSite=Lax$/,
+      );
+      expect(new URL(res.headers.location as string).searchParams.get('iss')).toBe('https://auth.example');
+    } finally {
+      await auth.close();
+    }
+  });
+});
+
 /** The flow's storage on each dialect: sign in, consent, exchange, replay, logout ends the session. */
 for (const { dialect, enabled } of testDialects()) {
   (enabled ? describe : describe.skip)(`browser sign-in on ${dialect.name}`, () => {
