@@ -1,11 +1,5 @@
 import { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
-import {
-  AppError,
-  methodNotAllowed,
-  type AppError as AppErrorType,
-  type Clock,
-  type Logger,
-} from '@tessera/shared';
+import { AppError, methodNotAllowed, type Clock, type Logger } from '@tessera/shared';
 import type { AuditTrail } from '../audit.js';
 import type { ConcurrencyLimit } from '../limits/concurrency-limit.js';
 import type { LoginThrottle } from '../limits/login-throttle.js';
@@ -67,7 +61,7 @@ export function createAuthorizeRouter(deps: {
   audit: AuditTrail;
   clock: Clock;
   logger: Logger;
-  translateError?: (error: unknown) => AppErrorType | undefined;
+  translateError?: (error: unknown) => AppError | undefined;
 }): Router {
   const { issuer, sessions, storage, audit, clock } = deps;
   const base = new URL(issuer).pathname.replace(/\/$/, '');
