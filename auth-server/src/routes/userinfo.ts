@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { AppError, methodNotAllowed, readBearerToken, sendJson } from '@tessera/shared';
 import { limitByIp, type RequestLimiter } from '../limits/request-limiter.js';
 import type { Storage } from '../storage/storage.js';
@@ -22,7 +22,7 @@ export function createUserinfoRouter(deps: {
 }): Router {
   const audience = `${deps.issuer}${userinfoPath}`;
   const router = Router();
-  const handler = async (req: import('express').Request, res: import('express').Response) => {
+  const handler = async (req: Request, res: Response) => {
     const presented = readBearerToken(req);
     if (presented.kind === 'none') throw new AppError('unauthorized', 'bearer token required');
     if (presented.kind === 'malformed')
