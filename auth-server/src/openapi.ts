@@ -240,6 +240,40 @@ export const openApiDocument: OpenApiDocument = {
           '429': pageResponse('Too many requests from this address (`RATE_LIMIT_IP`); `Retry-After`'),
         },
       },
+      post: {
+        operationId: 'authorizeByForm',
+        tags: ['sign-in'],
+        summary: 'The same authorization request as a form post (OpenID Connect Core §3.1.2.1)',
+        security: [],
+        requestBody: {
+          required: true,
+          content: form({
+            type: 'object',
+            required: [
+              'response_type',
+              'client_id',
+              'redirect_uri',
+              'code_challenge',
+              'code_challenge_method',
+            ],
+            properties: Object.fromEntries(
+              authorizationRequestParameters.map(({ name, description }) => [
+                name,
+                { type: 'string', description },
+              ]),
+            ),
+          }),
+        },
+        responses: {
+          '200': pageResponse('The sign-in or consent page'),
+          '303': redirectResponse('Back to the client: a code, or an error (RFC 6749 §4.1.2)'),
+          '400': pageResponse(
+            'Unknown client or unregistered redirect URI, or a malformed body: an error page',
+          ),
+          '405': responseRef('MethodNotAllowed'),
+          '429': pageResponse('Too many requests from this address (`RATE_LIMIT_IP`); `Retry-After`'),
+        },
+      },
     },
     '/oauth/authorize/sign-in': {
       post: {

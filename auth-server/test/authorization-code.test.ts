@@ -301,6 +301,29 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
     },
   );
 
+  it('the request may come as a form post, checked the same way', async () => {
+    const body = new URL(authorizeQuery(), 'http://x').searchParams.toString();
+    const page = await request(auth.app).post('/oauth/authorize').type('form').send(body);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('name="password"');
+    const evil = await request(auth.app)
+      .post('/oauth/authorize')
+      .type('form')
+      .send(
+        new URL(
+          authorizeQuery({ redirect_uri: 'https://evil.example/cb' }),
+          'http://x',
+        ).searchParams.toString(),
+      );
+    expect(evil.status).toBe(400);
+    expect(evil.headers.location).toBeUndefined();
+    const repeated = await request(auth.app)
+      .post('/oauth/authorize')
+      .type('form')
+      .send(`${body}&state=again`);
+    expect(new URL(repeated.headers.location as string).searchParams.get('error')).toBe('invalid_request');
+  });
+
   it('a repeated parameter is refused', async () => {
     const res = await request(auth.app).get(`${authorizeQuery()}&scope=openid`);
     expect(new URL(res.headers.location as string).searchParams.get('error')).toBe('invalid_request');

@@ -308,6 +308,16 @@ const cases: ContractCase[] = [
     send: () => app().get(authorizeUrl({ redirect_uri: 'https://evil.example/cb' })),
   },
   {
+    operation: 'POST /oauth/authorize',
+    behaviour: 'the request as a form: the sign-in page',
+    status: 200,
+    send: () =>
+      app()
+        .post('/oauth/authorize')
+        .type('form')
+        .send(new URL(authorizeUrl(), 'http://x').searchParams.toString()),
+  },
+  {
     operation: 'POST /oauth/authorize/sign-in',
     behaviour: 'the right password: the consent page',
     status: 200,

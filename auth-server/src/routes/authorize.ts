@@ -202,13 +202,21 @@ export function createAuthorizeRouter(deps: {
 
   const router = Router();
   const perIp = limitByIp(deps.signInLimiter);
-  router.get(authorizePath, perIp, async (req, res) => {
-    const parsed = await parseAuthorizationRequest(rawQuery(req), deps.clients);
+  async function authorize(req: Request, res: Response, raw: string): Promise<void> {
+    const parsed = await parseAuthorizationRequest(raw, deps.clients);
     if (parsed.kind === 'page') return showError(res, 400, parsed.message);
     if (parsed.kind === 'redirect') return redirectError(res, parsed.error);
     return proceed(req, res, parsed.request, await sessions.read(req), false);
+  }
+  router.get(authorizePath, perIp, (req, res) => authorize(req, res, rawQuery(req)));
+  // OpenID Connect Core §3.1.2.1: the request may also come as a form post.
+  router.post(authorizePath, perIp, createFormParser(), (req, res) => {
+    const form = new URLSearchParams();
+    for (const [name, value] of Object.entries(req.body as Record<string, string | string[]>))
+      for (const item of [value].flat()) form.append(name, item);
+    return authorize(req, res, form.toString());
   });
-  router.all(authorizePath, methodNotAllowed(['GET', 'HEAD']));
+  router.all(authorizePath, methodNotAllowed(['GET', 'HEAD', 'POST']));
 
   router.post(signInPath, perIp, createFormParser(), async (req, res) => {
     const fields = formFields(req.body);
