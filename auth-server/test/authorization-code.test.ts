@@ -193,6 +193,20 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
     const again = await agent.get(authorizeQuery());
     expect(again.status).toBe(303);
     expect(new URL(again.headers.location as string).searchParams.get('code')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    // Nothing secret reached the logs: not the password, the code, the verifier or any token.
+    const logged = auth.lines.join('\n');
+    for (const secret of [
+      'correct horse battery',
+      code,
+      verifier,
+      body.access_token!,
+      body.refresh_token!,
+      body.id_token!,
+      /tessera-session=([A-Za-z0-9_-]{43})/.exec(cookie)![1]!,
+    ])
+      expect(logged).not.toContain(secret);
+    expect(logged).toContain('authorization_code.issued');
   });
 
   it('a replayed code fails and revokes every token issued from it', async () => {
