@@ -133,11 +133,14 @@ describe('end to end: a person signs in through a real browser', () => {
     expect(cookies.some((cookie) => cookie.name === 'tessera-session')).toBe(false);
   }, 30_000);
 
-  it('signs in, grants consent, and the app holds verified tokens', async () => {
+  it('signs in with the keyboard alone, grants consent, and the app holds verified tokens', async () => {
     await page.goto(`${app.url}/login`);
-    await page.getByLabel('Username').fill('ana');
-    await page.getByLabel('Password').fill('correct horse battery');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    // The username field has the focus; Tab reaches the password, Enter submits.
+    await page.keyboard.type('ana');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('correct horse battery');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/oauth\/authorize\/sign-in$/);
     await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toMatch(
       /Allow notes-app access\?/,
     );
