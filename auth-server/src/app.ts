@@ -74,7 +74,13 @@ export function createApp(deps: AuthAppDeps): Express {
   app.use(createWellKnownRouter(deps));
   app.use(createRevocationFeedRouter(deps));
   app.use(createRevokeRouter({ ...deps, rateLimits: deps.rateLimits.revoke }));
-  app.use(createIntrospectRouter({ ...deps, rateLimits: deps.rateLimits.introspect }));
+  app.use(
+    createIntrospectRouter({
+      ...deps,
+      resources: deps.storage.resources,
+      rateLimits: deps.rateLimits.introspect,
+    }),
+  );
   app.use(createHealthRouter(deps));
   app.use(createOpenApiRouter(openApiDocument));
   app.use(notFound);

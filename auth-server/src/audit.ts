@@ -24,6 +24,10 @@ export type AuditEvent =
   | 'user.unlocked'
   | 'client.created'
   | 'client.keys_replaced'
+  | 'client.resources_replaced'
+  | 'resource.created'
+  | 'resource.updated'
+  | 'resource.deleted'
   | 'client.assertion_replayed'
   | 'client.deleted';
 

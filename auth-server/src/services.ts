@@ -20,7 +20,7 @@ import { createRequestLimiter } from './limits/request-limiter.js';
 import { openDatabase, toDatabaseUnavailable } from './storage/sql/database.js';
 import { migrateToLatest } from './storage/sql/migrations.js';
 import { createSqlStorage } from './storage/sql/sql-storage.js';
-import type { ClientStore, Storage } from './storage/storage.js';
+import type { ClientStore, ResourceStore, Storage } from './storage/storage.js';
 import { createPasswordHasher, type PasswordHasher } from './users/passwords.js';
 import { createAccessTokenIssuer, type AccessTokenIssuer } from './tokens/access-token.js';
 import { createRefreshTokenService, type RefreshTokenService } from './tokens/refresh-tokens.js';
@@ -30,12 +30,17 @@ import {
   type RevocationService,
 } from './tokens/revocations.js';
 import { createUserService, type UserService } from './users/users.js';
+import { createCachedResourceStore } from './resources/resource-cache.js';
+import { createResourceService, type ResourceService } from './resources/resources.js';
 
 export interface Services {
   storage: Storage;
   keys: KeyManager;
   users: UserService;
   clients: ClientService;
+  resources: ResourceService;
+  /** The resources as token requests read them: cached briefly, invalidated by `resources`' writes. */
+  resourceStore: ResourceStore;
   /** The clients as client authentication reads them: cached briefly, invalidated by `clients`' writes. */
   clientStore: ClientStore;
   accessTokens: AccessTokenIssuer;
@@ -65,7 +70,7 @@ export async function loadServices(
   );
   const storage = createSqlStorage(db);
   try {
-    await migrateToLatest(db);
+    await migrateToLatest(db, { legacyAudience: config.audience });
   } catch (error) {
     await storage.close();
     throw error;
@@ -94,7 +99,12 @@ export async function loadServices(
     keySetVersion: () => (keys.ready() ? keys.jwks().etag : undefined),
   });
   const cachedClients = createCachedClientStore(storage.clients, { clock });
+  // Token requests look resources up here: no store round trip for a known one (like clients).
+  const cachedResources = createCachedResourceStore(storage.resources, { clock });
+  const resources = createResourceService({ resources: cachedResources, clients: cachedClients, clock });
   return {
+    resources,
+    resourceStore: cachedResources,
     storage,
     clock,
     keys,
@@ -111,6 +121,7 @@ export async function loadServices(
     // No store round trip per token request for a known client.
     clients: createClientService({
       clients: cachedClients,
+      requireResources: (uris) => resources.requireRegistered(uris),
       clock,
       production: config.production,
       deleteClient: async (clientId) => {
@@ -123,7 +134,6 @@ export async function loadServices(
       keys,
       clock,
       issuer: config.issuer,
-      audience: config.audience,
       ttlSeconds: config.accessTokenTtlSeconds,
     }),
     refreshTokens: createRefreshTokenService({
@@ -198,6 +208,7 @@ export function createAuthApp(
       throttle: services.throttle,
       passwordChecks: createConcurrencyLimit(config.passwordHashing),
       audit: services.audit,
+      resources: services.resourceStore,
     }),
     accessTokens: services.accessTokens,
     refreshTokens: services.refreshTokens,

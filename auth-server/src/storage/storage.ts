@@ -33,6 +33,19 @@ export interface ClientRecord {
   isPublic: boolean;
   grants: readonly GrantType[];
   scopes: readonly string[];
+  /** The resources (RFC 8707 identifiers) it may ask tokens for. */
+  resources: readonly string[];
+  createdAt: number;
+}
+
+/** A registered resource: a service that accepts tokens, named by its identifier (RFC 8707 §2). */
+export interface ResourceRecord {
+  /** An absolute URI without fragment; the `aud` of tokens for it. */
+  uri: string;
+  /** The scope values it understands; a token for it carries no others. */
+  scopes: readonly string[];
+  /** The client the resource server itself authenticates as (to introspect its tokens); or null. */
+  serverClientId: string | null;
   createdAt: number;
 }
 
@@ -67,6 +80,8 @@ export interface RefreshTokenRecord {
   userId: string;
   /** The scope originally granted; successors keep it (RFC 6749 §6). */
   scope: readonly string[];
+  /** The resources of the grant (RFC 8707 §2.2): a refresh may narrow to some, never add one. */
+  resources: readonly string[];
   createdAt: number;
   /** Absolute expiry, inherited by every successor in the family. */
   expiresAt: number;
@@ -110,10 +125,27 @@ export interface ClientStore {
   insert(client: ClientRecord): Promise<void>;
   find(clientId: string): Promise<ClientRecord | undefined>;
   list(): Promise<ClientRecord[]>;
+  /** Replaces the resources a client may ask for; false if there is no such client. */
+  setResources(clientId: string, resources: readonly string[]): Promise<boolean>;
   /** Replaces the keys of a private_key_jwt client; false if there is no such key client. */
   setJwks(clientId: string, jwks: readonly ClientJwk[]): Promise<boolean>;
   /** Returns false if there is no such client. */
   delete(clientId: string): Promise<boolean>;
+}
+
+export interface ResourceStore {
+  insert(resource: ResourceRecord): Promise<void>;
+  find(uri: string): Promise<ResourceRecord | undefined>;
+  list(): Promise<ResourceRecord[]>;
+  /** The resources whose server is this client. */
+  listServedBy(clientId: string): Promise<ResourceRecord[]>;
+  /** Changes what is given; returns the updated record, or undefined if there is no such resource. */
+  update(
+    uri: string,
+    change: { scopes?: readonly string[]; serverClientId?: string | null },
+  ): Promise<ResourceRecord | undefined>;
+  /** Deletes the resource and takes it off every client's list; false if there is no such resource. */
+  delete(uri: string): Promise<boolean>;
 }
 
 /**
@@ -231,6 +263,7 @@ export interface LoginThrottleStore {
 export interface Storage {
   users: UserStore;
   clients: ClientStore;
+  resources: ResourceStore;
   keys: SigningKeyStore;
   refreshTokens: RefreshTokenStore;
   revocations: RevocationStore;

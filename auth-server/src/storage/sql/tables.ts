@@ -18,6 +18,17 @@ export interface Tables {
     /** JSON array of public JWKs (private_key_jwt clients only). */
     jwks: string | null;
   };
+  resources: {
+    uri: string;
+    scopes: string;
+    server_client_id: string | null;
+    created_at: number;
+  };
+  /** Which resources each client may ask tokens for. */
+  client_resources: {
+    client_id: string;
+    resource_uri: string;
+  };
   signing_keys: {
     kid: string;
     state: string;
@@ -36,6 +47,8 @@ export interface Tables {
     client_id: string;
     user_id: string;
     scope: string;
+    /** Space-separated resource identifiers of the grant. */
+    resources: string;
     created_at: number;
     expires_at: number;
     idle_expires_at: number;
