@@ -113,7 +113,8 @@ async function createBenchDatabase(serverUrl: string): Promise<{ url: string; dr
 }
 
 const issuer = 'http://localhost:4000';
-const audience = 'tessera-api';
+/** The resource the bench's resource servers are (registered by setUpStore). */
+const audience = 'http://localhost:4001';
 const clientId = 'bench';
 const password = 'correct horse battery staple';
 
@@ -192,6 +193,12 @@ async function main(): Promise<void> {
   let dropDatabase: (() => Promise<void>) | undefined;
   /** One client and one user in the store `env` points at, made with the admin CLI; returns the client's Basic credentials. */
   const setUpStore = async (env: Record<string, string>): Promise<string> => {
+    await runScript({
+      script: 'auth-server/dist/src/cli/main.js',
+      args: ['resources', 'create', '--uri', audience, '--scopes', 'notes:read notes:write'],
+      env,
+      cpu: placement.loadCpu,
+    });
     const created = JSON.parse(
       await runScript({
         script: 'auth-server/dist/src/cli/main.js',
@@ -204,6 +211,8 @@ async function main(): Promise<void> {
           'password,client_credentials,refresh_token',
           '--scopes',
           'notes:read notes:write',
+          '--resources',
+          audience,
           '--json',
         ],
         env,

@@ -242,17 +242,21 @@ describe('docker-compose.yml', () => {
   });
 
   it.each(resource.map((s) => [s.name, s] as const))(
-    '%s expects the issuer and audience that the auth servers sign with',
+    '%s expects the issuer the auth servers sign with, and a resource of its own',
     (_name, { environment, effective }) => {
       expect(Object.keys(environment)).toContain('ISSUER');
+      expect(Object.keys(environment)).toContain('AUDIENCE');
       const config = loadResourceConfig(effective);
-      for (const { effective: authEnv } of auth) {
-        const signer = loadAuthConfig(authEnv);
-        expect(config.issuer).toBe(signer.issuer);
-        expect(config.audience).toBe(signer.audience);
-      }
+      for (const { effective: authEnv } of auth) expect(config.issuer).toBe(loadAuthConfig(authEnv).issuer);
     },
   );
+
+  it('runs two resource servers from the same code, each answering for a different resource', () => {
+    const audiences = resource.map(({ effective }) => loadResourceConfig(effective).audience);
+    expect(resource.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(audiences).size).toBe(audiences.length);
+    for (const audience of audiences) expect(audience).toMatch(/^https?:\/\//);
+  });
 
   it.each(services)('%s has a health check', (_name, service) => {
     expect(service.healthcheck?.disable).not.toBe(true);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
+  e2eResource,
   createClient,
   runAdmin,
   startService,
@@ -39,7 +40,7 @@ async function eventually(what: string, check: () => Promise<boolean>, timeoutMs
 
 describe('key rotation drill across processes', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-drill-'));
-  const shared = { ISSUER: 'http://tessera-drill.local', AUDIENCE: 'tessera-api', CLOCK_TOLERANCE: '1s' };
+  const shared = { ISSUER: 'http://tessera-drill.local', AUDIENCE: e2eResource, CLOCK_TOLERANCE: '1s' };
   const authEnv = {
     ...shared,
     DATA_DIR: dataDir,

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { clientAssertion } from '@tessera/shared';
 import {
+  registerResource,
+  e2eResource,
   createE2eEnvironment,
   root,
   runAdmin,
@@ -26,6 +28,7 @@ function serviceKeys(dir: string, kid: string) {
 
 /** Registers a private_key_jwt client with the admin CLI, expecting success. */
 async function registerKeyClient(env: Record<string, string>, clientId: string, jwksFile: string) {
+  await registerResource(env, { uri: e2eResource, scopes: 'notes:read' });
   const run = await runAdmin(
     [
       'clients',
@@ -40,6 +43,8 @@ async function registerKeyClient(env: Record<string, string>, clientId: string, 
       'private_key_jwt',
       '--jwks-file',
       jwksFile,
+      '--resources',
+      e2eResource,
       '--json',
     ],
     env,
@@ -156,7 +161,7 @@ async function admin(statement: string): Promise<void> {
       url.pathname = `/${database}`;
       const env = {
         ISSUER: issuer,
-        AUDIENCE: 'tessera-api',
+        AUDIENCE: e2eResource,
         DATA_DIR: dataDir,
         DATABASE_URL: url.toString(),
         KEY_ENCRYPTION_SECRET: 'replica-secret-replica-secret-replica-01',

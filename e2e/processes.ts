@@ -109,6 +109,10 @@ export function runAdmin(
   });
 }
 
+/** The resource the e2e resource server is (its AUDIENCE), and the scopes it is registered with. */
+export const e2eResource = 'http://notes.tessera-e2e.local';
+const e2eResourceScopes = 'notes:read notes:write a';
+
 /**
  * A fresh data folder (`tessera-e2e-{name}-…` in the temp folder; the caller removes it) and the
  * environment the two services share (issuer, audience), with the auth server's own on top.
@@ -119,7 +123,7 @@ export function createE2eEnvironment(name: string): {
   authEnv: Record<string, string>;
 } {
   const dataDir = mkdtempSync(join(tmpdir(), `tessera-e2e-${name}-`));
-  const shared = { ISSUER: 'http://tessera-e2e.local', AUDIENCE: 'tessera-api' };
+  const shared = { ISSUER: 'http://tessera-e2e.local', AUDIENCE: e2eResource };
   const authEnv = {
     ...shared,
     DATA_DIR: dataDir,
@@ -133,17 +137,51 @@ function expectSucceeded(run: { code: number; stderr: string }): void {
   expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
 }
 
+/** Registers a resource with the admin CLI (`resources create`), expecting success. */
+export async function registerResource(
+  env: Record<string, string>,
+  resource: { uri: string; scopes: string; serverClient?: string },
+): Promise<void> {
+  const server = resource.serverClient === undefined ? [] : ['--server-client', resource.serverClient];
+  expectSucceeded(
+    await runAdmin(
+      ['resources', 'create', '--uri', resource.uri, '--scopes', resource.scopes, ...server],
+      env,
+    ),
+  );
+}
+
 /**
  * Registers a confidential client with the admin CLI (`clients create --json`), expects it to
- * succeed, and returns the client's id and its one-time secret.
+ * succeed, and returns the client's id and its one-time secret. Unless `resources` is given, it
+ * may ask for `e2eResource` (registered on first use), its one resource, so it may omit `resource`.
  */
 export async function createClient(
   env: Record<string, string>,
-  client: { id: string; grants: string; scopes?: string },
+  client: { id: string; grants: string; scopes?: string; resources?: string },
 ): Promise<{ id: string; secret: string }> {
   const scopes = client.scopes === undefined ? [] : ['--scopes', client.scopes];
+  if (client.resources === undefined) {
+    const list = await runAdmin(['resources', 'list', '--json'], env);
+    expectSucceeded(list);
+    const registered = (JSON.parse(list.stdout) as { resource: string }[]).some(
+      (resource) => resource.resource === e2eResource,
+    );
+    if (!registered) await registerResource(env, { uri: e2eResource, scopes: e2eResourceScopes });
+  }
   const run = await runAdmin(
-    ['clients', 'create', '--client-id', client.id, '--grants', client.grants, ...scopes, '--json'],
+    [
+      'clients',
+      'create',
+      '--client-id',
+      client.id,
+      '--grants',
+      client.grants,
+      ...scopes,
+      '--resources',
+      client.resources ?? e2eResource,
+      '--json',
+    ],
     env,
   );
   expectSucceeded(run);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import {
+  e2eResource,
   createClient,
   createUser,
   postForm,
@@ -37,7 +38,7 @@ async function admin(statement: string): Promise<void> {
   () => {
     const database = `tessera_e2e_${randomBytes(6).toString('hex')}`;
     const dataDir = mkdtempSync(join(tmpdir(), 'tessera-e2e-replicas-'));
-    const shared = { ISSUER: 'http://tessera-e2e.local', AUDIENCE: 'tessera-api' };
+    const shared = { ISSUER: 'http://tessera-e2e.local', AUDIENCE: e2eResource };
     let authEnv: Record<string, string>;
     const auths: RunningService[] = [];
     const resources: RunningService[] = [];

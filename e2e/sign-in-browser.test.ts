@@ -6,6 +6,8 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startRelyingParty } from './relying-party.js';
 import {
   createE2eEnvironment,
+  e2eResource,
+  registerResource,
   createUser,
   root,
   runAdmin,
@@ -50,6 +52,7 @@ describe('end to end: a person signs in through a real browser', () => {
       clientId: 'notes-app',
       scope: 'openid profile notes:read',
     });
+    await registerResource(env, { uri: e2eResource, scopes: 'notes:read' });
     const registered = await runAdmin(
       [
         'clients',
@@ -61,6 +64,8 @@ describe('end to end: a person signs in through a real browser', () => {
         '--scopes',
         'notes:read',
         '--public',
+        '--resources',
+        e2eResource,
         '--redirect-uris',
         app.redirectUri,
       ],

@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as oidc from 'openid-client';
 import {
   createE2eEnvironment,
+  e2eResource,
+  registerResource,
   createUser,
   runAdmin,
   startAuthServerAtItsIssuer,
@@ -69,6 +71,7 @@ describe('end to end: an OpenID Connect client (openid-client) signs a user in',
   beforeAll(async () => {
     // No reuse grace: presenting a rotated-away refresh token is at once a reuse.
     ({ auth, env } = await startAuthServerAtItsIssuer({ ...authEnv, REFRESH_TOKEN_REUSE_GRACE: '0s' }));
+    await registerResource(env, { uri: e2eResource, scopes: 'notes:read' });
     const registered = await runAdmin(
       [
         'clients',
@@ -81,6 +84,8 @@ describe('end to end: an OpenID Connect client (openid-client) signs a user in',
         'notes:read',
         '--public',
         '--first-party',
+        '--resources',
+        e2eResource,
         '--redirect-uris',
         redirectUri,
         '--post-logout-redirect-uris',

@@ -33,7 +33,8 @@ import type { BrowserSessions } from './signin/sessions.js';
 import type { ConcurrencyLimit } from './limits/concurrency-limit.js';
 import type { LoginThrottle } from './limits/login-throttle.js';
 import type { UserService } from './users/users.js';
-import type { ClientStore, Storage } from './storage/storage.js';
+import { createTargetResolver } from './grants/resource-request.js';
+import type { ClientStore, ResourceStore, Storage } from './storage/storage.js';
 import type { AccessTokenIssuer } from './tokens/access-token.js';
 import type { RefreshTokenService } from './tokens/refresh-tokens.js';
 import type { RevocationService } from './tokens/revocations.js';
@@ -62,6 +63,7 @@ export interface AuthAppDeps {
   /** Browser sign-in: the authorization endpoint and its pages, userinfo, logout. */
   signIn: {
     clientStore: ClientStore;
+    resourceStore: Pick<ResourceStore, 'find'>;
     users: UserService;
     sessions: BrowserSessions;
     codes: AuthorizationCodeService;
@@ -100,12 +102,19 @@ export function createApp(deps: AuthAppDeps): Express {
   app.use(createWellKnownRouter(deps));
   app.use(createRevocationFeedRouter(deps));
   app.use(createRevokeRouter({ ...deps, rateLimits: deps.rateLimits.revoke }));
-  app.use(createIntrospectRouter({ ...deps, rateLimits: deps.rateLimits.introspect }));
+  app.use(
+    createIntrospectRouter({
+      ...deps,
+      resources: deps.storage.resources,
+      rateLimits: deps.rateLimits.introspect,
+    }),
+  );
   app.use(
     createAuthorizeRouter({
       ...deps.signIn,
       issuer: deps.issuer,
       clients: deps.signIn.clientStore,
+      targets: createTargetResolver(deps.signIn.resourceStore),
       storage: deps.storage,
       signInLimiter: deps.rateLimits.signIn.perIp,
       audit: deps.audit,

@@ -196,6 +196,10 @@ export const configSchema = schema;
  */
 export const configDocs: Readonly<Record<keyof typeof schema.shape, VariableDoc>> = {
   ...commonVariableDocs,
+  AUDIENCE: {
+    description:
+      'the one `aud` tokens carried before resources: upgrading a database registers it as a resource for every existing client ([resources](resources.md))',
+  },
   DATA_DIR: {
     description: 'the SQLite file and the dev-only generated secret (relative to the working directory)',
   },

@@ -3,6 +3,7 @@ import { isUnsafeInProduction } from './clients/clients.js';
 import { loadConfig } from './config.js';
 import { KeyDecryptionError } from './keys/encryption.js';
 import { openRedis } from './limits/redis.js';
+import { registerDevelopmentResource } from './resources/resources.js';
 import { createAuthApp, loadServices } from './services.js';
 
 /** How often forgotten failed-login records are deleted. */
@@ -22,7 +23,7 @@ async function main(): Promise<void> {
             `client ${client.clientId}: a public client with the password grant is refused in production (RFC 9700 §2.4); delete it or register it as confidential`,
         ),
       );
-  }
+  } else await registerDevelopmentResource(services.storage.resources, services.clock, logger);
   await services.keys.load();
   // Due lifecycle transitions and other replicas' changes are picked up every KEY_RELOAD_INTERVAL.
   services.keys.start();

@@ -66,7 +66,17 @@ const clientAuthentication: Record<string, JsonSchema> = {
 const scopeParameter: JsonSchema = {
   type: 'string',
   description:
-    'Space-separated scope values (RFC 6749 §3.3); default: everything the client and user may have.',
+    'Space-separated scope values (RFC 6749 §3.3), each understood by a requested resource ' +
+    '(else `invalid_scope`); default: what the client (and user) may have at those resources.',
+};
+const resourceParameter: JsonSchema = {
+  type: ['string', 'array'],
+  items: { type: 'string' },
+  description:
+    'The resource the token is for (RFC 8707 §2): a registered resource identifier, an absolute ' +
+    'URI; repeat the parameter for several. It becomes the token’s `aud`. A client allowed ' +
+    'exactly one resource may omit it; otherwise omitting it, or naming one that is unknown or ' +
+    'not allowed to the client, is `invalid_target`.',
 };
 
 /** The operations every form endpoint shares (RFC 6749 §3.2: urlencoded POST bodies). */
@@ -102,6 +112,7 @@ const authorizationRequestParameters: OpenApiParameter[] = [
   ['client_id', 'A client registered for the authorization_code grant', true],
   ['redirect_uri', 'Exactly one of the client’s registered redirect URIs (string comparison)', true],
   ['scope', 'Space-separated; `openid` (and `profile`) for OpenID Connect', false],
+  ['resource', 'RFC 8707, repeatable: the resources the tokens are for (bound to the code)', false],
   ['state', 'Returned unchanged', false],
   ['code_challenge', 'PKCE (RFC 7636): BASE64URL(SHA256(code_verifier)), required of every client', true],
   ['code_challenge_method', 'Must be `S256` (`plain` is refused)', true],
@@ -581,6 +592,7 @@ export const openApiDocument: OpenApiDocument = {
           username: { type: 'string' },
           password: { type: 'string' },
           scope: scopeParameter,
+          resource: resourceParameter,
           ...clientAuthentication,
         },
       },
@@ -591,17 +603,22 @@ export const openApiDocument: OpenApiDocument = {
         properties: {
           grant_type: { type: 'string', const: 'client_credentials' },
           scope: scopeParameter,
+          resource: resourceParameter,
           ...clientAuthentication,
         },
       },
       RefreshTokenGrant: {
         type: 'object',
-        description: 'Refresh (RFC 6749 §6); the scope may be narrowed, never widened.',
+        description:
+          'Refresh (RFC 6749 §6); the scope may be narrowed, never widened. Without `resource` ' +
+          'the token is for all of the grant’s resources; `resource` may narrow to some of them ' +
+          '(RFC 8707 §2.2), never add one (`invalid_target`).',
         required: ['grant_type', 'refresh_token'],
         properties: {
           grant_type: { type: 'string', const: 'refresh_token' },
           refresh_token: { type: 'string' },
           scope: scopeParameter,
+          resource: resourceParameter,
           ...clientAuthentication,
         },
       },
@@ -655,8 +672,9 @@ export const openApiDocument: OpenApiDocument = {
           'unauthorized_client',
           'unsupported_grant_type',
           'invalid_scope',
+          'invalid_target',
         ],
-        'RFC 6749 §5.2',
+        'RFC 6749 §5.2, RFC 8707 §2 (invalid_target)',
       ),
       TokenReferenceRequest: {
         type: 'object',
@@ -678,7 +696,9 @@ export const openApiDocument: OpenApiDocument = {
       },
       InactiveToken: {
         type: 'object',
-        description: 'Unknown, expired, revoked, or not this client’s: nothing more is said.',
+        description:
+          'Unknown, expired, revoked, or not this client’s (an access token whose `aud` names no ' +
+          'resource this client is the server of, RFC 7662 §4): nothing more is said.',
         required: ['active'],
         properties: { active: { type: 'boolean', const: false } },
         additionalProperties: false,
@@ -812,6 +832,13 @@ export const openApiDocument: OpenApiDocument = {
           access_token_signing_alg_values_supported: {
             type: 'array',
             items: { type: 'string', const: 'RS256' },
+          },
+          resource_indicators_supported: {
+            type: 'boolean',
+            const: true,
+            description:
+              'The token endpoint takes the RFC 8707 `resource` parameter (every grant) and ' +
+              'answers `invalid_target`; each access token’s `aud` is its resources.',
           },
         },
       },

@@ -20,7 +20,7 @@ import { createRequestLimiter } from './limits/request-limiter.js';
 import { openDatabase, toDatabaseUnavailable } from './storage/sql/database.js';
 import { migrateToLatest } from './storage/sql/migrations.js';
 import { createSqlStorage } from './storage/sql/sql-storage.js';
-import type { ClientStore, Storage } from './storage/storage.js';
+import type { ClientStore, ResourceStore, Storage } from './storage/storage.js';
 import { createPasswordHasher, type PasswordHasher } from './users/passwords.js';
 import { createAccessTokenIssuer, type AccessTokenIssuer } from './tokens/access-token.js';
 import { createRefreshTokenService, type RefreshTokenService } from './tokens/refresh-tokens.js';
@@ -33,12 +33,17 @@ import { createUserService, type UserService } from './users/users.js';
 import { createAuthorizationCodeService, type AuthorizationCodeService } from './signin/codes.js';
 import { createIdTokenIssuer, type IdTokenIssuer } from './signin/id-token.js';
 import { createBrowserSessions, type BrowserSessions } from './signin/sessions.js';
+import { createCachedResourceStore } from './resources/resource-cache.js';
+import { createResourceService, type ResourceService } from './resources/resources.js';
 
 export interface Services {
   storage: Storage;
   keys: KeyManager;
   users: UserService;
   clients: ClientService;
+  resources: ResourceService;
+  /** The resources as token requests read them: cached briefly, invalidated by `resources`' writes. */
+  resourceStore: ResourceStore;
   /** The clients as client authentication reads them: cached briefly, invalidated by `clients`' writes. */
   clientStore: ClientStore;
   accessTokens: AccessTokenIssuer;
@@ -72,7 +77,7 @@ export async function loadServices(
   );
   const storage = createSqlStorage(db);
   try {
-    await migrateToLatest(db);
+    await migrateToLatest(db, { legacyAudience: config.audience });
   } catch (error) {
     await storage.close();
     throw error;
@@ -101,7 +106,12 @@ export async function loadServices(
     keySetVersion: () => (keys.ready() ? keys.jwks().etag : undefined),
   });
   const cachedClients = createCachedClientStore(storage.clients, { clock });
+  // Token requests look resources up here: no store round trip for a known one (like clients).
+  const cachedResources = createCachedResourceStore(storage.resources, { clock });
+  const resources = createResourceService({ resources: cachedResources, clients: cachedClients, clock });
   return {
+    resources,
+    resourceStore: cachedResources,
     storage,
     clock,
     keys,
@@ -118,6 +128,7 @@ export async function loadServices(
     // No store round trip per token request for a known client.
     clients: createClientService({
       clients: cachedClients,
+      requireResources: (uris) => resources.requireRegistered(uris),
       clock,
       production: config.production,
       deleteClient: async (clientId) => {
@@ -130,7 +141,6 @@ export async function loadServices(
       keys,
       clock,
       issuer: config.issuer,
-      audience: config.audience,
       ttlSeconds: config.accessTokenTtlSeconds,
     }),
     refreshTokens: createRefreshTokenService({
@@ -214,6 +224,7 @@ export function createAuthApp(
     },
     signIn: {
       clientStore: services.clientStore,
+      resourceStore: services.resourceStore,
       users: services.users,
       sessions: services.sessions,
       codes: services.codes,
@@ -230,6 +241,7 @@ export function createAuthApp(
       codes: services.codes,
       idTokens: services.idTokens,
       storage: services.storage,
+      resources: services.resourceStore,
     }),
     accessTokens: services.accessTokens,
     refreshTokens: services.refreshTokens,

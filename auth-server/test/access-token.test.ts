@@ -22,7 +22,6 @@ const issuer = createAccessTokenIssuer({
   keys,
   clock,
   issuer: 'https://auth.test',
-  audience: 'tessera-api',
   ttlSeconds: 900,
 });
 const verifyOptions = {
@@ -40,6 +39,7 @@ describe('access tokens', () => {
       sub: 'user-1',
       clientId: 'web',
       scope: ['notes:read', 'notes:write'],
+      audience: ['tessera-api'],
       sid: 'family-1',
     });
     expect(expiresIn).toBe(900);
@@ -61,8 +61,8 @@ describe('access tokens', () => {
   });
 
   test('each token has its own jti; no sid claim without a refresh-token family', async () => {
-    const a = await issuer.issue({ sub: 'svc', clientId: 'svc', scope: [] });
-    const b = await issuer.issue({ sub: 'svc', clientId: 'svc', scope: [] });
+    const a = await issuer.issue({ sub: 'svc', clientId: 'svc', scope: [], audience: ['tessera-api'] });
+    const b = await issuer.issue({ sub: 'svc', clientId: 'svc', scope: [], audience: ['tessera-api'] });
     const pa = (await jwtVerify(a.token, first.publicKey, verifyOptions)).payload;
     const pb = (await jwtVerify(b.token, first.publicKey, verifyOptions)).payload;
     expect(pa.jti).not.toBe(pb.jti);
@@ -72,7 +72,12 @@ describe('access tokens', () => {
   test('after a rotation the header names the new kid and the new key verifies it', async () => {
     active = { kid: 'kid-2', privateKey: second.privateKey };
     try {
-      const { token } = await issuer.issue({ sub: 'svc', clientId: 'svc', scope: ['a'] });
+      const { token } = await issuer.issue({
+        sub: 'svc',
+        clientId: 'svc',
+        scope: ['a'],
+        audience: ['tessera-api'],
+      });
       expect(decodeProtectedHeader(token).kid).toBe('kid-2');
       await expect(jwtVerify(token, second.publicKey, verifyOptions)).resolves.toBeDefined();
       await expect(jwtVerify(token, first.publicKey, verifyOptions)).rejects.toThrow();

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request, { type Response } from 'supertest';
 import { testDialects, type TestDatabase } from './dialects.js';
-import { createTestAuth, decodeClaims, type TestAuth } from './helpers.js';
+import { createTestAuth, decodeClaims, testResource, type TestAuth } from './helpers.js';
 
 const redirectUri = 'http://127.0.0.1:9000/callback';
 const postLogoutUri = 'http://127.0.0.1:9000/bye';
@@ -60,6 +60,7 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
       grants: 'authorization_code,refresh_token',
       scopes: 'notes:read',
       isPublic: true,
+      resources: testResource,
       redirectUris: `${redirectUri},com.example.app:/cb`,
       postLogoutRedirectUris: postLogoutUri,
     });
@@ -68,6 +69,7 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
       grants: 'authorization_code',
       scopes: 'notes:read',
       isPublic: false,
+      resources: testResource,
       redirectUris: 'https://web.example/cb',
       firstParty: true,
     });
@@ -168,7 +170,7 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
     expect(typeof id.sid).toBe('string');
     expect(typeof id.auth_time).toBe('number');
     const access = decodeClaims<{ aud: string[]; sid: string }>(body.access_token!);
-    expect(access.aud).toEqual(['tessera-api', 'http://auth.test/oauth/userinfo']);
+    expect(access.aud).toEqual([testResource, 'http://auth.test/oauth/userinfo']);
 
     const info = await request(auth.app)
       .get('/oauth/userinfo')
@@ -525,6 +527,7 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
         grants: 'authorization_code',
         scopes: 'notes:read',
         isPublic: true,
+        resources: testResource,
         redirectUris: redirectUri,
       });
     await register();
@@ -537,6 +540,70 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
     const again = await agent.get(url);
     expect(again.status).toBe(200);
     expect(again.text).toContain('Allow');
+  });
+
+  it('resource indicators (RFC 8707): the code is bound to the resources asked for', async () => {
+    const other = 'https://other-api.test';
+    await auth.services.resourceStore.insert({
+      uri: other,
+      scopes: ['notes:read'],
+      serverClientId: null,
+      createdAt: Date.now(),
+    });
+    await auth.services.clients.create({
+      clientId: 'multi',
+      grants: 'authorization_code',
+      scopes: 'notes:read',
+      isPublic: true,
+      firstParty: true,
+      redirectUris: redirectUri,
+      resources: `${testResource},${other}`,
+    });
+    const agent = request.agent(auth.app);
+    // Two resources allowed: one must be named.
+    const none = await agent.get(authorizeQuery({ client_id: 'multi', scope: 'notes:read' }));
+    expect(new URL(none.headers.location as string).searchParams.get('error')).toBe('invalid_target');
+    const unknown = await agent.get(
+      authorizeQuery({ client_id: 'multi', scope: 'notes:read', resource: 'https://unknown.test' }),
+    );
+    expect(new URL(unknown.headers.location as string).searchParams.get('error')).toBe('invalid_target');
+
+    const { verifier, challenge } = pkce();
+    const res = await signIn(
+      agent,
+      authorizeQuery({ client_id: 'multi', scope: 'openid notes:read', resource: other }, challenge),
+    );
+    const code = new URL(res.headers.location as string).searchParams.get('code')!;
+    const redeem = (resource?: string) =>
+      request(auth.app)
+        .post('/oauth/token')
+        .type('form')
+        .send({
+          grant_type: 'authorization_code',
+          client_id: 'multi',
+          code,
+          redirect_uri: redirectUri,
+          code_verifier: verifier,
+          ...(resource === undefined ? {} : { resource }),
+        });
+    // Not a resource of the code: refused (and the code is spent).
+    expect((await redeem(testResource)).body).toMatchObject({ error: 'invalid_target' });
+    const { verifier: v2, challenge: c2 } = pkce();
+    const again = await agent.get(
+      authorizeQuery({ client_id: 'multi', scope: 'openid notes:read', resource: other }, c2),
+    );
+    const code2 = new URL(again.headers.location as string).searchParams.get('code')!;
+    const token = await request(auth.app).post('/oauth/token').type('form').send({
+      grant_type: 'authorization_code',
+      client_id: 'multi',
+      code: code2,
+      redirect_uri: redirectUri,
+      code_verifier: v2,
+    });
+    expect(token.status).toBe(200);
+    expect(
+      decodeClaims<{ aud: string[] }>((token.body as { access_token: string }).access_token).aud,
+    ).toEqual([other, 'http://auth.test/oauth/userinfo']);
   });
 
   it('discovery lists the endpoints', async () => {
@@ -561,6 +628,7 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
         grants: 'authorization_code',
         scopes: 'notes:read',
         isPublic: true,
+        resources: testResource,
         redirectUris: redirectUri,
       });
       const statuses = [];
@@ -590,6 +658,7 @@ describe('under an https issuer', () => {
         grants: 'authorization_code',
         scopes: '',
         isPublic: true,
+        resources: testResource,
         redirectUris: redirectUri,
         firstParty: true,
       });
@@ -643,6 +712,7 @@ for (const { dialect, enabled } of testDialects()) {
         grants: 'authorization_code,refresh_token',
         scopes: 'notes:read',
         isPublic: true,
+        resources: testResource,
         redirectUris: redirectUri,
       });
     });

@@ -11,6 +11,7 @@ function client(clientId: string, scopes: string[] = ['notes:read']): ClientReco
     isPublic: true,
     grants: ['password'],
     scopes,
+    resources: [],
     createdAt: 0,
     jwks: null,
     redirectUris: [],
@@ -36,6 +37,7 @@ describe('cached client store (on a real SQLite store, counting its look-ups)', 
       list: () => sql.list(),
       delete: (clientId) => sql.delete(clientId),
       setJwks: (clientId, jwks) => sql.setJwks(clientId, jwks),
+      setResources: (clientId, resources) => sql.setResources(clientId, resources),
       find: (clientId) => {
         counts.finds += 1;
         return sql.find(clientId);

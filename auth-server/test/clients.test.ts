@@ -17,6 +17,7 @@ beforeAll(async () => {
   storage = store.storage;
   clients = createClientService({
     clients: storage.clients,
+    requireResources: (uris) => Promise.resolve([...uris]),
     clock,
     production: false,
     deleteClient: (id) => storage.clients.delete(id),
@@ -27,6 +28,7 @@ describe('production mode', () => {
   test('refuses to register a public client for the password grant (RFC 9700 §2.4), but allows it in development', async () => {
     const production = createClientService({
       clients: storage.clients,
+      requireResources: (uris) => Promise.resolve([...uris]),
       clock,
       production: true,
       deleteClient: (id) => storage.clients.delete(id),

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { testDialects, type TestDatabase } from './dialects.js';
-import { basic, createTestAuth, expectError, type TestAuth } from './helpers.js';
+import { basic, createTestAuth, expectError, type TestAuth, testResource } from './helpers.js';
 
 /**
  * A loopback TCP proxy in front of the real PostgreSQL, which the test can cut and restore:
@@ -54,6 +54,7 @@ const postgres = testDialects().find(({ dialect }) => dialect.name === 'postgres
     auth = await createTestAuth({ DATABASE_URL: url.toString() });
     secret = (
       await auth.services.clients.create({
+        resources: testResource,
         clientId: 'svc',
         grants: 'client_credentials,password',
         scopes: 'a',

@@ -68,6 +68,13 @@ export async function createTestAuth(
   const clock = createFixedClock(Date.now());
   const services = await loadServices(config, logger, clock, options.hasher);
   await services.keys.load();
+  // The resource the tests' clients ask tokens for, understanding the scopes they use.
+  await services.storage.resources.insert({
+    uri: testResource,
+    scopes: ['notes:read', 'notes:write', 'profile', 'admin', 'a', 'b'],
+    serverClientId: null,
+    createdAt: clock.now(),
+  });
   return {
     app: createAuthApp(config, logger, services, options.redis),
     config,
@@ -86,12 +93,36 @@ export function basic(clientId: string, secret: string): string {
   return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 }
 
-/** Registers a confidential client through the service (as the admin CLI does) and returns its secret. */
+/** The resource the helpers' clients may ask for (their one resource, so they may omit `resource`). */
+export const testResource = 'https://api.test';
+
+/**
+ * Registers `testResource` (or widens it) so that it understands `scopes`: the helpers' clients
+ * get tokens for it as before resources existed. Straight into the store, which takes any list.
+ */
+export async function allowTestResource(auth: TestAuth, scopes: string): Promise<void> {
+  const store = auth.services.resourceStore;
+  const wanted = scopes.split(/\s+/).filter((scope) => scope !== '');
+  const existing = await store.find(testResource);
+  if (existing === undefined)
+    await store.insert({ uri: testResource, scopes: wanted, serverClientId: null, createdAt: Date.now() });
+  else await store.update(testResource, { scopes: [...new Set([...existing.scopes, ...wanted])] });
+}
+
+/**
+ * Registers a confidential client through the service (as the admin CLI does) and returns its
+ * secret. Unless `resources` is given, it may ask for `testResource`, which understands its scopes.
+ */
 export async function createClientFor(
   auth: TestAuth,
-  client: { clientId: string; grants: string; scopes: string },
+  client: { clientId: string; grants: string; scopes: string; resources?: string },
 ): Promise<string> {
-  const { secret } = await auth.services.clients.create({ ...client, isPublic: false });
+  if (client.resources === undefined) await allowTestResource(auth, client.scopes);
+  const { secret } = await auth.services.clients.create({
+    resources: testResource,
+    ...client,
+    isPublic: false,
+  });
   if (secret === undefined) throw new Error(`confidential client ${client.clientId} got no secret`);
   return secret;
 }
@@ -147,9 +178,10 @@ export function createPasswordClient(auth: TestAuth): Promise<string> {
 /** Registers a public client (no secret) through the service. */
 export async function createPublicClientFor(
   auth: TestAuth,
-  client: { clientId: string; grants: string; scopes: string },
+  client: { clientId: string; grants: string; scopes: string; resources?: string },
 ): Promise<void> {
-  await auth.services.clients.create({ ...client, isPublic: true });
+  if (client.resources === undefined) await allowTestResource(auth, client.scopes);
+  await auth.services.clients.create({ resources: testResource, ...client, isPublic: true });
 }
 
 /** POSTs a urlencoded form of `pairs` to `path`, the client authenticating with client_secret_basic. */

@@ -4,7 +4,15 @@ import { ConfigError, listen } from '@tessera/shared';
 import fc from 'fast-check';
 import request, { type Response } from 'supertest';
 import { loadConfig } from '../src/config.js';
-import { basic, createCheapHasher, createTestAuth, expectError, form, type TestAuth } from './helpers.js';
+import {
+  basic,
+  createCheapHasher,
+  createTestAuth,
+  expectError,
+  form,
+  type TestAuth,
+  testResource,
+} from './helpers.js';
 
 let auth: TestAuth;
 let secret: string;
@@ -19,6 +27,7 @@ beforeAll(async () => {
   secret =
     (
       await auth.services.clients.create({
+        resources: testResource,
         clientId: 'web',
         grants: 'password,client_credentials',
         scopes: 'a',
@@ -26,8 +35,15 @@ beforeAll(async () => {
       })
     ).secret ?? '';
   passwordClientSecret =
-    (await auth.services.clients.create({ clientId: 'pw', grants: 'password', scopes: 'a', isPublic: false }))
-      .secret ?? '';
+    (
+      await auth.services.clients.create({
+        resources: testResource,
+        clientId: 'pw',
+        grants: 'password',
+        scopes: 'a',
+        isPublic: false,
+      })
+    ).secret ?? '';
   await auth.services.users.create({ username: 'alice', password: 'alice-password', scopes: 'a' });
 });
 
@@ -358,6 +374,7 @@ describe('property: arbitrary input at the authorization endpoint and the sign-i
       scopes: 'a',
       isPublic: true,
       redirectUris: registered,
+      resources: testResource,
     });
   });
   const anyText = fc.string({ unit: 'binary', maxLength: 64 });

@@ -11,6 +11,7 @@ import {
   form,
   passwordLogin,
   postAsClient,
+  testResource,
   type TestAuth,
 } from './helpers.js';
 
@@ -27,6 +28,8 @@ describe('POST /oauth/introspect (RFC 7662)', () => {
       await users.create({ username: 'alice', password: 'alice-password', scopes: 'notes:read notes:write' })
     ).id;
     await users.create({ username: 'dave', password: 'dave-password', scopes: 'notes:read' });
+    // `app` is the resource's own server: it alone may introspect tokens for it (RFC 7662 §4).
+    await auth.services.resources.update(testResource, { serverClientId: 'app' });
   });
   afterAll(async () => {
     await auth.close();
@@ -58,7 +61,7 @@ describe('POST /oauth/introspect (RFC 7662)', () => {
       scope: 'notes:read',
       jti: randomUUID(),
       iss: auth.config.issuer,
-      aud: auth.config.audience,
+      aud: testResource,
       sub: aliceId,
       iat,
       exp: iat + 900,
@@ -84,7 +87,7 @@ describe('POST /oauth/introspect (RFC 7662)', () => {
         iat: nowSeconds(),
         token_type: 'Bearer',
         iss: 'http://auth.test',
-        aud: 'tessera-api',
+        aud: testResource,
         jti: claims.jti,
       });
     });
@@ -101,10 +104,22 @@ describe('POST /oauth/introspect (RFC 7662)', () => {
       },
     );
 
-    it("any confidential client may introspect another client's access token", async () => {
+    it("a client that is not the server of the token's resource learns nothing: exactly {active: false} (RFC 7662 §4)", async () => {
       const tokens = await login();
-      const body = answer(await introspect('other', otherSecret, ['token', tokens.access_token]));
-      expect(body).toMatchObject({ active: true, client_id: 'app', sub: aliceId });
+      expect(answer(await introspect('other', otherSecret, ['token', tokens.access_token]))).toEqual({
+        active: false,
+      });
+    });
+
+    it('the resource server introspects the tokens of every client for its resource', async () => {
+      const { body } = await postAsClient(auth, '/oauth/token', 'other', otherSecret, [
+        'grant_type',
+        'client_credentials',
+      ]);
+      const introspected = answer(
+        await introspect('app', appSecret, ['token', (body as { access_token: string }).access_token]),
+      );
+      expect(introspected).toMatchObject({ active: true, client_id: 'other', aud: testResource });
     });
 
     it('client_secret_post works as well as client_secret_basic', async () => {
@@ -112,7 +127,7 @@ describe('POST /oauth/introspect (RFC 7662)', () => {
       const res = await request(auth.app)
         .post('/oauth/introspect')
         .type('form')
-        .send(form(['client_id', 'other'], ['client_secret', otherSecret], ['token', tokens.access_token]));
+        .send(form(['client_id', 'app'], ['client_secret', appSecret], ['token', tokens.access_token]));
       expect(answer(res).active).toBe(true);
     });
 

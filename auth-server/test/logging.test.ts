@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import request from 'supertest';
-import { basic, createTestAuth, form, type TestAuth } from './helpers.js';
+import { basic, createTestAuth, form, type TestAuth, testResource } from './helpers.js';
 
 let auth: TestAuth;
 let secret: string;
@@ -21,6 +21,7 @@ beforeAll(async () => {
   secret =
     (
       await auth.services.clients.create({
+        resources: testResource,
         clientId: 'web',
         grants: 'password',
         scopes: 'notes:read',

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createLogger, createMetricsApp } from '@tessera/shared';
 import request from 'supertest';
-import { basic, createTestAuth, type TestAuth } from './helpers.js';
+import { basic, createTestAuth, type TestAuth, testResource } from './helpers.js';
 
 /** What operators watch: /metrics counters and the audit trail, fed from the same events. */
 describe('metrics and the audit trail at the auth server', () => {
@@ -11,6 +11,7 @@ describe('metrics and the audit trail at the auth server', () => {
     auth = await createTestAuth({ REFRESH_TOKEN_REUSE_GRACE: '0s' });
     secret = (
       await auth.services.clients.create({
+        resources: testResource,
         clientId: 'ops',
         grants: 'client_credentials,password,refresh_token',
         scopes: 'a',

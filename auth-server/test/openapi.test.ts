@@ -8,7 +8,7 @@ import {
   type ContractCase,
 } from '../../shared/test/openapi-contract.js';
 import { openApiDocument } from '../src/openapi.js';
-import { basic, createTestAuth, form, type TestAuth } from './helpers.js';
+import { basic, createTestAuth, form, type TestAuth, testResource } from './helpers.js';
 
 let auth: TestAuth;
 let secret: string;
@@ -42,6 +42,7 @@ beforeAll(async () => {
   auth = await createTestAuth();
   secret = (
     await auth.services.clients.create({
+      resources: testResource,
       clientId: 'app',
       grants: 'password,client_credentials,refresh_token',
       scopes: 'notes:read',
@@ -49,12 +50,14 @@ beforeAll(async () => {
     })
   ).secret!;
   await auth.services.clients.create({
+    resources: testResource,
     clientId: 'spa',
     grants: 'password',
     scopes: 'notes:read',
     isPublic: true,
   });
   await auth.services.clients.create({
+    resources: testResource,
     clientId: 'svc-key',
     grants: 'client_credentials',
     scopes: 'notes:read',
@@ -73,6 +76,7 @@ beforeAll(async () => {
     isPublic: true,
     redirectUris: signInRedirect,
     postLogoutRedirectUris: signInRedirect,
+    resources: testResource,
   });
   issued = await passwordGrant();
   spare = await passwordGrant();

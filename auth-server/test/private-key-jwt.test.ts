@@ -13,6 +13,7 @@ import {
   expectInvalidClient,
   form,
   type TestAuth,
+  testResource,
 } from './helpers.js';
 
 /**
@@ -37,12 +38,15 @@ beforeAll(async () => {
   // Many requests from one address: the per-IP budget is not what these tests are about.
   auth = await createTestAuth({ RATE_LIMIT_IP: '100000/1m' });
   await auth.services.clients.create({
+    resources: testResource,
     clientId: 'svc-key',
     grants: 'client_credentials,password,refresh_token',
     scopes: 'notes:read notes:write',
     isPublic: false,
     jwks: { keys: [await publicJwk(rsa.publicKey, 'rsa-1'), await publicJwk(ec.publicKey, 'ec-1')] },
   });
+  // svc-key is also the resource's own server, so introspection answers it (RFC 7662 §4).
+  await auth.services.resources.update(testResource, { serverClientId: 'svc-key' });
   svcSecret = await createClientFor(auth, {
     clientId: 'svc-secret',
     grants: 'client_credentials',

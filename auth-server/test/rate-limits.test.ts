@@ -3,12 +3,13 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { openRedis } from '../src/limits/redis.js';
-import { basic, createTestAuth, expectError, form, type TestAuth } from './helpers.js';
+import { basic, createTestAuth, expectError, form, type TestAuth, testResource } from './helpers.js';
 
 const redisUrl = process.env.TEST_REDIS_URL;
 
 async function withClient(auth: TestAuth, clientId: string): Promise<string> {
   const { secret } = await auth.services.clients.create({
+    resources: testResource,
     clientId,
     grants: 'client_credentials',
     scopes: 'a',

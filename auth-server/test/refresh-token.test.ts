@@ -2,7 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { digestRefreshToken } from '../src/tokens/refresh-tokens.js';
 import type { RevocationFeedDocument } from '@tessera/shared';
-import { basic, createTestAuth, decodeClaims, expectError, feedEntry, type TestAuth } from './helpers.js';
+import {
+  basic,
+  createTestAuth,
+  decodeClaims,
+  expectError,
+  feedEntry,
+  type TestAuth,
+  testResource,
+} from './helpers.js';
 
 const day = 86_400_000;
 
@@ -22,6 +30,7 @@ describe('refresh tokens: rotation, reuse detection, concurrency, expiry (RFC 67
     const { services } = auth;
     secret = (
       await services.clients.create({
+        resources: testResource,
         clientId: 'app',
         grants: 'password,refresh_token,client_credentials',
         scopes: 'notes:read notes:write profile',
@@ -30,6 +39,7 @@ describe('refresh tokens: rotation, reuse detection, concurrency, expiry (RFC 67
     ).secret!;
     ccSecret = (
       await services.clients.create({
+        resources: testResource,
         clientId: 'other',
         grants: 'password,refresh_token',
         scopes: 'notes:read',
@@ -38,6 +48,7 @@ describe('refresh tokens: rotation, reuse detection, concurrency, expiry (RFC 67
     ).secret!;
     noRefreshSecret = (
       await services.clients.create({
+        resources: testResource,
         clientId: 'norefresh',
         grants: 'password',
         scopes: 'notes:read',
@@ -230,6 +241,7 @@ describe('refresh tokens: rotation, reuse detection, concurrency, expiry (RFC 67
 
   it('deleting a client deletes its refresh tokens', async () => {
     const { secret: tempSecret } = await auth.services.clients.create({
+      resources: testResource,
       clientId: 'temp',
       grants: 'password,refresh_token',
       scopes: 'notes:read',

@@ -150,7 +150,12 @@ describe('GET /oauth/revocations: the revocation feed resource servers poll', ()
     await auth.services.users.disable('frank');
     // A grant that read the user before the update signs a moment later, with a later iat.
     auth.clock.advance((marginSeconds - 1) * 1000);
-    const late = await auth.services.accessTokens.issue({ sub, clientId: 'app', scope: ['notes:read'] });
+    const late = await auth.services.accessTokens.issue({
+      sub,
+      clientId: 'app',
+      scope: ['notes:read'],
+      audience: ['https://api.test'],
+    });
     const introspection = await postAsClient(auth, '/oauth/introspect', 'app', appSecret, [
       'token',
       late.token,

@@ -40,6 +40,7 @@ const postgres = testDialects().find(({ dialect }) => dialect.name === 'postgres
       clientId: 'app',
       userId: 'racing-user',
       scope: ['a'],
+      resources: ['https://api.test'],
       createdAt: now,
       expiresAt: now + 3_600_000,
       idleExpiresAt: now + 1_800_000,

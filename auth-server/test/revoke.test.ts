@@ -12,6 +12,7 @@ import {
   form,
   postAsClient,
   type TestAuth,
+  testResource,
 } from './helpers.js';
 
 describe('POST /oauth/revoke (RFC 7009)', () => {
@@ -23,6 +24,8 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
     ({ auth, appSecret, otherSecret } = await createTestAuthWithClients('password,refresh_token'));
     const { users } = auth.services;
     await users.create({ username: 'alice', password: 'alice-password', scopes: 'notes:read notes:write' });
+    // `app` introspects as the resource's own server (RFC 7662 §4).
+    await auth.services.resources.update(testResource, { serverClientId: 'app' });
   });
   afterAll(async () => {
     await auth.close();

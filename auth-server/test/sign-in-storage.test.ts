@@ -39,6 +39,7 @@ for (const { dialect, enabled } of testDialects()) {
       createdAt: now,
       expiresAt: now + 60_000,
       consumedAt: null,
+      resources: ['https://api.example'],
       ...overrides,
     });
 
@@ -128,6 +129,7 @@ for (const { dialect, enabled } of testDialects()) {
         isPublic: true,
         grants: ['authorization_code', 'refresh_token'],
         scopes: ['a'],
+        resources: [],
         createdAt: now,
         redirectUris: ['https://app.example/cb', 'http://127.0.0.1:8080/cb'],
         postLogoutRedirectUris: ['https://app.example/'],

@@ -42,6 +42,7 @@ for (const { dialect, enabled } of testDialects()) {
       clientId: 'app',
       userId: 'user-1',
       scope: ['a', 'b'],
+      resources: ['https://api.test'],
       createdAt: now,
       expiresAt: now + 3_600_000,
       idleExpiresAt: now + 1_800_000,
@@ -80,6 +81,7 @@ for (const { dialect, enabled } of testDialects()) {
         isPublic: false,
         grants: ['password', 'refresh_token'],
         scopes: ['a', 'b'],
+        resources: [],
         createdAt: now,
         jwks: null,
         redirectUris: [],
@@ -92,6 +94,61 @@ for (const { dialect, enabled } of testDialects()) {
       expect(await two.clients.delete('app-1')).toBe(true);
       expect(await two.clients.delete('app-1')).toBe(false);
       expect(await one.clients.find('app-1')).toBeUndefined();
+    });
+
+    it('resources: insert, find, list, served-by, update; client lists; deletes clean up both ways', async () => {
+      const notes = {
+        uri: 'https://notes.test',
+        scopes: ['n:r', 'n:w'],
+        serverClientId: 'notes-svc',
+        createdAt: now,
+      };
+      const other = { uri: 'urn:other', scopes: ['o'], serverClientId: null, createdAt: now };
+      await one.resources.insert(notes);
+      await one.resources.insert(other);
+      await expect(two.resources.insert(notes)).rejects.toBeInstanceOf(StorageConflictError);
+      expect(await two.resources.find(notes.uri)).toEqual(notes);
+      expect((await two.resources.list()).map((r) => r.uri)).toEqual(['https://notes.test', 'urn:other']);
+      expect(await two.resources.listServedBy('notes-svc')).toEqual([notes]);
+      expect(
+        await two.resources.update('urn:other', { serverClientId: 'notes-svc', scopes: ['o', 'p'] }),
+      ).toEqual({
+        ...other,
+        serverClientId: 'notes-svc',
+        scopes: ['o', 'p'],
+      });
+      expect(await two.resources.update('urn:none', { scopes: ['x'] })).toBeUndefined();
+
+      const client = (clientId: string, resources: string[]): ClientRecord => ({
+        clientId,
+        secretDigest: 'ab'.repeat(32),
+        isPublic: false,
+        grants: ['client_credentials'],
+        scopes: [],
+        resources,
+        createdAt: now,
+        jwks: null,
+        redirectUris: [],
+        postLogoutRedirectUris: [],
+        firstParty: false,
+      });
+      await one.clients.insert(client('notes-svc', []));
+      await one.clients.insert(client('caller', ['urn:other', 'https://notes.test']));
+      expect((await two.clients.find('caller'))?.resources).toEqual(['https://notes.test', 'urn:other']);
+      expect(await two.clients.setResources('caller', ['urn:other'])).toBe(true);
+      expect(await two.clients.setResources('nobody', ['urn:other'])).toBe(false);
+      expect((await one.clients.list()).find((c) => c.clientId === 'caller')?.resources).toEqual([
+        'urn:other',
+      ]);
+
+      // Deleting a resource takes it off every client; deleting a client un-serves its resources.
+      expect(await two.resources.delete('urn:other')).toBe(true);
+      expect(await two.resources.delete('urn:other')).toBe(false);
+      expect((await one.clients.find('caller'))?.resources).toEqual([]);
+      expect(await one.clients.delete('notes-svc')).toBe(true);
+      expect((await two.resources.find(notes.uri))?.serverClientId).toBeNull();
+      await one.clients.delete('caller');
+      await one.resources.delete(notes.uri);
     });
 
     it('signing keys: at most one active key, whichever replica inserts it', async () => {
@@ -283,13 +340,19 @@ for (const { dialect, enabled } of testDialects()) {
         isPublic: true,
         grants: ['password', 'refresh_token'],
         scopes: ['a'],
+        resources: [],
         createdAt: now,
         jwks: null,
         redirectUris: [],
         postLogoutRedirectUris: [],
         firstParty: false,
       };
-      const { token, familyId } = await a!.issue({ clientId: 'app', userId, scope: ['a'] });
+      const { token, familyId } = await a!.issue({
+        clientId: 'app',
+        userId,
+        scope: ['a'],
+        resources: ['https://api.test'],
+      });
 
       const outcomes = await Promise.allSettled(
         Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a! : b!).rotate(token, client)),

@@ -15,6 +15,7 @@ import {
   expectError,
   expectInvalidClient,
   form,
+  testResource,
   type TestAuth,
 } from './helpers.js';
 
@@ -40,6 +41,7 @@ beforeAll(async () => {
     isPublic: false,
     grants: ['client_credentials'],
     scopes: ['notes:read'],
+    resources: [testResource],
     createdAt: auth.clock.now(),
     jwks: null,
     redirectUris: [],
@@ -100,7 +102,7 @@ describe('client_credentials grant: success', () => {
 
     const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(keySet), {
       issuer: 'http://auth.test',
-      audience: 'tessera-api',
+      audience: testResource,
       typ: 'at+jwt',
       algorithms: ['RS256'],
       currentDate: new Date(auth.clock.now()),
@@ -121,7 +123,7 @@ describe('client_credentials grant: success', () => {
     expect(payload).toMatchObject({
       iss: 'http://auth.test',
       sub: 'svc',
-      aud: 'tessera-api',
+      aud: testResource,
       client_id: 'svc',
       scope: 'notes:read notes:write admin',
     });

@@ -10,6 +10,7 @@ import {
   expectError,
   expectInvalidClient,
   form,
+  testResource,
   type TestAuth,
 } from './helpers.js';
 
@@ -61,7 +62,7 @@ async function verify(token: string) {
   const res = await request(auth.app).get('/.well-known/jwks.json').expect(200);
   return jwtVerify(token, createLocalJWKSet(JSON.parse(res.text) as JSONWebKeySet), {
     issuer: 'http://auth.test',
-    audience: 'tessera-api',
+    audience: testResource,
     typ: 'at+jwt',
     algorithms: ['RS256'],
     currentDate: new Date(auth.clock.now()),
@@ -90,7 +91,7 @@ describe('password grant: success', () => {
     expect(payload).toMatchObject({
       iss: 'http://auth.test',
       sub: alice.id,
-      aud: 'tessera-api',
+      aud: testResource,
       client_id: 'web',
       scope: 'notes:read notes:write',
     });

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createUser, runAdmin } from '../processes.js';
-import { issuer, startSystem, type System } from './system.js';
+import { audience, issuer, startSystem, type System } from './system.js';
 
 /**
  * Attacks on browser sign-in against the real auth server process (RFC 9700 §4): redirect URI
@@ -76,6 +76,8 @@ describe('attacks on browser sign-in', () => {
           'authorization_code,refresh_token',
           '--scopes',
           'notes:read',
+          '--resources',
+          audience,
           ...args,
         ],
         system.authEnv,

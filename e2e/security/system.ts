@@ -7,10 +7,17 @@ import { expect } from '@jest/globals';
 import { createKeyEncryptionKey } from '../../auth-server/src/keys/encryption.js';
 import { openDatabase } from '../../auth-server/src/storage/sql/database.js';
 import { createSqlStorage } from '../../auth-server/src/storage/sql/sql-storage.js';
-import { createClient, createUser, startService, waitForReady, type RunningService } from '../processes.js';
+import {
+  e2eResource,
+  createClient,
+  createUser,
+  startService,
+  waitForReady,
+  type RunningService,
+} from '../processes.js';
 
 export const issuer = 'http://tessera-security.local';
-export const audience = 'tessera-api';
+export const audience = e2eResource;
 export const password = 'correct horse battery staple';
 
 /** Both services as processes, a confidential client `web` and a user `alice`. */

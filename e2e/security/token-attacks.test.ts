@@ -67,7 +67,11 @@ async function expectRejected(res: Response, description?: string): Promise<void
   const body = (await res.json()) as { error: string; error_description: string };
   expect({ status: res.status, error: body.error }).toEqual({ status: 401, error: 'invalid_token' });
   const challenge = res.headers.get('www-authenticate') ?? '';
-  expect(challenge).toMatch(/^Bearer realm="tessera", error="invalid_token", error_description="[^"]*"$/);
+  // RFC 9728 §5.1: the challenge also points at the resource's metadata.
+  expect(challenge).toMatch(
+    /^Bearer realm="tessera", error="invalid_token", error_description="[^"]*", resource_metadata="[^"]*"$/,
+  );
+  expect(challenge).toContain(`resource_metadata="${audience}/.well-known/oauth-protected-resource"`);
   if (description !== undefined) {
     expect(body.error_description).toBe(description);
     expect(challenge).toContain(`error_description="${description}"`);
@@ -263,7 +267,9 @@ describe('RFC 6750 §2.3, RFC 9700 §2.4 — tokens outside the Authorization he
     const res = await fetch(`${system.resource.url}/api/me?access_token=${realToken}`);
     expect(res.status).toBe(401);
     expect(((await res.json()) as { error: string }).error).toBe('unauthorized');
-    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="tessera"');
+    expect(res.headers.get('www-authenticate')).toBe(
+      `Bearer realm="tessera", resource_metadata="${audience}/.well-known/oauth-protected-resource"`,
+    );
   });
   test('a token in the header and the query string at once: 400 invalid_request with its RFC 6750 §3 challenge', async () => {
     const res = await fetch(`${system.resource.url}/api/me?access_token=${realToken}`, {

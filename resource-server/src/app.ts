@@ -4,7 +4,9 @@ import {
   createErrorHandler,
   createHttpLogger,
   createOpenApiRouter,
+  createProtectedResourceMetadataRouter,
   notFound,
+  protectedResourceMetadataUrl,
   systemClock,
   type Clock,
   type JwksKeyProvider,
@@ -18,11 +20,11 @@ import { openApiDocument } from './openapi.js';
 import { createResourceMetrics, type ResourceMetrics } from './metrics.js';
 import { createHealthRouter } from './routes/health.js';
 import { createMeRouter } from './routes/me.js';
-import { createNotesRouter, type NotesLimits } from './routes/notes.js';
+import { createNotesRouter, notesScopes, type NotesLimits } from './routes/notes.js';
 
 export interface AppDependencies {
   config: Pick<ResourceServerConfig, 'issuer' | 'audience'> &
-    Partial<Pick<ResourceServerConfig, 'clockToleranceSeconds' | 'corsOrigins'>>;
+    Partial<Pick<ResourceServerConfig, 'clockToleranceSeconds' | 'corsOrigins' | 'scopesSupported'>>;
   logger: Logger;
   keys: JwksKeyProvider;
   /** Revoked tokens to refuse; without it only signature and claims are checked. */
@@ -45,6 +47,7 @@ export function createApp({
   notesLimits,
 }: AppDependencies): Express {
   metrics.watch(keys, revocations);
+  const resourceMetadata = protectedResourceMetadataUrl(config.audience);
   /** Token checks that reached a verdict; the error handler counts the refusals by code. */
   const verdicts = new Set(['unauthorized', 'invalid_token', 'invalid_request', 'temporarily_unavailable']);
   const app = express();
@@ -73,6 +76,15 @@ export function createApp({
     createNotesRouter({ requireToken, clock, ...(notesLimits === undefined ? {} : { limits: notesLimits }) }),
   );
   app.use(createHealthRouter({ keys, ...(revocations === undefined ? {} : { revocations }) }));
+  // RFC 9728: what this resource is (its identifier, the `aud` it accepts), who issues its
+  // tokens and which scopes it understands; every Bearer challenge points at it (§5.1).
+  app.use(
+    createProtectedResourceMetadataRouter({
+      resource: config.audience,
+      authorizationServers: [config.issuer],
+      scopesSupported: config.scopesSupported ?? notesScopes,
+    }),
+  );
   app.use(createOpenApiRouter(openApiDocument));
 
   app.use(notFound);
@@ -80,6 +92,7 @@ export function createApp({
     createErrorHandler({
       logger,
       realm: 'tessera',
+      ...(resourceMetadata === undefined ? {} : { resourceMetadata }),
       observe: (error) => {
         if (verdicts.has(error.code)) metrics.verifications.inc({ result: error.code });
       },

@@ -13,6 +13,7 @@ import {
   type VariableDoc,
 } from '@tessera/shared';
 import { z } from 'zod';
+import { notesScopes } from './routes/notes.js';
 
 const variables = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -20,7 +21,26 @@ const variables = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   ...metricsVariables(9465),
   ISSUER: httpUrl().default('http://localhost:4000'),
-  AUDIENCE: z.string().min(1).default('tessera-api'),
+  // This service's resource identifier (RFC 8707): the one `aud` it accepts, registered at the
+  // auth server with `resources create --uri`. The default is the development notes API's.
+  AUDIENCE: z.string().min(1).default('http://localhost:4001'),
+  // The scopes this resource is registered with, which its RFC 9728 metadata advertises: some of
+  // what its routes require (a read-only deployment lists notes:read alone).
+  SCOPES_SUPPORTED: z
+    .string()
+    .default(notesScopes.join(' '))
+    .transform((text, ctx) => {
+      const scopes = text.split(/\s+/).filter((scope) => scope !== '');
+      const unknown = scopes.filter((scope) => !(notesScopes as readonly string[]).includes(scope));
+      if (scopes.length === 0 || unknown.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected some of ${notesScopes.join(', ')} (space-separated)${unknown.length > 0 ? `, got ${unknown.join(' ')}` : ''}`,
+        });
+        return z.NEVER;
+      }
+      return Object.freeze([...new Set(scopes)]);
+    }),
   // The auth server's base URL on a network the operator declares internal (Keycloak's
   // "backchannel" hostname): the JWKS and the revocation feed are fetched from it, while every
   // token's `iss` must still equal ISSUER. Declaring it allows plain http:// to its origin.
@@ -50,6 +70,14 @@ export const configSchema = variables;
  */
 export const configDocs: Readonly<Record<keyof typeof variables.shape, VariableDoc>> = {
   ...commonVariableDocs,
+  AUDIENCE: {
+    description:
+      "this resource server's resource identifier (RFC 8707): the one `aud` it accepts; register it with `resources create --uri`",
+  },
+  SCOPES_SUPPORTED: {
+    description:
+      'the scopes its RFC 9728 metadata lists: those it is registered with (some of what its routes require)',
+  },
   BACKCHANNEL_URL: {
     description:
       "the auth server's base URL on a network you declare internal: keys and the revocation feed are fetched there (`http://` allowed to its origin in production), while `iss` must still equal `ISSUER`",
@@ -81,6 +109,7 @@ const schema = variables.transform((env) => ({
   metrics: { port: env.METRICS_PORT, host: env.METRICS_HOST },
   issuer: env.ISSUER,
   audience: env.AUDIENCE,
+  scopesSupported: env.SCOPES_SUPPORTED,
   // The JWKS lives at the issuer's well-known path unless told otherwise.
   jwksUri: env.JWKS_URI ?? `${env.BACKCHANNEL_URL ?? env.ISSUER}/.well-known/jwks.json`,
   /** How long past its max-age the key set is still used while the auth server cannot be reached. */

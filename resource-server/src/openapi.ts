@@ -142,6 +142,31 @@ export const openApiDocument: OpenApiDocument = {
         },
       },
     },
+    '/.well-known/oauth-protected-resource': {
+      get: {
+        operationId: 'getProtectedResourceMetadata',
+        tags: ['operations'],
+        summary: 'Protected-resource metadata (RFC 9728)',
+        description:
+          'What this service is: its resource identifier (`AUDIENCE`, the one `aud` it accepts), ' +
+          'the authorization server that issues its tokens and the scopes it understands. Served ' +
+          'at the path its identifier implies (RFC 9728 §3.1; this path for an identifier ' +
+          'without one); every Bearer challenge names it in `resource_metadata` (§5.1).',
+        security: [],
+        responses: {
+          '200': {
+            description: 'The metadata; cacheable for an hour',
+            headers: {
+              'Cache-Control': { required: true, schema: { type: 'string', const: 'public, max-age=3600' } },
+            },
+            content: jsonContent(schemaRef('ProtectedResourceMetadata')),
+          },
+          '405': errorResponse('Another method than GET or HEAD', ['method_not_allowed'], {
+            headers: { Allow: { required: true, schema: { type: 'string' } } },
+          }),
+        },
+      },
+    },
     '/openapi.json': {
       get: {
         operationId: 'getOpenApiDocument',
@@ -180,8 +205,9 @@ export const openApiDocument: OpenApiDocument = {
         scheme: 'bearer',
         bearerFormat: 'JWT',
         description:
-          'An access token from the Tessera auth server (RFC 9068: `typ: at+jwt`, RS256, `iss` and ' +
-          '`aud` as configured). Scopes listed on an operation must all be in the token’s `scope` ' +
+          'An access token from the Tessera auth server (RFC 9068: `typ: at+jwt`, RS256, `iss` as ' +
+          'configured, `aud` including this service’s resource identifier: a token requested for ' +
+          'another service is refused). Challenges carry `resource_metadata` (RFC 9728 §5.1). Scopes listed on an operation must all be in the token’s `scope` ' +
           'claim: `notes:read` to list notes, `notes:write` to add one.',
       },
     },
@@ -201,6 +227,18 @@ export const openApiDocument: OpenApiDocument = {
           scope: { type: 'string', description: 'Space-separated (RFC 6749 §3.3)' },
           sid: { type: 'string', description: 'The refresh-token family, for tokens minted from one' },
         },
+      },
+      ProtectedResourceMetadata: {
+        type: 'object',
+        description: 'RFC 9728 §2',
+        required: ['resource', 'authorization_servers', 'scopes_supported', 'bearer_methods_supported'],
+        properties: {
+          resource: { type: 'string', description: 'This service’s resource identifier (RFC 8707)' },
+          authorization_servers: { type: 'array', items: { type: 'string', format: 'uri' } },
+          scopes_supported: { type: 'array', items: { type: 'string' } },
+          bearer_methods_supported: { type: 'array', items: { type: 'string', const: 'header' } },
+        },
+        additionalProperties: false,
       },
       NewNote: {
         type: 'object',

@@ -10,7 +10,8 @@ describe('loadConfig', () => {
       host: '127.0.0.1',
       metrics: { port: 9465, host: '127.0.0.1' },
       issuer: 'http://localhost:4000',
-      audience: 'tessera-api',
+      audience: 'http://localhost:4001',
+      scopesSupported: ['notes:read', 'notes:write'],
       jwksUri: 'http://localhost:4000/.well-known/jwks.json',
       jwksStaleWindowSeconds: 3600,
       jwksMinRefreshSeconds: 30,
@@ -115,5 +116,10 @@ describe('BACKCHANNEL_URL (the auth server on a network the operator declares in
 
   it('must be an http(s) URL', () => {
     expect(() => loadConfig({ BACKCHANNEL_URL: 'auth-server:4000' })).toThrow(/^BACKCHANNEL_URL: /);
+  });
+
+  it('SCOPES_SUPPORTED: some of the scopes the routes require, nothing else', () => {
+    expect(loadConfig({ SCOPES_SUPPORTED: 'notes:read' }).scopesSupported).toEqual(['notes:read']);
+    expect(() => loadConfig({ SCOPES_SUPPORTED: 'notes:read admin' })).toThrow(/SCOPES_SUPPORTED.*admin/);
   });
 });

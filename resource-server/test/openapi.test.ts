@@ -165,6 +165,12 @@ const cases: ContractCase[] = [
     status: 401,
     send: () => request(up).post('/api/notes').send({ text: 'hello' }),
   },
+  {
+    operation: 'GET /.well-known/oauth-protected-resource',
+    behaviour: 'the metadata',
+    status: 200,
+    send: () => request(up).get('/.well-known/oauth-protected-resource'),
+  },
   { operation: 'GET /healthz', behaviour: 'alive', status: 200, send: () => request(up).get('/healthz') },
   { operation: 'GET /readyz', behaviour: 'keys loaded', status: 200, send: () => request(up).get('/readyz') },
   {

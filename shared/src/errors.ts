@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'unauthorized_client'
   | 'unsupported_grant_type'
   | 'invalid_scope'
+  | 'invalid_target'
   | 'unsupported_token_type'
   | 'invalid_token'
   | 'insufficient_scope'
@@ -34,6 +35,8 @@ const statusByCode: Readonly<Record<ErrorCode, number>> = {
   unauthorized_client: 400,
   unsupported_grant_type: 400,
   invalid_scope: 400,
+  // RFC 8707 §2: the requested resource is invalid, unknown or not allowed to the client.
+  invalid_target: 400,
   unsupported_token_type: 400,
   invalid_token: 401,
   insufficient_scope: 403,
@@ -135,12 +138,14 @@ function quote(value: string): string {
  * `insufficient_scope`, and `invalid_request` when it is about the bearer token), and a bare
  * Bearer challenge when the request carried no token at all (RFC 6750 §3.1).
  */
-export function toChallenge(error: AppError, realm: string): string | undefined {
+export function toChallenge(error: AppError, realm: string, resourceMetadata?: string): string | undefined {
+  // RFC 9728 §5.1: a protected resource points clients at its metadata in every Bearer challenge.
+  const metadata = resourceMetadata === undefined ? '' : `, resource_metadata=${quote(resourceMetadata)}`;
   switch (error.code) {
     case 'invalid_client':
       return `Basic realm=${quote(realm)}, charset="UTF-8"`;
     case 'unauthorized':
-      return `Bearer realm=${quote(realm)}`;
+      return `Bearer realm=${quote(realm)}${metadata}`;
     case 'invalid_request':
     case 'invalid_token':
     case 'insufficient_scope': {
@@ -149,7 +154,7 @@ export function toChallenge(error: AppError, realm: string): string | undefined 
       const parts = [`realm=${quote(realm)}`, `error=${quote(error.code)}`];
       parts.push(`error_description=${quote(error.message)}`);
       if (error.scope !== undefined) parts.push(`scope=${quote(error.scope)}`);
-      return `Bearer ${parts.join(', ')}`;
+      return `Bearer ${parts.join(', ')}${metadata}`;
     }
     default:
       return undefined;
@@ -159,6 +164,11 @@ export function toChallenge(error: AppError, realm: string): string | undefined 
 export interface ErrorHandlerOptions {
   logger: Logger;
   realm: string;
+  /**
+   * The URL of this protected resource's RFC 9728 metadata, added to every Bearer challenge as
+   * `resource_metadata` (RFC 9728 §5.1); resource servers set it, the auth server does not.
+   */
+  resourceMetadata?: string;
   /** Recognises a service's own failures (e.g. its database being down) before the defaults apply. */
   translate?: (error: unknown) => AppError | undefined;
   /** Sees every error answer (for metrics), after it is mapped to the wire. */
@@ -172,6 +182,7 @@ export interface ErrorHandlerOptions {
 export function createErrorHandler({
   logger,
   realm,
+  resourceMetadata,
   translate,
   observe,
 }: ErrorHandlerOptions): ErrorRequestHandler {
@@ -189,7 +200,7 @@ export function createErrorHandler({
       if (level === 'error') log.error({ err: error.cause ?? error, code: error.code }, 'request failed');
       else log.debug({ code: error.code, description: error.message }, 'request rejected');
     }
-    const challenge = toChallenge(error, realm);
+    const challenge = toChallenge(error, realm, resourceMetadata);
     if (challenge !== undefined) res.setHeader('WWW-Authenticate', challenge);
     for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
     res.setHeader('Cache-Control', 'no-store');

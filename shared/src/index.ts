@@ -6,6 +6,7 @@ export * from './http/security-headers.js';
 export * from './http/send.js';
 export * from './http/document-poller.js';
 export * from './http/openapi.js';
+export * from './http/protected-resource.js';
 export * from './cors.js';
 export * from './clock.js';
 export * from './jwks/key-provider.js';

@@ -14,10 +14,15 @@ const usage = `usage: npm run admin -- <command>
   users unlock --username U
   users revoke-consent --username U --client-id C   the next sign-in to that client asks again
   clients create --client-id C --grants authorization_code,refresh_token,client_credentials,password --scopes "a b"
-          [--public] [--json] [--auth-method client_secret|private_key_jwt --jwks-file keys.json]
+          [--public] [--json] [--resources URI[,URI...]] [--auth-method client_secret|private_key_jwt --jwks-file keys.json]
           [--redirect-uris URI,...] [--post-logout-redirect-uris URI,...] [--first-party]
+  clients set-resources --client-id C --resources URI[,URI...]   the resources it may ask tokens for ("" for none)
   clients set-keys --client-id C --jwks-file keys.json   replace a private_key_jwt client's public keys
   clients delete --client-id C
+  resources create --uri URI --scopes "a b" [--server-client C]   register a service that accepts tokens
+  resources update --uri URI [--scopes "a b"] [--server-client C|""]
+  resources list [--json]
+  resources delete --uri URI
   keys list [--json]        each key's state and when it changes next
   keys rotate [--force]     pending → active, active → retiring, a new pending key
   keys compromise <kid>     unpublish that key now; if it was signing, the pending key signs from now
@@ -35,6 +40,9 @@ const options = {
   grants: { type: 'string' },
   'auth-method': { type: 'string' },
   'jwks-file': { type: 'string' },
+  resources: { type: 'string' },
+  uri: { type: 'string' },
+  'server-client': { type: 'string' },
   public: { type: 'boolean' },
   'redirect-uris': { type: 'string' },
   'post-logout-redirect-uris': { type: 'string' },
@@ -46,7 +54,10 @@ const options = {
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
 
-function required(flags: Flags, name: 'username' | 'client-id' | 'grants' | 'jwks-file'): string {
+function required(
+  flags: Flags,
+  name: 'username' | 'client-id' | 'grants' | 'jwks-file' | 'uri' | 'scopes',
+): string {
   const value = flags[name];
   if (value === undefined || value === '') throw new UsageError(`--${name} is required`);
   return value;
@@ -164,6 +175,7 @@ async function run(
         grants: required(flags, 'grants'),
         scopes: flags.scopes ?? '',
         isPublic: flags.public === true,
+        resources: flags.resources ?? '',
         ...(jwks === undefined ? {} : { jwks }),
         redirectUris: flags['redirect-uris'] ?? '',
         postLogoutRedirectUris: flags['post-logout-redirect-uris'] ?? '',
@@ -175,6 +187,7 @@ async function run(
         auth_method: client.jwks === null ? undefined : 'private_key_jwt',
         grants: client.grants,
         scopes: client.scopes,
+        resources: client.resources,
         ...(client.redirectUris.length === 0
           ? {}
           : { redirect_uris: client.redirectUris, first_party: client.firstParty }),
@@ -196,6 +209,90 @@ async function run(
       } else if (client.jwks !== null)
         print(`(private_key_jwt: authenticates with a JWT signed by one of its keys: ${kids(client.jwks)})`);
       else print('(public client: no secret)');
+      return;
+    }
+    case 'clients set-resources': {
+      const clientId = required(flags, 'client-id');
+      if (flags.resources === undefined) throw new UsageError('--resources is required ("" for none)');
+      const resources = await services.clients.setResources(clientId, flags.resources);
+      services.audit.record('client.resources_replaced', { client_id: clientId, resources });
+      print(
+        resources.length === 0
+          ? `client ${clientId} may ask for no resource now`
+          : `client ${clientId} may ask tokens for: ${resources.join(', ')}`,
+      );
+      print(
+        `(auth-server replicas use this within ${clientCacheTtlMs / 1000}s; tokens already issued keep their aud)`,
+      );
+      return;
+    }
+    case 'resources create': {
+      const serverClient = flags['server-client'];
+      const resource = await services.resources.create({
+        uri: required(flags, 'uri'),
+        scopes: required(flags, 'scopes'),
+        ...(serverClient === undefined || serverClient === '' ? {} : { serverClientId: serverClient }),
+      });
+      services.audit.record('resource.created', {
+        resource: resource.uri,
+        scopes: resource.scopes,
+        server_client_id: resource.serverClientId,
+      });
+      print(`registered resource ${resource.uri} with scopes "${resource.scopes.join(' ')}"`);
+      print(
+        resource.serverClientId === null
+          ? '(no server client: nobody may introspect its tokens)'
+          : `(${resource.serverClientId} is its server: it alone may introspect its tokens)`,
+      );
+      return;
+    }
+    case 'resources update': {
+      const uri = required(flags, 'uri');
+      if (flags.scopes === undefined && flags['server-client'] === undefined)
+        throw new UsageError('give --scopes and/or --server-client');
+      const resource = await services.resources.update(uri, {
+        ...(flags.scopes === undefined ? {} : { scopes: flags.scopes }),
+        ...(flags['server-client'] === undefined ? {} : { serverClientId: flags['server-client'] }),
+      });
+      services.audit.record('resource.updated', {
+        resource: resource.uri,
+        scopes: resource.scopes,
+        server_client_id: resource.serverClientId,
+      });
+      print(
+        `resource ${resource.uri}: scopes "${resource.scopes.join(' ')}", server client ${resource.serverClientId ?? '(none)'}`,
+      );
+      return;
+    }
+    case 'resources list': {
+      const resources = await services.resources.list();
+      if (flags.json === true) {
+        print(
+          JSON.stringify(
+            resources.map((resource) => ({
+              resource: resource.uri,
+              scopes: resource.scopes,
+              server_client_id: resource.serverClientId,
+              created_at: iso(resource.createdAt),
+            })),
+          ),
+        );
+        return;
+      }
+      if (resources.length === 0) print('no resources registered');
+      for (const resource of resources)
+        print(
+          `${resource.uri}  scopes "${resource.scopes.join(' ')}"  server client ${resource.serverClientId ?? '-'}`,
+        );
+      return;
+    }
+    case 'resources delete': {
+      const uri = required(flags, 'uri');
+      await services.resources.delete(uri);
+      services.audit.record('resource.deleted', { resource: uri });
+      print(
+        `deleted resource ${uri}; no client may ask tokens for it now (tokens already issued expire as usual)`,
+      );
       return;
     }
     case 'clients set-keys': {
@@ -289,7 +386,12 @@ const commands = new Set([
   'users revoke-consent',
   'clients create',
   'clients set-keys',
+  'clients set-resources',
   'clients delete',
+  'resources create',
+  'resources update',
+  'resources list',
+  'resources delete',
   'keys list',
   'keys rotate',
   'keys compromise',

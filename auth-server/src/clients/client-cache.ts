@@ -66,6 +66,12 @@ export function createCachedClientStore(
       entries.delete(clientId);
       return store.setJwks(clientId, jwks);
     },
+    async setResources(clientId, resources) {
+      entries.delete(clientId);
+      const changed = await store.setResources(clientId, resources);
+      entries.delete(clientId);
+      return changed;
+    },
     async delete(clientId) {
       entries.delete(clientId);
       return store.delete(clientId);

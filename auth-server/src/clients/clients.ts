@@ -22,6 +22,8 @@ export interface ClientService {
     grants: string;
     scopes: string;
     isPublic: boolean;
+    /** The resources it may ask tokens for: identifiers of registered resources, comma-separated. */
+    resources?: string;
     /**
      * A JWK Set (parsed JSON) of public keys: the client authenticates with private_key_jwt
      * (RFC 7523 §2.2) instead of a secret.
@@ -33,6 +35,8 @@ export interface ClientService {
     /** Our own app: no consent page. */
     firstParty?: boolean;
   }): Promise<{ client: ClientRecord; secret: string | undefined }>;
+  /** Replaces the resources a client may ask tokens for (comma-separated identifiers); returns them. */
+  setResources(clientId: string, resources: string): Promise<readonly string[]>;
   /** Replaces a private_key_jwt client's keys (client-side key rotation); returns them. */
   setKeys(clientId: string, jwks: unknown): Promise<readonly ClientJwk[]>;
   /** Deletes a client; its refresh tokens go with it and its access tokens are revoked. */
@@ -55,8 +59,15 @@ export function isUnsafeInProduction(client: Pick<ClientRecord, 'isPublic' | 'gr
   return client.isPublic && client.grants.includes('password');
 }
 
+/** A comma- (or space-) separated list of resource identifiers, as the CLI takes it. */
+function splitResources(text: string): string[] {
+  return text.split(/[\s,]+/).filter((uri) => uri !== '');
+}
+
 export function createClientService(deps: {
   clients: ClientStore;
+  /** Checks that resource identifiers are registered (see ResourceService.requireRegistered). */
+  requireResources(uris: readonly string[]): Promise<string[]>;
   clock: Clock;
   /** Refuse registrations that production mode forbids. */
   production: boolean;
@@ -95,6 +106,7 @@ export function createClientService(deps: {
         (redirectUris.length > 0 || postLogoutRedirectUris.length > 0)
       )
         throw new UserInputError('redirect URIs go with the authorization_code grant');
+      const resources = await deps.requireResources(splitResources(input.resources ?? ''));
       const secret = input.isPublic || jwks !== null ? undefined : randomBytes(32).toString('base64url');
       const client: ClientRecord = {
         clientId: input.clientId,
@@ -103,6 +115,7 @@ export function createClientService(deps: {
         isPublic: input.isPublic,
         grants,
         scopes: [...scopes],
+        resources,
         createdAt: clock.now(),
         redirectUris,
         postLogoutRedirectUris,
@@ -114,6 +127,13 @@ export function createClientService(deps: {
         throw error;
       });
       return { client, secret };
+    },
+
+    async setResources(clientId, text) {
+      const resources = await deps.requireResources(splitResources(text));
+      if (!(await clients.setResources(clientId, resources)))
+        throw new UserInputError(`no client "${clientId}"`);
+      return resources;
     },
 
     async setKeys(clientId, input) {

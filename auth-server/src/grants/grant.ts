@@ -1,15 +1,23 @@
 import type { ClientRecord, GrantType } from '../storage/storage.js';
 
-/** What a grant decides: whom the token is for and with which scope. */
+/** What a grant decides: whom the token is for, for which resources and with which scope. */
 export interface GrantResult {
   sub: string;
   scope: readonly string[];
+  /** The resources the token is for: its `aud` (RFC 8707 §2). */
+  audience: readonly string[];
   /** The refresh-token family the access token belongs to, if any (its `sid` claim). */
   sid?: string;
   /** A refresh token to return with the access token. */
   refreshToken?: string;
   /** An OpenID Connect ID token to return with it. */
   idToken?: string;
+}
+
+/** What every token request may carry besides its grant's own parameters. */
+export interface TokenRequest {
+  /** The `resource` parameters (RFC 8707 §2), which may be repeated; empty if none. */
+  resources: readonly string[];
 }
 
 /**
@@ -19,5 +27,9 @@ export interface GrantResult {
 export interface Grant {
   grantType: GrantType;
   parameters: readonly string[];
-  handle(client: ClientRecord, params: ReadonlyMap<string, string>): Promise<GrantResult>;
+  handle(
+    client: ClientRecord,
+    params: ReadonlyMap<string, string>,
+    request: TokenRequest,
+  ): Promise<GrantResult>;
 }

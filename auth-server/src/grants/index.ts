@@ -1,6 +1,7 @@
 import type { AuditTrail } from '../audit.js';
 import type { ConcurrencyLimit } from '../limits/concurrency-limit.js';
 import type { LoginThrottle } from '../limits/login-throttle.js';
+import type { ResourceStore } from '../storage/storage.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import type { UserService } from '../users/users.js';
 import type { AuthorizationCodeService } from '../signin/codes.js';
@@ -11,8 +12,9 @@ import { createClientCredentialsGrant } from './client-credentials.js';
 import type { Grant } from './grant.js';
 import { createPasswordGrant } from './password.js';
 import { createRefreshTokenGrant } from './refresh-token.js';
+import { createTargetResolver } from './resource-request.js';
 
-export type { Grant, GrantResult } from './grant.js';
+export type { Grant, GrantResult, TokenRequest } from './grant.js';
 
 /** The grants this server offers, by grant_type. */
 export function createGrantRegistry(deps: {
@@ -24,12 +26,14 @@ export function createGrantRegistry(deps: {
   codes: AuthorizationCodeService;
   idTokens: IdTokenIssuer;
   storage: Pick<Storage, 'users'>;
+  resources: Pick<ResourceStore, 'find'>;
 }): ReadonlyMap<string, Grant> {
+  const targets = createTargetResolver(deps.resources);
   const grants = [
-    createPasswordGrant(deps),
-    createClientCredentialsGrant(),
-    createRefreshTokenGrant({ refreshTokens: deps.refreshTokens }),
-    createAuthorizationCodeGrant(deps),
+    createPasswordGrant({ ...deps, targets }),
+    createClientCredentialsGrant({ targets }),
+    createRefreshTokenGrant({ refreshTokens: deps.refreshTokens, targets }),
+    createAuthorizationCodeGrant({ ...deps, targets }),
   ];
   return new Map(grants.map((grant) => [grant.grantType, grant]));
 }

@@ -6,6 +6,7 @@ import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import type { UserService } from '../users/users.js';
 import { intersect } from '../tokens/scope.js';
 import type { Grant } from './grant.js';
+import type { TargetResolver } from './resource-request.js';
 import { resolveScope } from './scope-request.js';
 
 /**
@@ -22,12 +23,15 @@ export function createPasswordGrant(deps: {
   throttle: LoginThrottle;
   passwordChecks: ConcurrencyLimit;
   audit: AuditTrail;
+  targets: TargetResolver;
 }): Grant {
   const { users, refreshTokens, throttle, passwordChecks, audit } = deps;
   return {
     grantType: 'password',
     parameters: ['username', 'password'],
-    async handle(client, params) {
+    async handle(client, params, request) {
+      // Before any hashing: a request for a resource the client may not have costs nothing.
+      const targets = await deps.targets.resolve(client, request.resources);
       const username = params.get('username') ?? '';
       const password = params.get('password') ?? '';
       // The throttle runs inside the slot: a request refused for load is never counted as a failure.
@@ -44,14 +48,18 @@ export function createPasswordGrant(deps: {
         audit.record('login.succeeded', { client_id: client.clientId, user_id: found.id });
         return found;
       });
-      const scope = resolveScope(params.get('scope'), intersect(client.scopes, user.scopes));
-      if (!client.grants.includes('refresh_token')) return { sub: user.id, scope };
+      // What the client may have, the user holds and the resources understand.
+      const grantable = intersect(intersect(client.scopes, user.scopes), targets.scopes);
+      const scope = resolveScope(params.get('scope'), grantable);
+      const audience = targets.uris;
+      if (!client.grants.includes('refresh_token')) return { sub: user.id, scope, audience };
       const { token, familyId } = await refreshTokens.issue({
         clientId: client.clientId,
         userId: user.id,
         scope,
+        resources: audience,
       });
-      return { sub: user.id, scope, sid: familyId, refreshToken: token };
+      return { sub: user.id, scope, audience, sid: familyId, refreshToken: token };
     },
   };
 }

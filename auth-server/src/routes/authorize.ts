@@ -13,6 +13,7 @@ import {
   type AuthorizationRequest,
   type RedirectError,
 } from '../signin/authorization-request.js';
+import type { TargetResolver } from '../grants/resource-request.js';
 import type { AuthorizationCodeService } from '../signin/codes.js';
 import type { BrowserSessions } from '../signin/sessions.js';
 import type { BrowserSessionRecord, ClientStore, Storage, UserRecord } from '../storage/storage.js';
@@ -50,6 +51,8 @@ export function rawQuery(req: Request): string {
 export function createAuthorizeRouter(deps: {
   issuer: string;
   clients: Pick<ClientStore, 'find'>;
+  /** Resolves the `resource` parameters (RFC 8707) as the token endpoint does. */
+  targets: TargetResolver;
   storage: Pick<Storage, 'users' | 'consents'>;
   users: UserService;
   sessions: BrowserSessions;
@@ -113,6 +116,7 @@ export function createAuthorizeRouter(deps: {
       redirectUri: request.redirectUri,
       codeChallenge: request.codeChallenge,
       scope,
+      resources: request.resources,
       nonce: request.nonce,
       sessionId: session.sid,
       authTime: session.authTime,
@@ -193,7 +197,7 @@ export function createAuthorizeRouter(deps: {
       showError(res, 403, expiredForm);
       return undefined;
     }
-    const parsed = await parseAuthorizationRequest(fields.get('request') ?? '', deps.clients);
+    const parsed = await parseAuthorizationRequest(fields.get('request') ?? '', deps.clients, deps.targets);
     if (parsed.kind === 'page') showError(res, 400, parsed.message);
     else if (parsed.kind === 'redirect') redirectError(res, parsed.error);
     else return parsed.request;
@@ -203,7 +207,7 @@ export function createAuthorizeRouter(deps: {
   const router = Router();
   const perIp = limitByIp(deps.signInLimiter);
   async function authorize(req: Request, res: Response, raw: string): Promise<void> {
-    const parsed = await parseAuthorizationRequest(raw, deps.clients);
+    const parsed = await parseAuthorizationRequest(raw, deps.clients, deps.targets);
     if (parsed.kind === 'page') return showError(res, 400, parsed.message);
     if (parsed.kind === 'redirect') return redirectError(res, parsed.error);
     return proceed(req, res, parsed.request, await sessions.read(req), false);

@@ -104,9 +104,21 @@ const credentialParameters = [
   'client_assertion',
 ];
 
+/** Parameters that may be repeated (RFC 8707 §2: `resource`); read with {@link readRepeated}. */
+const repeatableParameters = new Set(['resource']);
+
+/** Every value of a repeatable parameter, empty ones dropped (RFC 6749 §3.1); [] if absent. */
+export function readRepeated(body: unknown, name: string): string[] {
+  if (!repeatableParameters.has(name)) throw new Error(`${name} is not a repeatable parameter`);
+  const value = ((body ?? {}) as Record<string, unknown>)[name];
+  const values = Array.isArray(value) ? (value as unknown[]) : [value];
+  return values.filter((item): item is string => typeof item === 'string' && item !== '');
+}
+
 /**
  * The body's parameters as single strings. RFC 6749 §3.1: a parameter sent without a
- * value is treated as omitted, and none may be repeated.
+ * value is treated as omitted, and none may be repeated (but the repeatable ones, which are
+ * left to {@link readRepeated}).
  */
 export function readParams(body: unknown, query: Record<string, unknown>): ReadonlyMap<string, string> {
   const inQuery = credentialParameters.filter((name) => name in query);
@@ -114,6 +126,7 @@ export function readParams(body: unknown, query: Record<string, unknown>): Reado
     throw new AppError('invalid_request', `${inQuery.join(', ')} must not be sent in the request URI`);
   const params = new Map<string, string>();
   for (const [name, value] of Object.entries((body ?? {}) as Record<string, unknown>)) {
+    if (repeatableParameters.has(name)) continue;
     if (Array.isArray(value)) throw new AppError('invalid_request', `parameter ${name} is repeated`);
     if (typeof value === 'string' && value !== '') params.set(name, value);
   }

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { AppError, methodNotAllowed, sendJson } from '@tessera/shared';
 import type { ClientAuthenticator } from '../clients/client-auth.js';
+import type { ResourceStore } from '../storage/storage.js';
 import { limitByIp, type EndpointRateLimits } from '../limits/request-limiter.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
@@ -9,10 +10,18 @@ import { authenticateClient, createFormParser, requireParam } from './form.js';
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
+/** The audiences of a verified token, as a list. */
+function audiencesOf(aud: unknown): string[] {
+  if (typeof aud === 'string') return [aud];
+  return Array.isArray(aud) ? aud.filter((item): item is string => typeof item === 'string') : [];
+}
+
 /**
- * POST /oauth/introspect (RFC 7662), for confidential clients. Our JWT access tokens
- * (verified, audience checked, revocations applied) and refresh tokens (only to the client
- * they were issued to); everything else is `{"active": false}` and nothing more (§2.2). Each
+ * POST /oauth/introspect (RFC 7662), for confidential clients. Our JWT access tokens (verified,
+ * revocations applied) only to the server of a resource the token is for (§4: the client
+ * registered as that resource's server, `resources create --server-client`), and refresh tokens
+ * only to the client they were issued to; everything else is `{"active": false}` and nothing
+ * more (§2.2), so a service cannot learn about tokens meant for others. Each
  * request reaches the store, so it spends the endpoint's own budgets (per IP before parsing,
  * then per client): over them it is 429 with `Retry-After`.
  */
@@ -21,6 +30,7 @@ export function createIntrospectRouter(deps: {
   accessTokens: AccessTokenIssuer;
   refreshTokens: RefreshTokenService;
   revocations: RevocationService;
+  resources: Pick<ResourceStore, 'listServedBy'>;
   rateLimits: EndpointRateLimits;
 }): Router {
   const router = Router();
@@ -34,7 +44,9 @@ export function createIntrospectRouter(deps: {
 
     const claims = await deps.accessTokens.verify(token);
     if (claims !== undefined) {
-      if (await deps.revocations.isRevoked(claims)) {
+      const served = new Set((await deps.resources.listServedBy(client.clientId)).map((r) => r.uri));
+      const forThisServer = audiencesOf(claims.aud).some((aud) => served.has(aud));
+      if (!forThisServer || (await deps.revocations.isRevoked(claims))) {
         sendJson(res, 200, { active: false });
         return;
       }

@@ -6,10 +6,11 @@ import type { Grant } from '../grants/index.js';
 import { limitByIp, type EndpointRateLimits } from '../limits/request-limiter.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import { formatScope } from '../tokens/scope.js';
-import { authenticateClient, createFormParser, requireParam } from './form.js';
+import { authenticateClient, createFormParser, readRepeated, requireParam } from './form.js';
 
 /**
- * POST /oauth/token (RFC 6749 §3.2, §5): authenticate the client, run its grant, issue a token.
+ * POST /oauth/token (RFC 6749 §3.2, §5): authenticate the client, run its grant, issue a token
+ * for the resources the request names (`resource`, RFC 8707 §2; repeatable).
  * Over budget is 429 with `Retry-After` (RFC 6585 §4; RFC 6749 §4.3.2 brute-force protection).
  */
 export function createTokenRouter(deps: {
@@ -33,19 +34,22 @@ export function createTokenRouter(deps: {
     const missing = grant.parameters.filter((name) => !params.has(name));
     if (missing.length > 0) throw new AppError('invalid_request', `missing parameter: ${missing.join(', ')}`);
 
-    const { sub, scope, sid, refreshToken, idToken } = await grant.handle(client, params);
+    const { sub, scope, audience, sid, refreshToken, idToken } = await grant.handle(client, params, {
+      resources: readRepeated(req.body, 'resource'),
+    });
     const { token, expiresIn } = await deps.accessTokens.issue({
       sub,
       clientId: client.clientId,
       scope,
-      sid,
       // An `openid` token is also for the userinfo endpoint (its own audience).
-      ...(scope.includes('openid') ? { extraAudiences: [deps.userinfoAudience] } : {}),
+      audience: scope.includes('openid') ? [...audience, deps.userinfoAudience] : audience,
+      sid,
     });
     deps.audit.record('token.issued', {
       grant_type: grant.grantType,
       client_id: client.clientId,
       sub,
+      aud: audience,
       request_id: req.id,
     });
     // RFC 6749 §5.1: token responses must not be cached.

@@ -27,8 +27,10 @@ export function createUserinfoRouter(deps: {
     if (presented.kind === 'none') throw new AppError('unauthorized', 'bearer token required');
     if (presented.kind === 'malformed')
       throw new AppError('invalid_request', presented.reason, { challenge: 'Bearer' });
-    const claims = await deps.accessTokens.verify(presented.token, { audience });
-    if (claims === undefined || (await deps.revocations.isRevoked(claims)))
+    const claims = await deps.accessTokens.verify(presented.token);
+    const aud: unknown = claims?.aud;
+    const forUs = aud === audience || (Array.isArray(aud) && aud.includes(audience));
+    if (claims === undefined || !forUs || (await deps.revocations.isRevoked(claims)))
       throw new AppError('invalid_token', 'the access token is invalid, expired or revoked');
     const scope = typeof claims.scope === 'string' ? claims.scope.split(' ') : [];
     if (!scope.includes('openid'))

@@ -40,6 +40,8 @@ export function createWellKnownRouter(deps: { issuer: string; keys: KeyManager }
     introspection_endpoint_auth_signing_alg_values_supported: assertionSigningAlgorithms,
     // Access tokens are RFC 9068 JWTs signed with RS256.
     access_token_signing_alg_values_supported: ['RS256'],
+    // RFC 8707: every grant takes `resource`; a token's `aud` is the resources it names.
+    resource_indicators_supported: true,
   });
   const metadataBody = JSON.stringify(metadata);
   // OpenID Connect Discovery 1.0 §3: the same server, plus what OpenID Connect adds.

@@ -1,3 +1,5 @@
+import { AppError } from '@tessera/shared';
+import type { TargetResolver } from '../grants/resource-request.js';
 import type { ClientRecord, ClientStore } from '../storage/storage.js';
 import { clientIdPattern } from '../clients/client-auth.js';
 import { parseScope } from '../tokens/scope.js';
@@ -11,6 +13,8 @@ export interface AuthorizationRequest {
   client: ClientRecord;
   redirectUri: string;
   scope: readonly string[];
+  /** The resources (RFC 8707) the tokens will be for. */
+  resources: readonly string[];
   state: string | undefined;
   codeChallenge: string;
   nonce: string | undefined;
@@ -46,11 +50,15 @@ const maxParameterLength = 2048;
 export async function parseAuthorizationRequest(
   raw: string,
   clients: Pick<ClientStore, 'find'>,
+  targets: TargetResolver,
 ): Promise<ParsedAuthorizationRequest> {
   const params = new URLSearchParams(raw);
   const seen = new Map<string, string>();
   const repeated = new Set<string>();
+  // RFC 8707 §2: `resource` may be repeated, one per resource.
+  const resources = params.getAll('resource').filter((value) => value !== '');
   for (const [name, value] of params) {
+    if (name === 'resource') continue;
     if (seen.has(name)) repeated.add(name);
     // RFC 6749 §3.1: a parameter sent without a value is treated as omitted.
     if (value !== '') seen.set(name, value);
@@ -96,15 +104,26 @@ export async function parseAuthorizationRequest(
   if (method !== 'S256') return fail('invalid_request', 'code_challenge_method must be S256');
   if (!challengePattern.test(codeChallenge)) return fail('invalid_request', 'malformed code_challenge');
 
+  let target: { uris: string[]; scopes: string[] } = { uris: [], scopes: [] };
+  // A client with no resource may still sign people in (OpenID Connect only).
+  if (resources.length > 0 || client.resources.length > 0) {
+    try {
+      target = await targets.resolve(client, resources);
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'invalid_target')
+        return fail('invalid_target', error.message);
+      throw error;
+    }
+  }
+  // What the client may have and its resources understand, and the OpenID Connect scopes.
+  const understood = client.scopes.filter((item) => target.scopes.includes(item));
   const requested = seen.get('scope');
   let scope: readonly string[];
-  if (requested === undefined) scope = client.scopes;
+  if (requested === undefined) scope = understood;
   else {
     const parsed = parseScope(requested);
     if (parsed === undefined) return fail('invalid_scope', 'malformed scope');
-    const outside = [...parsed].filter(
-      (item) => !client.scopes.includes(item) && !openIdScopes.includes(item),
-    );
+    const outside = [...parsed].filter((item) => !understood.includes(item) && !openIdScopes.includes(item));
     if (outside.length > 0) return fail('invalid_scope', `scope not allowed: ${outside.join(' ')}`);
     scope = [...parsed];
   }
@@ -124,6 +143,7 @@ export async function parseAuthorizationRequest(
       client,
       redirectUri,
       scope,
+      resources: target.uris,
       state,
       codeChallenge,
       nonce: seen.get('nonce'),

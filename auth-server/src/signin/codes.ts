@@ -30,6 +30,7 @@ export interface AuthorizationCodeService {
     redirectUri: string;
     codeChallenge: string;
     scope: readonly string[];
+    resources: readonly string[];
     nonce: string | undefined;
     sessionId: string;
     authTime: number;
@@ -68,6 +69,7 @@ export function createAuthorizationCodeService(deps: {
         redirectUri: input.redirectUri,
         codeChallenge: input.codeChallenge,
         scope: input.scope,
+        resources: input.resources,
         nonce: input.nonce ?? null,
         sessionId: input.sessionId,
         authTime: input.authTime,

@@ -38,6 +38,8 @@ export interface ClientRecord {
   isPublic: boolean;
   grants: readonly GrantType[];
   scopes: readonly string[];
+  /** The resources (RFC 8707 identifiers) it may ask tokens for. */
+  resources: readonly string[];
   createdAt: number;
   /** Where authorization responses may go (exact string match, RFC 9700 §4.1.3); empty for none. */
   redirectUris: readonly string[];
@@ -45,6 +47,17 @@ export interface ClientRecord {
   postLogoutRedirectUris: readonly string[];
   /** Our own app: sign-in skips the consent page. */
   firstParty: boolean;
+}
+
+/** A registered resource: a service that accepts tokens, named by its identifier (RFC 8707 §2). */
+export interface ResourceRecord {
+  /** An absolute URI without fragment; the `aud` of tokens for it. */
+  uri: string;
+  /** The scope values it understands; a token for it carries no others. */
+  scopes: readonly string[];
+  /** The client the resource server itself authenticates as (to introspect its tokens); or null. */
+  serverClientId: string | null;
+  createdAt: number;
 }
 
 export type KeyState = 'pending' | 'active' | 'retiring' | 'retired' | 'compromised';
@@ -78,6 +91,8 @@ export interface RefreshTokenRecord {
   userId: string;
   /** The scope originally granted; successors keep it (RFC 6749 §6). */
   scope: readonly string[];
+  /** The resources of the grant (RFC 8707 §2.2): a refresh may narrow to some, never add one. */
+  resources: readonly string[];
   createdAt: number;
   /** Absolute expiry, inherited by every successor in the family. */
   expiresAt: number;
@@ -122,6 +137,8 @@ export interface AuthorizationCodeRecord {
   createdAt: number;
   expiresAt: number;
   consumedAt: number | null;
+  /** The resources (RFC 8707) asked for at the authorization endpoint; the token's `aud`. */
+  resources: readonly string[];
 }
 
 /** A signed-in browser: the cookie holds a random token; only its digest (`id`) is stored. */
@@ -166,10 +183,27 @@ export interface ClientStore {
   insert(client: ClientRecord): Promise<void>;
   find(clientId: string): Promise<ClientRecord | undefined>;
   list(): Promise<ClientRecord[]>;
+  /** Replaces the resources a client may ask for; false if there is no such client. */
+  setResources(clientId: string, resources: readonly string[]): Promise<boolean>;
   /** Replaces the keys of a private_key_jwt client; false if there is no such key client. */
   setJwks(clientId: string, jwks: readonly ClientJwk[]): Promise<boolean>;
   /** Returns false if there is no such client. */
   delete(clientId: string): Promise<boolean>;
+}
+
+export interface ResourceStore {
+  insert(resource: ResourceRecord): Promise<void>;
+  find(uri: string): Promise<ResourceRecord | undefined>;
+  list(): Promise<ResourceRecord[]>;
+  /** The resources whose server is this client. */
+  listServedBy(clientId: string): Promise<ResourceRecord[]>;
+  /** Changes what is given; returns the updated record, or undefined if there is no such resource. */
+  update(
+    uri: string,
+    change: { scopes?: readonly string[]; serverClientId?: string | null },
+  ): Promise<ResourceRecord | undefined>;
+  /** Deletes the resource and takes it off every client's list; false if there is no such resource. */
+  delete(uri: string): Promise<boolean>;
 }
 
 /**
@@ -321,6 +355,7 @@ export interface LoginThrottleStore {
 export interface Storage {
   users: UserStore;
   clients: ClientStore;
+  resources: ResourceStore;
   keys: SigningKeyStore;
   refreshTokens: RefreshTokenStore;
   revocations: RevocationStore;

@@ -5,23 +5,26 @@ import type { KeyManager } from '../keys/key-manager.js';
 import { formatScope } from './scope.js';
 
 export interface AccessTokenIssuer {
-  /** `sid` ties the token to a refresh-token family, so revoking the family reaches it. */
+  /**
+   * `audience` is the resources the token is for (RFC 8707 §2; `aud` is a string when there is
+   * one). `sid` ties the token to a refresh-token family, so revoking the family reaches it.
+   */
   issue(grant: {
     sub: string;
     clientId: string;
     scope: readonly string[];
+    audience: readonly string[];
     sid?: string;
-    /** Audiences beyond AUDIENCE (the userinfo endpoint for `openid` tokens); `aud` becomes a list. */
-    extraAudiences?: readonly string[];
   }): Promise<{
     token: string;
     expiresIn: number;
   }>;
   /**
    * The claims of one of our own access tokens if it verifies now (signature by a published
-   * key, typ, iss, aud, exp); undefined for anything else, expired ones included.
+   * key, typ, iss, exp, an `aud`); undefined for anything else, expired ones included. Which
+   * audience is the caller's to check: introspection answers only a token's own resources.
    */
-  verify(token: string, options?: { audience?: string }): Promise<JWTPayload | undefined>;
+  verify(token: string): Promise<JWTPayload | undefined>;
 }
 
 /**
@@ -32,14 +35,14 @@ export function createAccessTokenIssuer(deps: {
   keys: KeyManager;
   clock: Clock;
   issuer: string;
-  audience: string;
   ttlSeconds: number;
 }): AccessTokenIssuer {
-  const { keys, clock, issuer, audience, ttlSeconds } = deps;
+  const { keys, clock, issuer, ttlSeconds } = deps;
   /** The encoded protected header of the last kid signed with (it changes only on rotation). */
   let encodedHeader = { kid: '', value: '' };
   return {
-    async issue({ sub, clientId, scope, sid, extraAudiences = [] }) {
+    async issue({ sub, clientId, scope, audience, sid }) {
+      if (audience.length === 0) throw new Error('an access token needs an audience');
       const { kid, privateKey } = keys.signingKey();
       if (encodedHeader.kid !== kid) encodedHeader = { kid, value: encodeHeader(kid) };
       const iat = Math.floor(clock.now() / 1000);
@@ -49,7 +52,7 @@ export function createAccessTokenIssuer(deps: {
         ...(sid === undefined ? {} : { sid }),
         iss: issuer,
         sub,
-        aud: extraAudiences.length === 0 ? audience : [audience, ...extraAudiences],
+        aud: audience.length === 1 ? audience[0] : [...audience],
         iat,
         exp: iat + ttlSeconds,
         jti: randomUUID(),
@@ -58,7 +61,7 @@ export function createAccessTokenIssuer(deps: {
       return { token, expiresIn: ttlSeconds };
     },
 
-    async verify(token, options) {
+    async verify(token) {
       try {
         const { payload } = await jwtVerify(
           token,
@@ -69,10 +72,9 @@ export function createAccessTokenIssuer(deps: {
           },
           {
             issuer,
-            audience: options?.audience ?? audience,
             algorithms: ['RS256'],
             typ: 'at+jwt',
-            requiredClaims: ['exp', 'iat', 'jti', 'sub', 'client_id'],
+            requiredClaims: ['exp', 'iat', 'jti', 'sub', 'client_id', 'aud'],
             currentDate: new Date(clock.now()),
           },
         );

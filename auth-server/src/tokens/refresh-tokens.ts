@@ -25,16 +25,27 @@ export interface RotatedRefreshToken {
 
 export interface RefreshTokenService {
   /** Starts a new family (for a password grant or an authorization code, whose grant id it may take). */
-  issue(input: { clientId: string; userId: string; scope: readonly string[]; familyId?: string }): Promise<{
+  issue(input: {
+    clientId: string;
+    userId: string;
+    scope: readonly string[];
+    resources: readonly string[];
+    familyId?: string;
+  }): Promise<{
     token: string;
     familyId: string;
   }>;
   /**
    * Consumes a refresh token and returns its successor (RFC 9700 §4.14.2 rotation). A repeat
    * within the grace window returns the same successor; any other reuse revokes the family.
-   * Throws `invalid_grant` for anything that is not a live token of this client.
+   * Throws `invalid_grant` for anything that is not a live token of this client. `check` sees
+   * the live record before anything changes; what it throws is the answer, the token unspent.
    */
-  rotate(token: string, client: ClientRecord): Promise<RotatedRefreshToken>;
+  rotate(
+    token: string,
+    client: ClientRecord,
+    check?: (record: RefreshTokenRecord) => Promise<void>,
+  ): Promise<RotatedRefreshToken>;
   /** The live record for a token, or undefined (unknown, consumed, revoked or expired). */
   findLive(token: string): Promise<RefreshTokenRecord | undefined>;
   /** The family of a token issued to this client, in whatever state; undefined otherwise. */
@@ -87,7 +98,7 @@ export function createRefreshTokenService(deps: {
   }
 
   return {
-    async issue({ clientId, userId, scope, familyId = randomUUID() }) {
+    async issue({ clientId, userId, scope, resources, familyId = randomUUID() }) {
       const token = randomBytes(32).toString('base64url');
       const now = clock.now();
       await storage.refreshTokens.insert({
@@ -96,6 +107,7 @@ export function createRefreshTokenService(deps: {
         clientId,
         userId,
         scope,
+        resources,
         createdAt: now,
         expiresAt: now + policy.ttlSeconds * 1000,
         idleExpiresAt: now + policy.idleTtlSeconds * 1000,
@@ -106,7 +118,7 @@ export function createRefreshTokenService(deps: {
       return { token, familyId };
     },
 
-    async rotate(token, client) {
+    async rotate(token, client, check) {
       if (!tokenPattern.test(token)) throw invalid();
       const id = digestRefreshToken(token);
       const record = await storage.refreshTokens.find(id);
@@ -121,6 +133,7 @@ export function createRefreshTokenService(deps: {
         await revocations.revokeFamily(record.familyId, record.clientId);
         throw invalid();
       }
+      await check?.(record);
 
       const successor = successorOf(token);
       const successorId = digestRefreshToken(successor);

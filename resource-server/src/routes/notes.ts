@@ -29,6 +29,9 @@ export interface NotesRouterOptions {
   limits?: NotesLimits;
 }
 
+/** The scope values these routes require: what this service understands (RFC 9728 `scopes_supported`). */
+export const notesScopes = ['notes:read', 'notes:write'] as const;
+
 const newNote = z.object({ text: z.string().min(1).max(1000) });
 
 /** Only `application/json` bodies (any charset parameter; body-parser rejects non-UTF charsets). */

@@ -48,7 +48,10 @@ export interface JwtStrategyOptions {
   keys: JwksKeyProvider;
   /** The exact `iss` to require (the auth server's issuer identifier, RFC 8414 §2). */
   issuer: string;
-  /** The `aud` value this service answers to (RFC 9068 §4: the resource server must validate it). */
+  /**
+   * This service's own resource identifier (RFC 8707), the one `aud` value it answers to (RFC 9068
+   * §4, RFC 8725 §3.9); a token for another service is refused. Required: no "any audience".
+   */
   audience: string;
   /** Time source for `exp`/`nbf`/`iat` checks; defaults to the system clock. */
   clock?: Clock;
@@ -241,8 +244,12 @@ export function createAccessTokenVerifier(options: JwtStrategyOptions): AccessTo
       `createJwtStrategy: clockToleranceSeconds must be between 0 and ${maxClockToleranceSeconds}`,
     );
   }
-  if (issuer === '' || audience === '')
-    throw new TypeError('createJwtStrategy: issuer and audience are required');
+  // One audience, always: there is deliberately no way to accept any audience (RFC 8725 §3.9),
+  // so a token meant for another service can never pass here.
+  if (typeof issuer !== 'string' || issuer === '' || typeof audience !== 'string' || audience === '')
+    throw new TypeError(
+      "createJwtStrategy: issuer and audience (this service's resource identifier) are required",
+    );
   /** Keys checked once for their size, so the check costs nothing per request. */
   const strongKeys = new WeakSet<KeyObject>();
   const acceptedHeaders = new Map<string, string>();

@@ -1,10 +1,29 @@
 import { Migrator, sql, type Kysely, type Migration } from 'kysely';
 
+/** What the migrations need to know about the deployment they upgrade. */
+export interface MigrationOptions {
+  /**
+   * The one audience every token carried before resources were registered (the auth server's
+   * `AUDIENCE`): `0009_resources` registers it as a resource that every existing client may ask for.
+   */
+  legacyAudience?: string;
+}
+
+/** The rows `0009_resources` reads and writes, as they are at that point of the history. */
+interface ResourceMigrationTables {
+  clients: { client_id: string; scopes: string };
+  resources: { uri: string; scopes: string; server_client_id: string | null; created_at: number };
+  client_resources: { client_id: string; resource_uri: string };
+  refresh_tokens: { resources: string };
+}
+
 /**
  * Schema migrations, in order. Portable DDL only (text ids, bigint epoch-ms, integer
  * booleans) so SQLite and PostgreSQL run the same statements.
  */
-const migrations: Record<string, Migration> = {
+const createMigrations = ({
+  legacyAudience = 'tessera-api',
+}: MigrationOptions): Record<string, Migration> => ({
   '0001_initial': {
     async up(db: Kysely<unknown>) {
       await db.schema
@@ -141,6 +160,57 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // One audience per service (RFC 8707): registered resources with the scopes they understand
+  // and the client that serves each one, which resources each client may ask for, and the
+  // resources of each refresh-token grant. An existing deployment keeps working: its one
+  // audience becomes a resource understanding every scope a client held, allowed to every
+  // existing client, and the grants of live refresh tokens are for it.
+  '0009_resources': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('resources')
+        .addColumn('uri', 'text', (c) => c.primaryKey())
+        .addColumn('scopes', 'text', (c) => c.notNull())
+        .addColumn('server_client_id', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('resources_server').on('resources').column('server_client_id').execute();
+      await db.schema
+        .createTable('client_resources')
+        .addColumn('client_id', 'text', (c) => c.notNull())
+        .addColumn('resource_uri', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('client_resources_pk', ['client_id', 'resource_uri'])
+        .execute();
+      await db.schema
+        .createIndex('client_resources_resource')
+        .on('client_resources')
+        .column('resource_uri')
+        .execute();
+      await db.schema
+        .alterTable('refresh_tokens')
+        .addColumn('resources', 'text', (c) => c.notNull().defaultTo(''))
+        .execute();
+
+      const tables = db as unknown as Kysely<ResourceMigrationTables>;
+      const clients = await tables.selectFrom('clients').select(['client_id', 'scopes']).execute();
+      if (clients.length === 0) return;
+      const scopes = new Set(clients.flatMap((client) => client.scopes.split(' ').filter((s) => s !== '')));
+      await tables
+        .insertInto('resources')
+        .values({
+          uri: legacyAudience,
+          scopes: [...scopes].sort().join(' '),
+          server_client_id: null,
+          created_at: Date.now(),
+        })
+        .execute();
+      await tables
+        .insertInto('client_resources')
+        .values(clients.map((client) => ({ client_id: client.client_id, resource_uri: legacyAudience })))
+        .execute();
+      await tables.updateTable('refresh_tokens').set({ resources: legacyAudience }).execute();
+    },
+  },
   // Browser sign-in (authorization code flow, OpenID Connect): each client's redirect URIs and
   // whether it is first-party; codes (by digest, single use), browser sessions (by cookie digest)
   // and remembered consents.
@@ -173,6 +243,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .addColumn('expires_at', 'bigint', (c) => c.notNull())
         .addColumn('consumed_at', 'bigint')
+        .addColumn('resources', 'text', (c) => c.notNull().defaultTo(''))
         .execute();
       await db.schema
         .createIndex('authorization_codes_expiry')
@@ -201,14 +272,31 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
-};
+});
 
 /** Brings the schema up to date. Kysely's migrator holds a lock, so replicas starting together do not race. */
-export async function migrateToLatest<DB>(db: Kysely<DB>): Promise<void> {
+export async function migrateToLatest<DB>(db: Kysely<DB>, options: MigrationOptions = {}): Promise<void> {
   const migrator = new Migrator({
     db: db as Kysely<unknown>,
-    provider: { getMigrations: () => Promise.resolve(migrations) },
+    provider: { getMigrations: () => Promise.resolve(createMigrations(options)) },
   });
   const { error } = await migrator.migrateToLatest();
+  if (error !== undefined) throw new Error('database migration failed', { cause: error });
+}
+
+/**
+ * Brings the schema up to `name` and no further: how an upgrade test builds a database as an
+ * earlier release left it.
+ */
+export async function migrateTo<DB>(
+  db: Kysely<DB>,
+  name: string,
+  options: MigrationOptions = {},
+): Promise<void> {
+  const migrator = new Migrator({
+    db: db as Kysely<unknown>,
+    provider: { getMigrations: () => Promise.resolve(createMigrations(options)) },
+  });
+  const { error } = await migrator.migrateTo(name);
   if (error !== undefined) throw new Error('database migration failed', { cause: error });
 }

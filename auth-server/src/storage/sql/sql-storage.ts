@@ -8,6 +8,7 @@ import {
   type GrantType,
   type KeyState,
   type RefreshTokenRecord,
+  type ResourceRecord,
   type RevocationKind,
   type RevocationRecord,
   type SigningKeyRecord,
@@ -38,18 +39,28 @@ function toUser(row: Tables['users']): UserRecord {
   };
 }
 
-function toClient(row: Tables['clients']): ClientRecord {
+function toClient(row: Tables['clients'], resources: readonly string[]): ClientRecord {
   return {
     clientId: row.client_id,
     secretDigest: row.secret_digest,
     isPublic: row.is_public === 1,
     grants: splitList(row.grants) as GrantType[],
     scopes: splitList(row.scopes),
+    resources,
     createdAt: row.created_at,
     jwks: row.jwks === null ? null : (JSON.parse(row.jwks) as ClientJwk[]),
     redirectUris: splitList(row.redirect_uris),
     postLogoutRedirectUris: splitList(row.post_logout_redirect_uris),
     firstParty: row.first_party === 1,
+  };
+}
+
+function toResource(row: Tables['resources']): ResourceRecord {
+  return {
+    uri: row.uri,
+    scopes: splitList(row.scopes),
+    serverClientId: row.server_client_id,
+    createdAt: row.created_at,
   };
 }
 
@@ -75,6 +86,7 @@ function toRefreshToken(row: Tables['refresh_tokens']): RefreshTokenRecord {
     clientId: row.client_id,
     userId: row.user_id,
     scope: splitList(row.scope),
+    resources: splitList(row.resources),
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     idleExpiresAt: row.idle_expires_at,
@@ -99,6 +111,7 @@ function toAuthorizationCode(row: Tables['authorization_codes']): AuthorizationC
     createdAt: Number(row.created_at),
     expiresAt: Number(row.expires_at),
     consumedAt: row.consumed_at === null ? null : Number(row.consumed_at),
+    resources: splitList(row.resources),
   };
 }
 
@@ -138,6 +151,36 @@ class LostRace extends Error {}
  * transaction, every method runs inside it.
  */
 export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Storage {
+  /** Each client's resources, in one query for any number of clients. */
+  async function resourcesOf(clientIds: readonly string[]): Promise<Map<string, string[]>> {
+    const byClient = new Map<string, string[]>(clientIds.map((id) => [id, []]));
+    if (clientIds.length === 0) return byClient;
+    const rows = await db
+      .selectFrom('client_resources')
+      .select(['client_id', 'resource_uri'])
+      .where('client_id', 'in', clientIds)
+      .orderBy('resource_uri')
+      .execute();
+    for (const row of rows) byClient.get(row.client_id)?.push(row.resource_uri);
+    return byClient;
+  }
+  /** Replaces a client's resource list (inside the caller's transaction when there is one). */
+  async function writeResources(
+    tx: Kysely<Tables> | Transaction<Tables>,
+    clientId: string,
+    resources: readonly string[],
+  ): Promise<void> {
+    await tx.deleteFrom('client_resources').where('client_id', '=', clientId).execute();
+    if (resources.length > 0)
+      await tx
+        .insertInto('client_resources')
+        .values([...new Set(resources)].map((uri) => ({ client_id: clientId, resource_uri: uri })))
+        .execute();
+  }
+  /** Runs `work` in a transaction, or in the one `db` already is. */
+  const inTransaction = <T>(work: (tx: Kysely<Tables> | Transaction<Tables>) => Promise<T>): Promise<T> =>
+    db.isTransaction ? work(db) : db.transaction().execute(work);
+
   return {
     users: {
       async insert(user) {
@@ -178,22 +221,25 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
     },
     clients: {
       async insert(client) {
-        await db
-          .insertInto('clients')
-          .values({
-            client_id: client.clientId,
-            secret_digest: client.secretDigest,
-            is_public: client.isPublic ? 1 : 0,
-            grants: client.grants.join(' '),
-            scopes: client.scopes.join(' '),
-            created_at: client.createdAt,
-            jwks: client.jwks === null ? null : JSON.stringify(client.jwks),
-            redirect_uris: client.redirectUris.join(' '),
-            post_logout_redirect_uris: client.postLogoutRedirectUris.join(' '),
-            first_party: client.firstParty ? 1 : 0,
-          })
-          .execute()
-          .catch(translate);
+        await inTransaction(async (tx) => {
+          await tx
+            .insertInto('clients')
+            .values({
+              client_id: client.clientId,
+              secret_digest: client.secretDigest,
+              is_public: client.isPublic ? 1 : 0,
+              grants: client.grants.join(' '),
+              scopes: client.scopes.join(' '),
+              created_at: client.createdAt,
+              jwks: client.jwks === null ? null : JSON.stringify(client.jwks),
+              redirect_uris: client.redirectUris.join(' '),
+              post_logout_redirect_uris: client.postLogoutRedirectUris.join(' '),
+              first_party: client.firstParty ? 1 : 0,
+            })
+            .execute()
+            .catch(translate);
+          await writeResources(tx, client.clientId, client.resources);
+        });
       },
       async find(clientId) {
         const row = await db
@@ -201,11 +247,25 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
           .selectAll()
           .where('client_id', '=', clientId)
           .executeTakeFirst();
-        return row === undefined ? undefined : toClient(row);
+        if (row === undefined) return undefined;
+        return toClient(row, (await resourcesOf([clientId])).get(clientId) ?? []);
       },
       async list() {
         const rows = await db.selectFrom('clients').selectAll().orderBy('client_id').execute();
-        return rows.map(toClient);
+        const resources = await resourcesOf(rows.map((row) => row.client_id));
+        return rows.map((row) => toClient(row, resources.get(row.client_id) ?? []));
+      },
+      async setResources(clientId, resources) {
+        return inTransaction(async (tx) => {
+          const found = await tx
+            .selectFrom('clients')
+            .select('client_id')
+            .where('client_id', '=', clientId)
+            .executeTakeFirst();
+          if (found === undefined) return false;
+          await writeResources(tx, clientId, resources);
+          return true;
+        });
       },
       async setJwks(clientId, jwks) {
         const result = await db
@@ -217,8 +277,70 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
         return result.numUpdatedRows > 0n;
       },
       async delete(clientId) {
-        const result = await db.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
-        return result.numDeletedRows > 0n;
+        return inTransaction(async (tx) => {
+          await tx.deleteFrom('client_resources').where('client_id', '=', clientId).execute();
+          // A resource's server is gone with it: nobody introspects for that resource any more.
+          await tx
+            .updateTable('resources')
+            .set({ server_client_id: null })
+            .where('server_client_id', '=', clientId)
+            .execute();
+          const result = await tx.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
+          return result.numDeletedRows > 0n;
+        });
+      },
+    },
+    resources: {
+      async insert(resource) {
+        await db
+          .insertInto('resources')
+          .values({
+            uri: resource.uri,
+            scopes: resource.scopes.join(' '),
+            server_client_id: resource.serverClientId,
+            created_at: resource.createdAt,
+          })
+          .execute()
+          .catch(translate);
+      },
+      async find(uri) {
+        const row = await db.selectFrom('resources').selectAll().where('uri', '=', uri).executeTakeFirst();
+        return row === undefined ? undefined : toResource(row);
+      },
+      async list() {
+        const rows = await db.selectFrom('resources').selectAll().orderBy('uri').execute();
+        return rows.map(toResource);
+      },
+      async listServedBy(clientId) {
+        const rows = await db
+          .selectFrom('resources')
+          .selectAll()
+          .where('server_client_id', '=', clientId)
+          .orderBy('uri')
+          .execute();
+        return rows.map(toResource);
+      },
+      async update(uri, change) {
+        const set: Partial<Tables['resources']> = {};
+        if (change.scopes !== undefined) set.scopes = change.scopes.join(' ');
+        if (change.serverClientId !== undefined) set.server_client_id = change.serverClientId;
+        const row =
+          Object.keys(set).length === 0
+            ? await db.selectFrom('resources').selectAll().where('uri', '=', uri).executeTakeFirst()
+            : await db
+                .updateTable('resources')
+                .set(set)
+                .where('uri', '=', uri)
+                .returningAll()
+                .executeTakeFirst();
+        return row === undefined ? undefined : toResource(row);
+      },
+      async delete(uri) {
+        return inTransaction(async (tx) => {
+          await tx.deleteFrom('client_resources').where('resource_uri', '=', uri).execute();
+          const result = await tx.deleteFrom('resources').where('uri', '=', uri).executeTakeFirst();
+          return result.numDeletedRows > 0n;
+        });
       },
     },
     keys: {
@@ -348,6 +470,7 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
             client_id: token.clientId,
             user_id: token.userId,
             scope: token.scope.join(' '),
+            resources: token.resources.join(' '),
             created_at: token.createdAt,
             expires_at: token.expiresAt,
             idle_expires_at: token.idleExpiresAt,
@@ -548,6 +671,7 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
             created_at: code.createdAt,
             expires_at: code.expiresAt,
             consumed_at: code.consumedAt,
+            resources: code.resources.join(' '),
           })
           .execute()
           .catch(translate);

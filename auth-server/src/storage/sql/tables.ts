@@ -22,6 +22,17 @@ export interface Tables {
     post_logout_redirect_uris: string;
     first_party: number;
   };
+  resources: {
+    uri: string;
+    scopes: string;
+    server_client_id: string | null;
+    created_at: number;
+  };
+  /** Which resources each client may ask tokens for. */
+  client_resources: {
+    client_id: string;
+    resource_uri: string;
+  };
   signing_keys: {
     kid: string;
     state: string;
@@ -40,6 +51,8 @@ export interface Tables {
     client_id: string;
     user_id: string;
     scope: string;
+    /** Space-separated resource identifiers of the grant. */
+    resources: string;
     created_at: number;
     expires_at: number;
     idle_expires_at: number;
@@ -77,6 +90,8 @@ export interface Tables {
     created_at: number;
     expires_at: number;
     consumed_at: number | null;
+    /** Space-separated resource identifiers (RFC 8707) the code is for. */
+    resources: string;
   };
   browser_sessions: {
     id: string;
