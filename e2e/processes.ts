@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -234,4 +235,28 @@ export function postForm(
     },
     body: new URLSearchParams(form),
   });
+}
+
+/** A TCP port free on 127.0.0.1 right now (for a service whose issuer URL must name its port). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts the auth server on a fixed free port with ISSUER = its own http://127.0.0.1 URL, as
+ * browsers and OpenID Connect clients must see it (discovery checks that the issuer matches).
+ */
+export async function startAuthServerAtItsIssuer(
+  authEnv: Record<string, string>,
+): Promise<{ auth: RunningService; env: Record<string, string> }> {
+  const port = await freePort();
+  const env = { ...authEnv, PORT: String(port), ISSUER: `http://127.0.0.1:${port}` };
+  return { auth: await startService('auth-server', env), env };
 }

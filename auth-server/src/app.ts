@@ -10,6 +10,7 @@ import {
   type Clock,
   type Logger,
   type ServiceMetrics,
+  systemClock,
 } from '@tessera/shared';
 import type { AuditTrail } from './audit.js';
 import type { ClientAuthenticator } from './clients/client-auth.js';
@@ -23,7 +24,17 @@ import { createRevocationFeedRouter } from './routes/revocation-feed.js';
 import { createRevokeRouter } from './routes/revoke.js';
 import { createTokenRouter } from './routes/token.js';
 import { createWellKnownRouter } from './routes/well-known.js';
-import type { Storage } from './storage/storage.js';
+import { createAuthorizeRouter } from './routes/authorize.js';
+import { createEndSessionRouter } from './routes/end-session.js';
+import { createUserinfoRouter, userinfoPath } from './routes/userinfo.js';
+import type { AuthorizationCodeService } from './signin/codes.js';
+import type { IdTokenIssuer } from './signin/id-token.js';
+import type { BrowserSessions } from './signin/sessions.js';
+import type { ConcurrencyLimit } from './limits/concurrency-limit.js';
+import type { LoginThrottle } from './limits/login-throttle.js';
+import type { UserService } from './users/users.js';
+import { createTargetResolver } from './grants/resource-request.js';
+import type { ClientStore, ResourceStore, Storage } from './storage/storage.js';
 import type { AccessTokenIssuer } from './tokens/access-token.js';
 import type { RefreshTokenService } from './tokens/refresh-tokens.js';
 import type { RevocationService } from './tokens/revocations.js';
@@ -48,7 +59,18 @@ export interface AuthAppDeps {
   /** Sees every error answer (token-endpoint error counts). */
   observeError?: (error: AppError, req: Request) => void;
   /** Each store-reaching OAuth endpoint's own budgets (per IP, per client). */
-  rateLimits: Readonly<Record<'token' | 'revoke' | 'introspect', EndpointRateLimits>>;
+  rateLimits: Readonly<Record<'token' | 'revoke' | 'introspect' | 'signIn' | 'userinfo', EndpointRateLimits>>;
+  /** Browser sign-in: the authorization endpoint and its pages, userinfo, logout. */
+  signIn: {
+    clientStore: ClientStore;
+    resourceStore: Pick<ResourceStore, 'find'>;
+    users: UserService;
+    sessions: BrowserSessions;
+    codes: AuthorizationCodeService;
+    idTokens: IdTokenIssuer;
+    throttle: LoginThrottle;
+    passwordChecks: ConcurrencyLimit;
+  };
   /** Origins allowed cross-origin; empty: CORS off. */
   corsOrigins: readonly string[];
   /**
@@ -70,7 +92,13 @@ export function createApp(deps: AuthAppDeps): Express {
   app.use(createHttpLogger(deps.logger, { observe: deps.metrics.observeRequest }));
   app.use(createCors(deps.corsOrigins, ['GET', 'POST']));
   // The busiest routes first: every router a request passes costs it the route matching.
-  app.use(createTokenRouter({ ...deps, rateLimits: deps.rateLimits.token }));
+  app.use(
+    createTokenRouter({
+      ...deps,
+      rateLimits: deps.rateLimits.token,
+      userinfoAudience: `${deps.issuer}${userinfoPath}`,
+    }),
+  );
   app.use(createWellKnownRouter(deps));
   app.use(createRevocationFeedRouter(deps));
   app.use(createRevokeRouter({ ...deps, rateLimits: deps.rateLimits.revoke }));
@@ -79,6 +107,29 @@ export function createApp(deps: AuthAppDeps): Express {
       ...deps,
       resources: deps.storage.resources,
       rateLimits: deps.rateLimits.introspect,
+    }),
+  );
+  app.use(
+    createAuthorizeRouter({
+      ...deps.signIn,
+      issuer: deps.issuer,
+      clients: deps.signIn.clientStore,
+      targets: createTargetResolver(deps.signIn.resourceStore),
+      storage: deps.storage,
+      signInLimiter: deps.rateLimits.signIn.perIp,
+      audit: deps.audit,
+      clock: deps.clock ?? systemClock,
+      logger: deps.logger,
+      translateError: deps.translateError,
+    }),
+  );
+  app.use(createUserinfoRouter({ ...deps, limiter: deps.rateLimits.userinfo.perIp }));
+  app.use(
+    createEndSessionRouter({
+      ...deps.signIn,
+      ...deps,
+      clients: deps.signIn.clientStore,
+      limiter: deps.rateLimits.signIn.perIp,
     }),
   );
   app.use(createHealthRouter(deps));

@@ -29,7 +29,14 @@ export type AuditEvent =
   | 'resource.updated'
   | 'resource.deleted'
   | 'client.assertion_replayed'
-  | 'client.deleted';
+  | 'client.deleted'
+  | 'authorization_code.issued'
+  | 'authorization_code.replayed'
+  | 'signin.csrf_refused'
+  | 'session.ended'
+  | 'consent.granted'
+  | 'consent.denied'
+  | 'consent.revoked';
 
 /**
  * The audit trail: one structured pino line per security-relevant event (its own `event` field;

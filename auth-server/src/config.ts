@@ -157,6 +157,8 @@ const schema = z.object({
   LOGIN_FAILURE_WINDOW: duration('1h'),
   PASSWORD_HASH_CONCURRENCY: integer(defaultHashConcurrency, 1, 64),
   PASSWORD_HASH_QUEUE: integer(32, 0, 10000),
+  SESSION_IDLE_TTL: duration('30m', 60),
+  SESSION_TTL: duration('12h', 60),
 });
 
 /**
@@ -258,6 +260,10 @@ export const configDocs: Readonly<Record<keyof typeof schema.shape, VariableDoc>
     default: 'CPUs − 1, between 1 and 4',
   },
   PASSWORD_HASH_QUEUE: { description: 'password checks waiting; beyond both, `503` with `Retry-After: 1`' },
+  SESSION_IDLE_TTL: { description: 'a browser sign-in session unused this long ends' },
+  SESSION_TTL: {
+    description: 'a browser sign-in session ends this long after the password was typed, used or not',
+  },
 };
 
 /** When to lock a username that keeps failing, and for how long (see limits/login-throttle.ts). */
@@ -310,6 +316,8 @@ export interface AuthConfig {
   loginLock: LoginLockPolicy;
   /** Argon2 hashes running at once, and waiting; beyond both a request is refused with 503. */
   passwordHashing: { concurrency: number; queue: number };
+  /** Browser sign-in sessions: unused this long, or this old, they end. */
+  session: { idleTtlSeconds: number; ttlSeconds: number };
 }
 
 /**
@@ -402,5 +410,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
       windowSeconds: raw.LOGIN_FAILURE_WINDOW,
     },
     passwordHashing: { concurrency: raw.PASSWORD_HASH_CONCURRENCY, queue: raw.PASSWORD_HASH_QUEUE },
+    session: {
+      idleTtlSeconds: Math.min(raw.SESSION_IDLE_TTL, raw.SESSION_TTL),
+      ttlSeconds: raw.SESSION_TTL,
+    },
   });
 }

@@ -55,6 +55,8 @@ async function main(): Promise<void> {
       services.storage.refreshTokens.prune(now),
       services.storage.revocations.prune(Math.floor(now / 1000)),
       services.storage.assertionJtis.prune(now),
+      services.storage.authorizationCodes.prune(now),
+      services.storage.browserSessions.prune(now),
     ]).catch((error: unknown) => logger.warn({ err: error }, 'pruning expired records failed'));
   }, pruneIntervalMs);
   prune.unref();

@@ -11,6 +11,7 @@ import {
   type OpenApiDocument,
   type OpenApiMediaType,
   type OpenApiParameter,
+  type OpenApiResponse,
   type OpenApiSecurityRequirement,
 } from '@tessera/shared';
 
@@ -87,6 +88,90 @@ const formEndpointResponses = {
   '503': responseRef('TemporarilyUnavailable'),
 };
 
+/** A server-rendered page (sign-in, consent, error, signed out): no script, no framing. */
+const pageResponse = (description: string): OpenApiResponse => ({
+  description,
+  headers: {
+    'Content-Security-Policy': {
+      required: true,
+      description:
+        "No script; styles by nonce; `frame-ancestors 'none'`; form posts only here and to the client",
+      schema: { type: 'string' },
+    },
+    'Cache-Control': { required: true, schema: { type: 'string', const: 'no-store' } },
+  },
+  content: { 'text/html': { schema: { type: 'string' } } },
+});
+/** A 303 to the client's registered redirect URI (or post-logout URI). */
+const redirectResponse = (description: string): OpenApiResponse => ({
+  description,
+  headers: { Location: { required: true, schema: { type: 'string', format: 'uri' } } },
+});
+const authorizationRequestParameters: OpenApiParameter[] = [
+  ['response_type', 'Must be `code`', true],
+  ['client_id', 'A client registered for the authorization_code grant', true],
+  ['redirect_uri', 'Exactly one of the client’s registered redirect URIs (string comparison)', true],
+  ['scope', 'Space-separated; `openid` (and `profile`) for OpenID Connect', false],
+  ['resource', 'RFC 8707, repeatable: the resources the tokens are for (bound to the code)', false],
+  ['state', 'Returned unchanged', false],
+  ['code_challenge', 'PKCE (RFC 7636): BASE64URL(SHA256(code_verifier)), required of every client', true],
+  ['code_challenge_method', 'Must be `S256` (`plain` is refused)', true],
+  ['nonce', 'OpenID Connect: copied into the ID token', false],
+  ['prompt', '`none`, `login`, `consent` (OpenID Connect Core §3.1.2.1)', false],
+  ['max_age', 'Seconds since sign-in after which the password is asked again', false],
+].map(([name, description, required]) => ({
+  name: name as string,
+  in: 'query' as const,
+  description: description as string,
+  required: required as boolean,
+  schema: { type: 'string' },
+}));
+const signInFormFields: Record<string, JsonSchema> = {
+  csrf_token: { type: 'string', description: 'From the page: the form is refused (403) without it' },
+  request: { type: 'string', description: 'The authorization request, as the page carries it' },
+};
+const endSessionParameters: Record<string, JsonSchema> = {
+  id_token_hint: { type: 'string', description: 'An ID token we issued (expired is fine)' },
+  client_id: { type: 'string' },
+  post_logout_redirect_uri: {
+    type: 'string',
+    description: 'Exactly one of the client’s registered post-logout redirect URIs',
+  },
+  state: { type: 'string', description: 'Returned unchanged to post_logout_redirect_uri' },
+};
+const userinfoOperation = (operationId: string) => ({
+  operationId,
+  tags: ['openid'],
+  summary: 'The signed-in user’s claims (OpenID Connect Core §5.3)',
+  description:
+    'Bearer access token with scope `openid` (in the Authorization header only); its audience ' +
+    'includes this endpoint. `preferred_username` comes with scope `profile`.',
+  security: [{ bearer: [] }],
+  responses: {
+    '200': {
+      description: 'The claims',
+      headers: { 'Cache-Control': { required: true, ...noStore } },
+      content: jsonContent(schemaRef('UserInfo')),
+    },
+    '400': errorResponse('A malformed Authorization header', ['invalid_request']),
+    '401': errorResponse('No token, or an invalid, expired or revoked one (RFC 6750 §3.1)', [
+      'unauthorized',
+      'invalid_token',
+    ]),
+    '403': errorResponse('The token lacks the openid scope', ['insufficient_scope']),
+    '405': responseRef('MethodNotAllowed'),
+    '429': responseRef('TooManyRequests'),
+    '503': responseRef('TemporarilyUnavailable'),
+  },
+});
+const endSessionResponses = {
+  '200': pageResponse('The signed-out page, or a page asking to confirm signing out'),
+  '303': redirectResponse('Signed out; back to the registered post_logout_redirect_uri with `state`'),
+  '400': pageResponse('An invalid id_token_hint or an unregistered post_logout_redirect_uri: an error page'),
+  '405': responseRef('MethodNotAllowed'),
+  '429': responseRef('TooManyRequests'),
+};
+
 /** Client authentication on the form endpoints: Basic header, or nothing in the headers (body). */
 const clientSecurity: OpenApiSecurityRequirement[] = [{ clientSecretBasic: [] }, {}];
 
@@ -110,6 +195,8 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'oauth', description: 'Tokens: issue, revoke, introspect' },
     { name: 'discovery', description: 'Public documents clients and resource servers fetch' },
     { name: 'operations', description: 'Probes for orchestrators' },
+    { name: 'sign-in', description: 'Browser sign-in: the authorization endpoint and its pages' },
+    { name: 'openid', description: 'OpenID Connect: userinfo and logout' },
   ],
   paths: {
     '/oauth/token': {
@@ -142,6 +229,149 @@ export const openApiDocument: OpenApiDocument = {
           ...formEndpointResponses,
           '429': responseRef('TooManyRequests'),
         },
+      },
+    },
+    '/oauth/authorize': {
+      get: {
+        operationId: 'authorize',
+        tags: ['sign-in'],
+        summary: 'Authorization endpoint (RFC 6749 §4.1.1, RFC 7636, OpenID Connect Core §3.1.2)',
+        description:
+          'Shows the sign-in page, then (for a third-party client, unless remembered) the consent ' +
+          'page, then redirects to the redirect URI with `code`, `state` and `iss` (RFC 9207). An ' +
+          'unknown client or unregistered redirect URI gets an error page, never a redirect; other ' +
+          'errors are redirected with `error`, `state` and `iss`.',
+        security: [],
+        parameters: authorizationRequestParameters,
+        responses: {
+          '200': pageResponse('The sign-in or consent page'),
+          '303': redirectResponse('Back to the client: a code, or an error (RFC 6749 §4.1.2)'),
+          '400': pageResponse('Unknown client or unregistered redirect URI: an error page'),
+          '405': responseRef('MethodNotAllowed'),
+          '429': pageResponse('Too many requests from this address (`RATE_LIMIT_IP`); `Retry-After`'),
+        },
+      },
+      post: {
+        operationId: 'authorizeByForm',
+        tags: ['sign-in'],
+        summary: 'The same authorization request as a form post (OpenID Connect Core §3.1.2.1)',
+        security: [],
+        requestBody: {
+          required: true,
+          content: form({
+            type: 'object',
+            required: [
+              'response_type',
+              'client_id',
+              'redirect_uri',
+              'code_challenge',
+              'code_challenge_method',
+            ],
+            properties: Object.fromEntries(
+              authorizationRequestParameters.map(({ name, description }) => [
+                name,
+                { type: 'string', description },
+              ]),
+            ),
+          }),
+        },
+        responses: {
+          '200': pageResponse('The sign-in or consent page'),
+          '303': redirectResponse('Back to the client: a code, or an error (RFC 6749 §4.1.2)'),
+          '400': pageResponse(
+            'Unknown client or unregistered redirect URI, or a malformed body: an error page',
+          ),
+          '405': responseRef('MethodNotAllowed'),
+          '429': pageResponse('Too many requests from this address (`RATE_LIMIT_IP`); `Retry-After`'),
+        },
+      },
+    },
+    '/oauth/authorize/sign-in': {
+      post: {
+        operationId: 'signIn',
+        tags: ['sign-in'],
+        summary: 'The sign-in form',
+        description:
+          'Checks the password with the password grant’s protections (per-username locks, rate ' +
+          'limits, equal-time answers) and starts a browser session (an HttpOnly, SameSite=Lax ' +
+          'cookie, `__Host-` prefixed under an https issuer).',
+        security: [],
+        requestBody: {
+          required: true,
+          content: form({
+            type: 'object',
+            required: ['csrf_token', 'request', 'username', 'password'],
+            properties: { ...signInFormFields, username: { type: 'string' }, password: { type: 'string' } },
+          }),
+        },
+        responses: {
+          '200': pageResponse('Signed in: the consent page'),
+          '303': redirectResponse('Signed in: back to the client with a code, or an error'),
+          '400': pageResponse('The username or password is wrong (one message for every cause)'),
+          '403': pageResponse('No or a wrong CSRF token'),
+          '405': responseRef('MethodNotAllowed'),
+          '429': pageResponse('Too many failed attempts for this username, or from this address'),
+          '503': pageResponse('Too many password checks at once, or the store is unreachable'),
+        },
+      },
+    },
+    '/oauth/authorize/consent': {
+      post: {
+        operationId: 'consent',
+        tags: ['sign-in'],
+        summary: 'The consent form: allow or deny',
+        security: [],
+        requestBody: {
+          required: true,
+          content: form({
+            type: 'object',
+            required: ['csrf_token', 'request', 'decision'],
+            properties: { ...signInFormFields, decision: { type: 'string', enum: ['allow', 'deny'] } },
+          }),
+        },
+        responses: {
+          '200': pageResponse('The session has ended meanwhile: the sign-in page'),
+          '303': redirectResponse('Back to the client: a code, or `access_denied`'),
+          '400': pageResponse('An invalid request: an error page'),
+          '403': pageResponse('No or a wrong CSRF token'),
+          '405': responseRef('MethodNotAllowed'),
+          '429': pageResponse('Too many requests from this address (`RATE_LIMIT_IP`); `Retry-After`'),
+        },
+      },
+    },
+    '/oauth/userinfo': {
+      get: userinfoOperation('getUserInfo'),
+      post: userinfoOperation('postUserInfo'),
+    },
+    '/oauth/logout': {
+      get: {
+        operationId: 'endSession',
+        tags: ['openid'],
+        summary: 'RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0)',
+        description:
+          'Ends the browser session. With an id_token_hint for the signed-in session it signs out at ' +
+          'once; otherwise it asks the user to confirm. Redirects only to a registered post-logout URI.',
+        security: [],
+        parameters: Object.entries(endSessionParameters).map(([name, schema]) => ({
+          name,
+          in: 'query' as const,
+          schema,
+        })),
+        responses: endSessionResponses,
+      },
+      post: {
+        operationId: 'confirmEndSession',
+        tags: ['openid'],
+        summary: 'RP-initiated logout by form (the confirmation page posts here with its CSRF token)',
+        security: [],
+        requestBody: {
+          required: true,
+          content: form({
+            type: 'object',
+            properties: { ...endSessionParameters, csrf_token: { type: 'string' } },
+          }),
+        },
+        responses: endSessionResponses,
       },
     },
     '/oauth/revoke': {
@@ -259,7 +489,7 @@ export const openApiDocument: OpenApiDocument = {
       get: {
         operationId: 'getOpenIdConfiguration',
         tags: ['discovery'],
-        summary: 'The same metadata at the path OpenID Connect clients look for (RFC 8414 §5)',
+        summary: 'OpenID Connect Discovery 1.0: the same metadata plus userinfo, logout and ID tokens',
         security: [],
         responses: {
           '200': responseRef('ServerMetadata'),
@@ -318,6 +548,12 @@ export const openApiDocument: OpenApiDocument = {
   },
   components: {
     securitySchemes: {
+      bearer: {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'JWT',
+        description: 'An access token with scope `openid` (RFC 6750 §2.1)',
+      },
       clientSecretBasic: {
         type: 'http',
         scheme: 'basic',
@@ -335,6 +571,7 @@ export const openApiDocument: OpenApiDocument = {
           schemaRef('PasswordGrant'),
           schemaRef('ClientCredentialsGrant'),
           schemaRef('RefreshTokenGrant'),
+          schemaRef('AuthorizationCodeGrant'),
         ],
         discriminator: {
           propertyName: 'grant_type',
@@ -342,6 +579,7 @@ export const openApiDocument: OpenApiDocument = {
             password: '#/components/schemas/PasswordGrant',
             client_credentials: '#/components/schemas/ClientCredentialsGrant',
             refresh_token: '#/components/schemas/RefreshTokenGrant',
+            authorization_code: '#/components/schemas/AuthorizationCodeGrant',
           },
         },
       },
@@ -384,6 +622,26 @@ export const openApiDocument: OpenApiDocument = {
           ...clientAuthentication,
         },
       },
+      AuthorizationCodeGrant: {
+        type: 'object',
+        description:
+          'Authorization code with PKCE (RFC 6749 §4.1.3, RFC 7636 §4.5): single use, 60 s, for the ' +
+          'client and redirect URI it was issued to; a second use revokes what the first issued.',
+        required: ['grant_type', 'code', 'redirect_uri', 'code_verifier'],
+        properties: {
+          grant_type: { type: 'string', const: 'authorization_code' },
+          code: { type: 'string' },
+          redirect_uri: { type: 'string' },
+          code_verifier: { type: 'string', minLength: 43, maxLength: 128 },
+          ...clientAuthentication,
+        },
+      },
+      UserInfo: {
+        type: 'object',
+        required: ['sub'],
+        properties: { sub: { type: 'string' }, preferred_username: { type: 'string' } },
+        additionalProperties: false,
+      },
       TokenResponse: {
         type: 'object',
         description: 'RFC 6749 §5.1; the access token is an RFC 9068 JWT (`typ: at+jwt`, RS256).',
@@ -395,7 +653,14 @@ export const openApiDocument: OpenApiDocument = {
           scope: { type: 'string' },
           refresh_token: {
             type: 'string',
-            description: 'Password and refresh_token grants, when the client may use refresh_token.',
+            description:
+              'Password, authorization_code and refresh_token grants, when the client may use refresh_token.',
+          },
+          id_token: {
+            type: 'string',
+            description:
+              'authorization_code with scope `openid`: an OpenID Connect ID token (RS256, `typ: JWT`, ' +
+              'aud = the client; never accepted as an access token).',
           },
         },
         additionalProperties: false,
@@ -538,13 +803,26 @@ export const openApiDocument: OpenApiDocument = {
           introspection_endpoint: { type: 'string', format: 'uri' },
           grant_types_supported: {
             type: 'array',
-            items: { type: 'string', enum: ['password', 'client_credentials', 'refresh_token'] },
+            items: {
+              type: 'string',
+              enum: ['authorization_code', 'refresh_token', 'client_credentials', 'password'],
+            },
           },
-          response_types_supported: {
-            type: 'array',
-            items: { type: 'string' },
-            description: 'Empty: there is no authorization endpoint',
-          },
+          authorization_endpoint: { type: 'string', format: 'uri' },
+          response_types_supported: { type: 'array', items: { type: 'string', const: 'code' } },
+          response_modes_supported: { type: 'array', items: { type: 'string', const: 'query' } },
+          code_challenge_methods_supported: { type: 'array', items: { type: 'string', const: 'S256' } },
+          authorization_response_iss_parameter_supported: { type: 'boolean', const: true },
+          userinfo_endpoint: { type: 'string', format: 'uri', description: 'OpenID Connect only' },
+          end_session_endpoint: { type: 'string', format: 'uri', description: 'OpenID Connect only' },
+          scopes_supported: { type: 'array', items: { type: 'string' } },
+          subject_types_supported: { type: 'array', items: { type: 'string' } },
+          id_token_signing_alg_values_supported: { type: 'array', items: { type: 'string' } },
+          claims_supported: { type: 'array', items: { type: 'string' } },
+          prompt_values_supported: { type: 'array', items: { type: 'string' } },
+          request_parameter_supported: { type: 'boolean' },
+          request_uri_parameter_supported: { type: 'boolean' },
+          claims_parameter_supported: { type: 'boolean' },
           token_endpoint_auth_methods_supported: schemaRef('AuthMethods'),
           revocation_endpoint_auth_methods_supported: schemaRef('AuthMethods'),
           introspection_endpoint_auth_methods_supported: schemaRef('AuthMethods'),

@@ -30,6 +30,9 @@ import {
   type RevocationService,
 } from './tokens/revocations.js';
 import { createUserService, type UserService } from './users/users.js';
+import { createAuthorizationCodeService, type AuthorizationCodeService } from './signin/codes.js';
+import { createIdTokenIssuer, type IdTokenIssuer } from './signin/id-token.js';
+import { createBrowserSessions, type BrowserSessions } from './signin/sessions.js';
 import { createCachedResourceStore } from './resources/resource-cache.js';
 import { createResourceService, type ResourceService } from './resources/resources.js';
 
@@ -47,6 +50,10 @@ export interface Services {
   refreshTokens: RefreshTokenService;
   revocations: RevocationService;
   throttle: LoginThrottle;
+  /** Browser sign-in: authorization codes, signed-in browsers, ID tokens. */
+  codes: AuthorizationCodeService;
+  sessions: BrowserSessions;
+  idTokens: IdTokenIssuer;
   /** The audit log and its counters (registered in `registry`, served at /metrics on METRICS_PORT). */
   audit: AuditTrail;
   registry: Registry;
@@ -148,6 +155,15 @@ export async function loadServices(
         reuseGraceSeconds: config.refreshTokenReuseGraceSeconds,
       },
     }),
+    codes: createAuthorizationCodeService({ storage, revocations, clock, audit }),
+    sessions: createBrowserSessions({
+      storage,
+      clock,
+      issuer: config.issuer,
+      policy: config.session,
+      secret,
+    }),
+    idTokens: createIdTokenIssuer({ keys, clock, issuer: config.issuer }),
     throttle: createLoginThrottle({
       store: storage.loginThrottle,
       secret,
@@ -180,6 +196,8 @@ export function createAuthApp(
     }),
   });
   registerRevocationMetrics(services.registry, services.revocations);
+  // One bound on password hashing for the password grant and the sign-in page together.
+  const passwordChecks = createConcurrencyLimit(config.passwordHashing);
   return createApp({
     issuer: config.issuer,
     logger,
@@ -201,13 +219,28 @@ export function createAuthApp(
       token: endpointBudgets('token'),
       revoke: endpointBudgets('revoke'),
       introspect: endpointBudgets('introspect'),
+      signIn: endpointBudgets('signin'),
+      userinfo: endpointBudgets('userinfo'),
+    },
+    signIn: {
+      clientStore: services.clientStore,
+      resourceStore: services.resourceStore,
+      users: services.users,
+      sessions: services.sessions,
+      codes: services.codes,
+      idTokens: services.idTokens,
+      throttle: services.throttle,
+      passwordChecks,
     },
     grants: createGrantRegistry({
       users: services.users,
       refreshTokens: services.refreshTokens,
       throttle: services.throttle,
-      passwordChecks: createConcurrencyLimit(config.passwordHashing),
+      passwordChecks,
       audit: services.audit,
+      codes: services.codes,
+      idTokens: services.idTokens,
+      storage: services.storage,
       resources: services.resourceStore,
     }),
     accessTokens: services.accessTokens,

@@ -454,3 +454,79 @@ describe('errors', () => {
     expect(run.stdout).toBe('');
   });
 });
+
+describe('clients create for browser sign-in', () => {
+  test('--redirect-uris, --post-logout-redirect-uris and --first-party are stored', async () => {
+    const run = await admin([
+      'clients',
+      'create',
+      '--client-id',
+      'web-signin',
+      '--grants',
+      'authorization_code,refresh_token',
+      '--scopes',
+      'notes:read',
+      '--public',
+      '--first-party',
+      '--redirect-uris',
+      'https://app.example/cb,http://127.0.0.1:8080/cb',
+      '--post-logout-redirect-uris',
+      'https://app.example/',
+    ]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    await withServices(async (services) => {
+      expect(await services.storage.clients.find('web-signin')).toMatchObject({
+        redirectUris: ['https://app.example/cb', 'http://127.0.0.1:8080/cb'],
+        postLogoutRedirectUris: ['https://app.example/'],
+        firstParty: true,
+        isPublic: true,
+      });
+    });
+  });
+
+  test('an http redirect URI off loopback: exit 1, one line naming it', async () => {
+    const run = await admin([
+      'clients',
+      'create',
+      '--client-id',
+      'web-bad',
+      '--grants',
+      'authorization_code',
+      '--redirect-uris',
+      'http://app.example/cb',
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /^admin: --redirect-uris: http:\/\/app\.example\/cb: http only on 127\.0\.0\.1.*\n$/,
+    );
+  });
+
+  test('users revoke-consent forgets a remembered consent; a second time says there is none', async () => {
+    await withServices(async (services) => {
+      const user = await services.users.create({
+        username: 'consenting',
+        password: 'a long password',
+        scopes: '',
+      });
+      await services.storage.consents.upsert({
+        userId: user.id,
+        clientId: 'web-signin',
+        scope: ['openid'],
+        grantedAt: Date.now(),
+      });
+    });
+    const args = ['users', 'revoke-consent', '--username', 'consenting', '--client-id', 'web-signin'];
+    const first = await admin(args);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/revoked consenting's consent for web-signin/);
+    expect(first.audit).toEqual([
+      expect.objectContaining({ event: 'consent.revoked', client_id: 'web-signin' }),
+    ]);
+    const second = await admin(args);
+    expect(second.stdout).toMatch(/no remembered consent/);
+    const unknown = await admin(['users', 'revoke-consent', '--username', 'nobody', '--client-id', 'x']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toBe('admin: no user "nobody"\n');
+  });
+});

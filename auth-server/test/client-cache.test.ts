@@ -14,6 +14,9 @@ function client(clientId: string, scopes: string[] = ['notes:read']): ClientReco
     resources: [],
     createdAt: 0,
     jwks: null,
+    redirectUris: [],
+    postLogoutRedirectUris: [],
+    firstParty: false,
   };
 }
 

@@ -314,3 +314,53 @@ describe('private_key_jwt clients: registered with a JWK Set of public keys', ()
     expect((await storage.clients.find('rotating'))?.jwks?.map((key) => key.kid)).toEqual(['new']);
   });
 });
+
+describe('redirect URIs for the authorization_code grant', () => {
+  const create = (clientId: string, redirectUris: string, extra: { grants?: string; post?: string } = {}) =>
+    clients.create({
+      clientId,
+      grants: extra.grants ?? 'authorization_code,refresh_token',
+      scopes: 'a',
+      isPublic: true,
+      redirectUris,
+      ...(extra.post === undefined ? {} : { postLogoutRedirectUris: extra.post }),
+    });
+
+  test('https, loopback IP literals with any port (RFC 8252 §7.3) and private-use schemes are accepted', async () => {
+    const { client } = await create(
+      'native',
+      'https://app.example/cb, http://127.0.0.1:49152/cb http://[::1]:8080/cb,com.example.app:/oauth',
+      { post: 'https://app.example/' },
+    );
+    expect(client.redirectUris).toEqual([
+      'https://app.example/cb',
+      'http://127.0.0.1:49152/cb',
+      'http://[::1]:8080/cb',
+      'com.example.app:/oauth',
+    ]);
+    expect(client.postLogoutRedirectUris).toEqual(['https://app.example/']);
+    expect((await storage.clients.find('native'))?.redirectUris).toEqual(client.redirectUris);
+  });
+
+  test.each([
+    ['http://app.example/cb', /http only on 127.0.0.1/],
+    ['http://localhost:3000/cb', /http only on 127.0.0.1/],
+    ['https://*.example/cb', /wildcards/],
+    ['https://app.example/cb#x', /fragment/],
+    ['https://user:pw@app.example/cb', /user info/],
+    ['javascript:alert(1)', /javascript scheme/],
+    ['data:text/html,x', /data scheme/],
+    ['myapp:/cb', /reverse domain name/],
+    ['/relative/cb', /not an absolute URI/],
+  ])('%s is refused', async (uri, message) => {
+    await expect(create('bad', uri)).rejects.toThrow(message);
+    expect(await storage.clients.find('bad')).toBeUndefined();
+  });
+
+  test('authorization_code needs redirect URIs; other grants take none', async () => {
+    await expect(create('none', '')).rejects.toThrow(/needs --redirect-uris/);
+    await expect(create('cc', 'https://app.example/cb', { grants: 'refresh_token' })).rejects.toThrow(
+      /go with the authorization_code grant/,
+    );
+  });
+});

@@ -364,3 +364,100 @@ describe('property: arbitrary input at the token endpoint is never a 5xx and nev
     );
   });
 });
+
+describe('property: arbitrary input at the authorization endpoint and the sign-in forms', () => {
+  const registered = 'https://app.example/cb';
+  beforeAll(async () => {
+    await auth.services.clients.create({
+      clientId: 'spa',
+      grants: 'authorization_code',
+      scopes: 'a',
+      isPublic: true,
+      redirectUris: registered,
+      resources: testResource,
+    });
+  });
+  const anyText = fc.string({ unit: 'binary', maxLength: 64 });
+  const name = fc.oneof(
+    fc.constantFrom(
+      'response_type',
+      'client_id',
+      'redirect_uri',
+      'scope',
+      'state',
+      'code_challenge',
+      'code_challenge_method',
+      'nonce',
+      'prompt',
+      'max_age',
+      'request',
+    ),
+    anyText,
+  );
+  const value = fc.oneof(
+    fc.constantFrom(
+      'code',
+      'spa',
+      registered,
+      `${registered}/`,
+      'https://evil.example/cb',
+      'S256',
+      'plain',
+      'none',
+    ),
+    anyText,
+  );
+
+  /** Never a 5xx; a redirect only ever to the registered URI; never a code without a signed-in user. */
+  function expectSafe(res: Response): void {
+    expect(res.status).toBeLessThan(500);
+    if (res.status >= 300 && res.status < 400) {
+      const location = new URL(res.headers.location!);
+      expect(location.origin + location.pathname).toBe(registered);
+      expect(location.searchParams.get('code')).toBeNull();
+      expect(location.searchParams.get('iss')).toBe('http://auth.test');
+    } else expect(res.headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);
+    expect(res.text).not.toMatch(/\bat .+:\d+:\d+|stack/i);
+  }
+
+  test('arbitrary query parameters at GET /oauth/authorize', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(name, value), { maxLength: 10 }),
+        fc.boolean(),
+        async (pairs, withClient) => {
+          const all: [string, string][] = withClient
+            ? [['client_id', 'spa'], ['redirect_uri', registered], ...pairs]
+            : pairs;
+          expectSafe(await request(auth.app).get(`/oauth/authorize?${form(...all)}`));
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  test('arbitrary forms at the sign-in and consent endpoints never sign anyone in', async () => {
+    const field = fc.oneof(
+      fc.constantFrom('csrf_token', 'request', 'username', 'password', 'decision'),
+      anyText,
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('/oauth/authorize/sign-in', '/oauth/authorize/consent'),
+        fc.array(fc.tuple(field, fc.oneof(value, fc.constant('alice'), fc.constant('alice-password'))), {
+          maxLength: 8,
+        }),
+        fc.option(fc.string({ maxLength: 80 }), { nil: undefined }),
+        async (path, pairs, cookie) => {
+          const req = request(auth.app).post(path).type('form');
+          if (cookie !== undefined) req.set('Cookie', `tessera-csrf=${cookie}`);
+          const res = await req.send(form(...pairs));
+          expect(res.status).toBeGreaterThanOrEqual(400);
+          expect(res.status).toBeLessThan(500);
+          expect(String(res.headers['set-cookie'] ?? '')).not.toMatch(/tessera-session=[A-Za-z0-9]/);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});

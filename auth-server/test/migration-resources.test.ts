@@ -47,7 +47,12 @@ describe.each(testDialects())('migration 0009_resources on $dialect.name', ({ di
         created_at: now,
         jwks: null,
       });
-      await db
+      // 0010's columns (browser sign-in) do not exist yet.
+      type OldClients = Omit<
+        Tables['clients'],
+        'redirect_uris' | 'post_logout_redirect_uris' | 'first_party'
+      >;
+      await (db as unknown as Kysely<{ clients: OldClients }>)
         .insertInto('clients')
         .values([oldClient('legacy-web', 'notes:read notes:write'), oldClient('legacy-svc', 'reports:read')])
         .execute();

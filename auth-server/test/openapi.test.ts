@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { clientAssertion } from '@tessera/shared';
@@ -69,6 +69,15 @@ beforeAll(async () => {
     200,
   );
   await auth.services.users.create({ username: 'alice', password, scopes: 'notes:read' });
+  await auth.services.clients.create({
+    clientId: 'webapp',
+    grants: 'authorization_code,refresh_token',
+    scopes: 'notes:read',
+    isPublic: true,
+    redirectUris: signInRedirect,
+    postLogoutRedirectUris: signInRedirect,
+    resources: testResource,
+  });
   issued = await passwordGrant();
   spare = await passwordGrant();
   // Something in the revocation feed, so its entries are checked too.
@@ -99,6 +108,73 @@ const withClient = (path: string, ...pairs: [string, string][]) =>
     .set('Authorization', basic('app', secret))
     .type('form')
     .send(form(...pairs));
+
+const signInRedirect = 'https://webapp.example/cb';
+const verifier = randomBytes(32).toString('base64url');
+const authorizeUrl = (extra: Record<string, string> = {}) =>
+  `/oauth/authorize?${new URLSearchParams({
+    response_type: 'code',
+    client_id: 'webapp',
+    redirect_uri: signInRedirect,
+    scope: 'openid profile notes:read',
+    state: 's',
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+    ...extra,
+  }).toString()}`;
+const hidden = (html: string, name: string) =>
+  (new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1] ?? '').replace(/&amp;/g, '&');
+
+/** A browser (cookie jar) on the sign-in page, and the sign-in form filled in. */
+async function signInForm(pass = password) {
+  const agent = request.agent(auth.app);
+  // prompt=consent: the consent page every time, whatever earlier cases allowed.
+  const page = await agent.get(authorizeUrl({ prompt: 'consent' }));
+  const fields = {
+    csrf_token: hidden(page.text, 'csrf_token'),
+    request: hidden(page.text, 'request'),
+    username: 'alice',
+    password: pass,
+  };
+  return { agent, fields };
+}
+
+/** Signed in with a consent page shown: the browser and the consent form. */
+async function consentForm() {
+  const { agent, fields } = await signInForm();
+  const page = await agent.post('/oauth/authorize/sign-in').type('form').send(fields);
+  return {
+    agent,
+    fields: { csrf_token: hidden(page.text, 'csrf_token'), request: hidden(page.text, 'request') },
+  };
+}
+
+/** Tokens from the whole browser flow (sign-in, consent, code exchange). */
+async function codeFlowTokens(): Promise<{
+  access_token: string;
+  id_token: string;
+  agent: ReturnType<typeof request.agent>;
+}> {
+  const { agent, fields } = await consentForm();
+  const back = await agent
+    .post('/oauth/authorize/consent')
+    .type('form')
+    .send({ ...fields, decision: 'allow' });
+  const code = new URL(back.headers.location!).searchParams.get('code')!;
+  const res = await request(auth.app)
+    .post('/oauth/token')
+    .type('form')
+    .send(
+      form(
+        ['grant_type', 'authorization_code'],
+        ['client_id', 'webapp'],
+        ['code', code],
+        ['redirect_uri', signInRedirect],
+        ['code_verifier', verifier],
+      ),
+    );
+  return { ...(res.body as { access_token: string; id_token: string }), agent };
+}
 
 /** At least one real request per documented operation: valid input, and the refusals we can provoke. */
 const cases: ContractCase[] = [
@@ -195,6 +271,156 @@ const cases: ContractCase[] = [
         form(['grant_type', 'client_credentials']),
         'application/x-www-form-urlencoded; charset=koi8-r',
       ),
+  },
+  {
+    operation: 'POST /oauth/token',
+    behaviour: 'authorization_code with PKCE for a public client',
+    status: 200,
+    send: async () => {
+      const { agent, fields } = await consentForm();
+      const back = await agent
+        .post('/oauth/authorize/consent')
+        .type('form')
+        .send({ ...fields, decision: 'allow' });
+      return tokenRequest(
+        form(
+          ['grant_type', 'authorization_code'],
+          ['client_id', 'webapp'],
+          ['code', new URL(back.headers.location!).searchParams.get('code')!],
+          ['redirect_uri', signInRedirect],
+          ['code_verifier', verifier],
+        ),
+      );
+    },
+  },
+  {
+    operation: 'GET /oauth/authorize',
+    behaviour: 'the sign-in page',
+    status: 200,
+    send: () => app().get(authorizeUrl()),
+  },
+  {
+    operation: 'GET /oauth/authorize',
+    behaviour: 'plain PKCE is redirected back as invalid_request',
+    status: 303,
+    send: () => app().get(authorizeUrl({ code_challenge_method: 'plain' })),
+  },
+  {
+    operation: 'GET /oauth/authorize',
+    behaviour: 'an unregistered redirect URI gets an error page',
+    status: 400,
+    send: () => app().get(authorizeUrl({ redirect_uri: 'https://evil.example/cb' })),
+  },
+  {
+    operation: 'POST /oauth/authorize',
+    behaviour: 'the request as a form: the sign-in page',
+    status: 200,
+    send: () =>
+      app()
+        .post('/oauth/authorize')
+        .type('form')
+        .send(new URL(authorizeUrl(), 'http://x').searchParams.toString()),
+  },
+  {
+    operation: 'POST /oauth/authorize/sign-in',
+    behaviour: 'the right password: the consent page',
+    status: 200,
+    send: async () => {
+      const { agent, fields } = await signInForm();
+      return agent.post('/oauth/authorize/sign-in').type('form').send(fields);
+    },
+  },
+  {
+    operation: 'POST /oauth/authorize/sign-in',
+    behaviour: 'a wrong password',
+    status: 400,
+    send: async () => {
+      const { agent, fields } = await signInForm('wrong password');
+      return agent.post('/oauth/authorize/sign-in').type('form').send(fields);
+    },
+  },
+  {
+    operation: 'POST /oauth/authorize/sign-in',
+    behaviour: 'no CSRF token',
+    status: 403,
+    send: async () => {
+      const { agent, fields } = await signInForm();
+      return agent
+        .post('/oauth/authorize/sign-in')
+        .type('form')
+        .send({ ...fields, csrf_token: '' });
+    },
+  },
+  {
+    operation: 'POST /oauth/authorize/consent',
+    behaviour: 'allow: back to the client with a code',
+    status: 303,
+    send: async () => {
+      const { agent, fields } = await consentForm();
+      return agent
+        .post('/oauth/authorize/consent')
+        .type('form')
+        .send({ ...fields, decision: 'allow' });
+    },
+  },
+  {
+    operation: 'POST /oauth/authorize/consent',
+    behaviour: 'no CSRF token',
+    status: 403,
+    send: async () => {
+      const { agent, fields } = await consentForm();
+      return agent
+        .post('/oauth/authorize/consent')
+        .type('form')
+        .send({ request: fields.request, decision: 'allow' });
+    },
+  },
+  {
+    operation: 'GET /oauth/userinfo',
+    behaviour: 'an openid access token',
+    status: 200,
+    send: async () => {
+      const { access_token } = await codeFlowTokens();
+      return app().get('/oauth/userinfo').set('Authorization', `Bearer ${access_token}`);
+    },
+  },
+  {
+    operation: 'GET /oauth/userinfo',
+    behaviour: 'an access token without openid',
+    status: 401,
+    send: () => app().get('/oauth/userinfo').set('Authorization', `Bearer ${issued.access_token}`),
+  },
+  {
+    operation: 'POST /oauth/userinfo',
+    behaviour: 'no token',
+    status: 401,
+    send: () => app().post('/oauth/userinfo'),
+  },
+  {
+    operation: 'GET /oauth/logout',
+    behaviour: 'with the session’s id_token_hint: back to the registered URI',
+    status: 303,
+    send: async () => {
+      const { id_token, agent } = await codeFlowTokens();
+      return agent.get(
+        `/oauth/logout?${new URLSearchParams({ id_token_hint: id_token, post_logout_redirect_uri: signInRedirect }).toString()}`,
+      );
+    },
+  },
+  {
+    operation: 'GET /oauth/logout',
+    behaviour: 'an unregistered post_logout_redirect_uri',
+    status: 400,
+    send: () =>
+      app().get(
+        `/oauth/logout?client_id=webapp&post_logout_redirect_uri=${encodeURIComponent('https://evil.example/')}`,
+      ),
+  },
+  {
+    operation: 'POST /oauth/logout',
+    behaviour: 'no session: the signed-out page',
+    status: 200,
+    send: () => app().post('/oauth/logout').type('form').send(''),
   },
   {
     operation: 'POST /oauth/revoke',

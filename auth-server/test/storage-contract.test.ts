@@ -84,6 +84,9 @@ for (const { dialect, enabled } of testDialects()) {
         resources: [],
         createdAt: now,
         jwks: null,
+        redirectUris: [],
+        postLogoutRedirectUris: [],
+        firstParty: false,
       };
       await one.clients.insert(client);
       expect(await two.clients.find('app-1')).toEqual(client);
@@ -125,6 +128,9 @@ for (const { dialect, enabled } of testDialects()) {
         resources,
         createdAt: now,
         jwks: null,
+        redirectUris: [],
+        postLogoutRedirectUris: [],
+        firstParty: false,
       });
       await one.clients.insert(client('notes-svc', []));
       await one.clients.insert(client('caller', ['urn:other', 'https://notes.test']));
@@ -337,6 +343,9 @@ for (const { dialect, enabled } of testDialects()) {
         resources: [],
         createdAt: now,
         jwks: null,
+        redirectUris: [],
+        postLogoutRedirectUris: [],
+        firstParty: false,
       };
       const { token, familyId } = await a!.issue({
         clientId: 'app',

@@ -44,6 +44,9 @@ beforeAll(async () => {
     resources: [testResource],
     createdAt: auth.clock.now(),
     jwks: null,
+    redirectUris: [],
+    postLogoutRedirectUris: [],
+    firstParty: false,
   });
 });
 

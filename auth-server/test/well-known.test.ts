@@ -89,7 +89,7 @@ describe('GET /.well-known/jwks.json', () => {
 });
 
 describe('server metadata (RFC 8414)', () => {
-  test('is identical at oauth-authorization-server and openid-configuration', async () => {
+  test('openid-configuration is the RFC 8414 metadata plus what OpenID Connect adds', async () => {
     const a = await request(auth.app).get('/.well-known/oauth-authorization-server');
     const b = await request(auth.app).get('/.well-known/openid-configuration');
 
@@ -97,7 +97,14 @@ describe('server metadata (RFC 8414)', () => {
     expect(b.status).toBe(200);
     expect(a.headers['content-type']).toMatch(/^application\/json/);
     expect(a.headers['cache-control']).toMatch(/^public, max-age=\d+$/);
-    expect(b.text).toBe(a.text);
+    expect(b.body).toMatchObject(a.body as Record<string, unknown>);
+    expect(b.body).toMatchObject({
+      userinfo_endpoint: 'http://auth.test/oauth/userinfo',
+      end_session_endpoint: 'http://auth.test/oauth/logout',
+      subject_types_supported: ['public'],
+      id_token_signing_alg_values_supported: ['RS256'],
+    });
+    expect(a.body).not.toHaveProperty('userinfo_endpoint');
   });
 
   test('names the issuer, endpoints, grants and client authentication methods', async () => {

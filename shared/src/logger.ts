@@ -16,6 +16,9 @@ export const redactedPaths: readonly string[] = [
   'token',
   'client_assertion',
   'assertion',
+  'id_token',
+  'id_token_hint',
+  'code_verifier',
   '*.password',
   '*.client_secret',
   '*.access_token',
@@ -23,6 +26,9 @@ export const redactedPaths: readonly string[] = [
   '*.token',
   '*.client_assertion',
   '*.assertion',
+  '*.id_token',
+  '*.id_token_hint',
+  '*.code_verifier',
   '*.authorization',
 ];
 

@@ -6,13 +6,16 @@ import { clientCacheTtlMs } from '../clients/client-cache.js';
 import { loadConfig } from '../config.js';
 import { nextChange } from '../keys/lifecycle.js';
 import { loadServices, type Services } from '../services.js';
+import { normalizeUsername, UserInputError } from '../users/users.js';
 
 const usage = `usage: npm run admin -- <command>
   users create --username U --password-stdin [--scopes "a b"]
   users disable --username U
   users unlock --username U
-  clients create --client-id C --grants password,client_credentials,refresh_token --scopes "a b" [--public] [--json]
-          [--resources URI[,URI...]] [--auth-method client_secret|private_key_jwt --jwks-file keys.json]
+  users revoke-consent --username U --client-id C   the next sign-in to that client asks again
+  clients create --client-id C --grants authorization_code,refresh_token,client_credentials,password --scopes "a b"
+          [--public] [--json] [--resources URI[,URI...]] [--auth-method client_secret|private_key_jwt --jwks-file keys.json]
+          [--redirect-uris URI,...] [--post-logout-redirect-uris URI,...] [--first-party]
   clients set-resources --client-id C --resources URI[,URI...]   the resources it may ask tokens for ("" for none)
   clients set-keys --client-id C --jwks-file keys.json   replace a private_key_jwt client's public keys
   clients delete --client-id C
@@ -41,6 +44,9 @@ const options = {
   uri: { type: 'string' },
   'server-client': { type: 'string' },
   public: { type: 'boolean' },
+  'redirect-uris': { type: 'string' },
+  'post-logout-redirect-uris': { type: 'string' },
+  'first-party': { type: 'boolean' },
   json: { type: 'boolean' },
   force: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -148,6 +154,20 @@ async function run(
       print(unlocked ? `unlocked ${username}` : `no failed logins recorded for ${username}`);
       return;
     }
+    case 'users revoke-consent': {
+      const username = required(flags, 'username');
+      const clientId = required(flags, 'client-id');
+      const user = await services.storage.users.findByUsername(normalizeUsername(username));
+      if (user === undefined) throw new UserInputError(`no user "${username}"`);
+      const revoked = await services.storage.consents.delete(user.id, clientId);
+      if (revoked) services.audit.record('consent.revoked', { user_id: user.id, client_id: clientId });
+      print(
+        revoked
+          ? `revoked ${username}'s consent for ${clientId}; the next sign-in to it asks again`
+          : `${username} has no remembered consent for ${clientId}`,
+      );
+      return;
+    }
     case 'clients create': {
       const jwks = readCreateJwks(flags);
       const { client, secret } = await services.clients.create({
@@ -157,6 +177,9 @@ async function run(
         isPublic: flags.public === true,
         resources: flags.resources ?? '',
         ...(jwks === undefined ? {} : { jwks }),
+        redirectUris: flags['redirect-uris'] ?? '',
+        postLogoutRedirectUris: flags['post-logout-redirect-uris'] ?? '',
+        firstParty: flags['first-party'] === true,
       });
       services.audit.record('client.created', {
         client_id: client.clientId,
@@ -165,6 +188,9 @@ async function run(
         grants: client.grants,
         scopes: client.scopes,
         resources: client.resources,
+        ...(client.redirectUris.length === 0
+          ? {}
+          : { redirect_uris: client.redirectUris, first_party: client.firstParty }),
       });
       if (flags.json === true) {
         print(
@@ -357,6 +383,7 @@ const commands = new Set([
   'users create',
   'users disable',
   'users unlock',
+  'users revoke-consent',
   'clients create',
   'clients set-keys',
   'clients set-resources',

@@ -12,6 +12,7 @@ import { parseScopeList } from '../tokens/scope.js';
 import { UserInputError } from '../users/users.js';
 import { clientIdPattern, digestSecret } from './client-auth.js';
 import { toClientJwks } from './client-keys.js';
+import { parseRedirectUris } from './redirect-uris.js';
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -28,6 +29,11 @@ export interface ClientService {
      * (RFC 7523 §2.2) instead of a secret.
      */
     jwks?: unknown;
+    /** Comma- or space-separated redirect URIs (required for the authorization_code grant). */
+    redirectUris?: string;
+    postLogoutRedirectUris?: string;
+    /** Our own app: no consent page. */
+    firstParty?: boolean;
   }): Promise<{ client: ClientRecord; secret: string | undefined }>;
   /** Replaces the resources a client may ask tokens for (comma-separated identifiers); returns them. */
   setResources(clientId: string, resources: string): Promise<readonly string[]>;
@@ -88,6 +94,18 @@ export function createClientService(deps: {
       if (input.isPublic && input.jwks !== undefined)
         throw new UserInputError('a public client has no credentials: no keys either');
       const jwks = input.jwks === undefined ? null : toClientJwks(input.jwks);
+      const redirectUris = parseRedirectUris(input.redirectUris ?? '', '--redirect-uris');
+      const postLogoutRedirectUris = parseRedirectUris(
+        input.postLogoutRedirectUris ?? '',
+        '--post-logout-redirect-uris',
+      );
+      if (grants.includes('authorization_code') && redirectUris.length === 0)
+        throw new UserInputError('the authorization_code grant needs --redirect-uris');
+      if (
+        !grants.includes('authorization_code') &&
+        (redirectUris.length > 0 || postLogoutRedirectUris.length > 0)
+      )
+        throw new UserInputError('redirect URIs go with the authorization_code grant');
       const resources = await deps.requireResources(splitResources(input.resources ?? ''));
       const secret = input.isPublic || jwks !== null ? undefined : randomBytes(32).toString('base64url');
       const client: ClientRecord = {
@@ -99,6 +117,9 @@ export function createClientService(deps: {
         scopes: [...scopes],
         resources,
         createdAt: clock.now(),
+        redirectUris,
+        postLogoutRedirectUris,
+        firstParty: input.firstParty === true,
       };
       await clients.insert(client).catch((error: unknown) => {
         if (error instanceof StorageConflictError)

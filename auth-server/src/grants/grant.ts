@@ -10,6 +10,8 @@ export interface GrantResult {
   sid?: string;
   /** A refresh token to return with the access token. */
   refreshToken?: string;
+  /** An OpenID Connect ID token to return with it. */
+  idToken?: string;
 }
 
 /** What every token request may carry besides its grant's own parameters. */

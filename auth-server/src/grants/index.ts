@@ -4,6 +4,10 @@ import type { LoginThrottle } from '../limits/login-throttle.js';
 import type { ResourceStore } from '../storage/storage.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import type { UserService } from '../users/users.js';
+import type { AuthorizationCodeService } from '../signin/codes.js';
+import type { IdTokenIssuer } from '../signin/id-token.js';
+import type { Storage } from '../storage/storage.js';
+import { createAuthorizationCodeGrant } from './authorization-code.js';
 import { createClientCredentialsGrant } from './client-credentials.js';
 import type { Grant } from './grant.js';
 import { createPasswordGrant } from './password.js';
@@ -19,6 +23,9 @@ export function createGrantRegistry(deps: {
   throttle: LoginThrottle;
   passwordChecks: ConcurrencyLimit;
   audit: AuditTrail;
+  codes: AuthorizationCodeService;
+  idTokens: IdTokenIssuer;
+  storage: Pick<Storage, 'users'>;
   resources: Pick<ResourceStore, 'find'>;
 }): ReadonlyMap<string, Grant> {
   const targets = createTargetResolver(deps.resources);
@@ -26,6 +33,7 @@ export function createGrantRegistry(deps: {
     createPasswordGrant({ ...deps, targets }),
     createClientCredentialsGrant({ targets }),
     createRefreshTokenGrant({ refreshTokens: deps.refreshTokens, targets }),
+    createAuthorizationCodeGrant({ ...deps, targets }),
   ];
   return new Map(grants.map((grant) => [grant.grantType, grant]));
 }

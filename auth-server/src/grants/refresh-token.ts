@@ -1,6 +1,7 @@
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import { intersect } from '../tokens/scope.js';
 import type { Grant } from './grant.js';
+import { openIdScopes } from '../signin/authorization-request.js';
 import type { Targets, TargetResolver } from './resource-request.js';
 import { resolveScope } from './scope-request.js';
 
@@ -30,10 +31,12 @@ export function createRefreshTokenGrant(deps: {
       );
       if (targets === undefined)
         throw new Error('the refresh token was rotated without its resources checked');
-      const grantable = intersect(
-        intersect(intersect(rotated.scope, client.scopes), rotated.userScopes),
-        targets.scopes,
-      );
+      // The OpenID Connect scopes are granted by signing in, not registered: the family keeps them.
+      const allowed = new Set([
+        ...intersect(intersect(client.scopes, rotated.userScopes), targets.scopes),
+        ...openIdScopes,
+      ]);
+      const grantable = rotated.scope.filter((scope) => allowed.has(scope));
       return {
         sub: rotated.userId,
         scope: resolveScope(params.get('scope'), grantable),

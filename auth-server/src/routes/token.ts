@@ -19,6 +19,8 @@ export function createTokenRouter(deps: {
   accessTokens: AccessTokenIssuer;
   rateLimits: EndpointRateLimits;
   audit: AuditTrail;
+  /** The userinfo endpoint's URL: the audience `openid` access tokens also carry. */
+  userinfoAudience: string;
 }): Router {
   const router = Router();
   router.post('/oauth/token', limitByIp(deps.rateLimits.perIp), createFormParser(), async (req, res) => {
@@ -32,14 +34,15 @@ export function createTokenRouter(deps: {
     const missing = grant.parameters.filter((name) => !params.has(name));
     if (missing.length > 0) throw new AppError('invalid_request', `missing parameter: ${missing.join(', ')}`);
 
-    const { sub, scope, audience, sid, refreshToken } = await grant.handle(client, params, {
+    const { sub, scope, audience, sid, refreshToken, idToken } = await grant.handle(client, params, {
       resources: readRepeated(req.body, 'resource'),
     });
     const { token, expiresIn } = await deps.accessTokens.issue({
       sub,
       clientId: client.clientId,
       scope,
-      audience,
+      // An `openid` token is also for the userinfo endpoint (its own audience).
+      audience: scope.includes('openid') ? [...audience, deps.userinfoAudience] : audience,
       sid,
     });
     deps.audit.record('token.issued', {
@@ -58,6 +61,7 @@ export function createTokenRouter(deps: {
       expires_in: expiresIn,
       scope: formatScope(scope),
       ...(refreshToken === undefined ? {} : { refresh_token: refreshToken }),
+      ...(idToken === undefined ? {} : { id_token: idToken }),
     });
   });
   router.all('/oauth/token', methodNotAllowed(['POST']));

@@ -4,8 +4,13 @@
  * The one implementation (storage/sql) runs on SQLite and PostgreSQL.
  */
 
-export type GrantType = 'password' | 'client_credentials' | 'refresh_token';
-export const grantTypes: readonly GrantType[] = ['password', 'client_credentials', 'refresh_token'];
+export type GrantType = 'password' | 'client_credentials' | 'refresh_token' | 'authorization_code';
+export const grantTypes: readonly GrantType[] = [
+  'password',
+  'client_credentials',
+  'refresh_token',
+  'authorization_code',
+];
 
 export interface UserRecord {
   id: string;
@@ -36,6 +41,12 @@ export interface ClientRecord {
   /** The resources (RFC 8707 identifiers) it may ask tokens for. */
   resources: readonly string[];
   createdAt: number;
+  /** Where authorization responses may go (exact string match, RFC 9700 §4.1.3); empty for none. */
+  redirectUris: readonly string[];
+  /** Where RP-initiated logout may send the browser back to (exact match). */
+  postLogoutRedirectUris: readonly string[];
+  /** Our own app: sign-in skips the consent page. */
+  firstParty: boolean;
 }
 
 /** A registered resource: a service that accepts tokens, named by its identifier (RFC 8707 §2). */
@@ -104,6 +115,53 @@ export interface RevocationRecord {
   clientId: string | null;
   revokedAt: number;
   expiresAt: number;
+}
+
+/**
+ * An authorization code (RFC 6749 §4.1.2), stored by its SHA-256 digest, bound to the client,
+ * redirect URI and PKCE challenge it was issued for. `grantId` names everything issued from it
+ * (the refresh-token family and the access tokens' `sid`), so a replay can revoke it all.
+ */
+export interface AuthorizationCodeRecord {
+  id: string;
+  grantId: string;
+  clientId: string;
+  userId: string;
+  redirectUri: string;
+  codeChallenge: string;
+  scope: readonly string[];
+  nonce: string | null;
+  /** The browser session's public id (the ID token's `sid`) and when the user signed in (epoch ms). */
+  sessionId: string;
+  authTime: number;
+  createdAt: number;
+  expiresAt: number;
+  consumedAt: number | null;
+  /** The resources (RFC 8707) asked for at the authorization endpoint; the token's `aud`. */
+  resources: readonly string[];
+}
+
+/** A signed-in browser: the cookie holds a random token; only its digest (`id`) is stored. */
+export interface BrowserSessionRecord {
+  id: string;
+  /** The public session id (the ID token's `sid`; never the cookie value). */
+  sid: string;
+  userId: string;
+  /** When the user typed the password (auth_time), epoch ms. */
+  authTime: number;
+  lastSeenAt: number;
+  /** Idle expiry moves with lastSeenAt; the absolute one never moves. */
+  idleExpiresAt: number;
+  expiresAt: number;
+  endedAt: number | null;
+}
+
+/** What a user allowed a client (remembered until revoked). */
+export interface ConsentRecord {
+  userId: string;
+  clientId: string;
+  scope: readonly string[];
+  grantedAt: number;
 }
 
 export class StorageConflictError extends Error {
@@ -229,6 +287,40 @@ export interface RefreshTokenStore {
   prune(now: number): Promise<number>;
 }
 
+export interface AuthorizationCodeStore {
+  insert(code: AuthorizationCodeRecord): Promise<void>;
+  /**
+   * Marks the code used, atomically: `first` is true for exactly one caller; later callers get
+   * the record with `first` false (a replay). Undefined for an unknown code.
+   */
+  consume(id: string, now: number): Promise<{ record: AuthorizationCodeRecord; first: boolean } | undefined>;
+  /** Deletes codes that expired before `before`; returns how many. */
+  prune(before: number): Promise<number>;
+}
+
+export interface BrowserSessionStore {
+  insert(session: BrowserSessionRecord): Promise<void>;
+  find(id: string): Promise<BrowserSessionRecord | undefined>;
+  /** Records activity: the idle expiry moves to `idleExpiresAt` (never past the absolute one). */
+  touch(id: string, now: number, idleExpiresAt: number): Promise<void>;
+  /** Ends one session; false if it was not live. */
+  end(id: string, now: number): Promise<boolean>;
+  /** Ends every live session of a user; returns how many. */
+  endForUser(userId: string, now: number): Promise<number>;
+  /** Deletes sessions ended or expired before `before`; returns how many. */
+  prune(before: number): Promise<number>;
+}
+
+export interface ConsentStore {
+  find(userId: string, clientId: string): Promise<ConsentRecord | undefined>;
+  /** Records (or replaces) what the user allowed the client. */
+  upsert(consent: ConsentRecord): Promise<void>;
+  /** Forgets a consent; false if there was none. */
+  delete(userId: string, clientId: string): Promise<boolean>;
+  /** Forgets every consent given to a client (it is being deleted). */
+  deleteForClient(clientId: string): Promise<void>;
+}
+
 export interface RevocationStore {
   /** Adds or extends an entry (the later revokedAt and expiresAt win). */
   upsert(entry: RevocationRecord): Promise<void>;
@@ -274,6 +366,9 @@ export interface Storage {
   /** Runs `work` in one transaction on a Storage bound to it; do not nest. */
   transaction<T>(work: (tx: Storage) => Promise<T>): Promise<T>;
   loginThrottle: LoginThrottleStore;
+  authorizationCodes: AuthorizationCodeStore;
+  browserSessions: BrowserSessionStore;
+  consents: ConsentStore;
   /** Resolves if the store answers; used by readiness. */
   ping(): Promise<void>;
   close(): Promise<void>;

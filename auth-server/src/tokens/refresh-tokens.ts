@@ -24,12 +24,13 @@ export interface RotatedRefreshToken {
 }
 
 export interface RefreshTokenService {
-  /** Starts a new family for a user's password grant. */
+  /** Starts a new family (for a password grant or an authorization code, whose grant id it may take). */
   issue(input: {
     clientId: string;
     userId: string;
     scope: readonly string[];
     resources: readonly string[];
+    familyId?: string;
   }): Promise<{
     token: string;
     familyId: string;
@@ -97,9 +98,8 @@ export function createRefreshTokenService(deps: {
   }
 
   return {
-    async issue({ clientId, userId, scope, resources }) {
+    async issue({ clientId, userId, scope, resources, familyId = randomUUID() }) {
       const token = randomBytes(32).toString('base64url');
-      const familyId = randomUUID();
       const now = clock.now();
       await storage.refreshTokens.insert({
         id: digestRefreshToken(token),

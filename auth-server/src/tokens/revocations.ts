@@ -216,6 +216,8 @@ export function createRevocationService(deps: {
     revokeFamily: (familyId, clientId, options) => revokeFamily(familyId, clientId, options?.quota),
     async revokeUser(userId) {
       await storage.transaction(async (tx) => {
+        // Signed-in browsers too: the user must sign in again (and cannot while disabled).
+        await tx.browserSessions.endForUser(userId, clock.now());
         await tx.refreshTokens.revokeForUser(userId, clock.now());
         // As for a family: a successor rotated while the first pass waited on its parent's lock.
         await tx.refreshTokens.revokeForUser(userId, clock.now());
@@ -234,6 +236,8 @@ export function createRevocationService(deps: {
       const deleted = await storage.transaction(async (tx) => {
         if (!(await tx.clients.delete(clientId))) return false;
         await tx.refreshTokens.deleteForClient(clientId);
+        // A client registered later under the same id must not inherit what users allowed this one.
+        await tx.consents.deleteForClient(clientId);
         // Replicas (and this process, for another client) may serve the deleted client from their
         // client cache a little longer: tokens they issue meanwhile are covered too.
         const cutOff = nowSeconds() + issuanceMarginSeconds;

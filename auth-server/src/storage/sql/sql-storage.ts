@@ -1,6 +1,8 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import {
   StorageConflictError,
+  type AuthorizationCodeRecord,
+  type BrowserSessionRecord,
   type ClientJwk,
   type ClientRecord,
   type GrantType,
@@ -47,6 +49,9 @@ function toClient(row: Tables['clients'], resources: readonly string[]): ClientR
     resources,
     createdAt: row.created_at,
     jwks: row.jwks === null ? null : (JSON.parse(row.jwks) as ClientJwk[]),
+    redirectUris: splitList(row.redirect_uris),
+    postLogoutRedirectUris: splitList(row.post_logout_redirect_uris),
+    firstParty: row.first_party === 1,
   };
 }
 
@@ -88,6 +93,38 @@ function toRefreshToken(row: Tables['refresh_tokens']): RefreshTokenRecord {
     consumedAt: row.consumed_at,
     successorId: row.successor_id,
     revokedAt: row.revoked_at,
+  };
+}
+
+function toAuthorizationCode(row: Tables['authorization_codes']): AuthorizationCodeRecord {
+  return {
+    id: row.id,
+    grantId: row.grant_id,
+    clientId: row.client_id,
+    userId: row.user_id,
+    redirectUri: row.redirect_uri,
+    codeChallenge: row.code_challenge,
+    scope: splitList(row.scope),
+    nonce: row.nonce,
+    sessionId: row.session_id,
+    authTime: Number(row.auth_time),
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+    consumedAt: row.consumed_at === null ? null : Number(row.consumed_at),
+    resources: splitList(row.resources),
+  };
+}
+
+function toBrowserSession(row: Tables['browser_sessions']): BrowserSessionRecord {
+  return {
+    id: row.id,
+    sid: row.sid,
+    userId: row.user_id,
+    authTime: Number(row.auth_time),
+    lastSeenAt: Number(row.last_seen_at),
+    idleExpiresAt: Number(row.idle_expires_at),
+    expiresAt: Number(row.expires_at),
+    endedAt: row.ended_at === null ? null : Number(row.ended_at),
   };
 }
 
@@ -195,6 +232,9 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
               scopes: client.scopes.join(' '),
               created_at: client.createdAt,
               jwks: client.jwks === null ? null : JSON.stringify(client.jwks),
+              redirect_uris: client.redirectUris.join(' '),
+              post_logout_redirect_uris: client.postLogoutRedirectUris.join(' '),
+              first_party: client.firstParty ? 1 : 0,
             })
             .execute()
             .catch(translate);
@@ -611,6 +651,163 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
           .where('last_failure_at', '<', before)
           .executeTakeFirst();
         return Number(result.numDeletedRows);
+      },
+    },
+    authorizationCodes: {
+      async insert(code) {
+        await db
+          .insertInto('authorization_codes')
+          .values({
+            id: code.id,
+            grant_id: code.grantId,
+            client_id: code.clientId,
+            user_id: code.userId,
+            redirect_uri: code.redirectUri,
+            code_challenge: code.codeChallenge,
+            scope: code.scope.join(' '),
+            nonce: code.nonce,
+            session_id: code.sessionId,
+            auth_time: code.authTime,
+            created_at: code.createdAt,
+            expires_at: code.expiresAt,
+            consumed_at: code.consumedAt,
+            resources: code.resources.join(' '),
+          })
+          .execute()
+          .catch(translate);
+      },
+      async consume(id, now) {
+        // One conditional update: of any number of concurrent redemptions exactly one sees a row.
+        const row = await db
+          .updateTable('authorization_codes')
+          .set({ consumed_at: now })
+          .where('id', '=', id)
+          .where('consumed_at', 'is', null)
+          .returningAll()
+          .executeTakeFirst();
+        if (row !== undefined) return { record: toAuthorizationCode(row), first: true };
+        const used = await db
+          .selectFrom('authorization_codes')
+          .selectAll()
+          .where('id', '=', id)
+          .executeTakeFirst();
+        return used === undefined ? undefined : { record: toAuthorizationCode(used), first: false };
+      },
+      async prune(before) {
+        const result = await db
+          .deleteFrom('authorization_codes')
+          .where('expires_at', '<', before)
+          .executeTakeFirst();
+        return Number(result.numDeletedRows);
+      },
+    },
+    browserSessions: {
+      async insert(session) {
+        await db
+          .insertInto('browser_sessions')
+          .values({
+            id: session.id,
+            sid: session.sid,
+            user_id: session.userId,
+            auth_time: session.authTime,
+            last_seen_at: session.lastSeenAt,
+            idle_expires_at: session.idleExpiresAt,
+            expires_at: session.expiresAt,
+            ended_at: session.endedAt,
+          })
+          .execute()
+          .catch(translate);
+      },
+      async find(id) {
+        const row = await db
+          .selectFrom('browser_sessions')
+          .selectAll()
+          .where('id', '=', id)
+          .executeTakeFirst();
+        return row === undefined ? undefined : toBrowserSession(row);
+      },
+      async touch(id, now, idleExpiresAt) {
+        await db
+          .updateTable('browser_sessions')
+          .set({
+            last_seen_at: now,
+            idle_expires_at: sql<number>`case when expires_at < ${idleExpiresAt} then expires_at else ${idleExpiresAt} end`,
+          })
+          .where('id', '=', id)
+          .where('ended_at', 'is', null)
+          .execute();
+      },
+      async end(id, now) {
+        const result = await db
+          .updateTable('browser_sessions')
+          .set({ ended_at: now })
+          .where('id', '=', id)
+          .where('ended_at', 'is', null)
+          .executeTakeFirst();
+        return result.numUpdatedRows > 0n;
+      },
+      async endForUser(userId, now) {
+        const result = await db
+          .updateTable('browser_sessions')
+          .set({ ended_at: now })
+          .where('user_id', '=', userId)
+          .where('ended_at', 'is', null)
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows);
+      },
+      async prune(before) {
+        const result = await db
+          .deleteFrom('browser_sessions')
+          .where((eb) =>
+            eb.or([
+              eb('ended_at', '<', before),
+              eb('expires_at', '<', before),
+              eb('idle_expires_at', '<', before),
+            ]),
+          )
+          .executeTakeFirst();
+        return Number(result.numDeletedRows);
+      },
+    },
+    consents: {
+      async find(userId, clientId) {
+        const row = await db
+          .selectFrom('consents')
+          .selectAll()
+          .where('user_id', '=', userId)
+          .where('client_id', '=', clientId)
+          .executeTakeFirst();
+        return row === undefined
+          ? undefined
+          : { userId, clientId, scope: splitList(row.scope), grantedAt: Number(row.granted_at) };
+      },
+      async upsert(consent) {
+        const values = {
+          user_id: consent.userId,
+          client_id: consent.clientId,
+          scope: consent.scope.join(' '),
+          granted_at: consent.grantedAt,
+        };
+        await db
+          .insertInto('consents')
+          .values(values)
+          .onConflict((conflict) =>
+            conflict
+              .columns(['user_id', 'client_id'])
+              .doUpdateSet({ scope: values.scope, granted_at: values.granted_at }),
+          )
+          .execute();
+      },
+      async delete(userId, clientId) {
+        const result = await db
+          .deleteFrom('consents')
+          .where('user_id', '=', userId)
+          .where('client_id', '=', clientId)
+          .executeTakeFirst();
+        return result.numDeletedRows > 0n;
+      },
+      async deleteForClient(clientId) {
+        await db.deleteFrom('consents').where('client_id', '=', clientId).execute();
       },
     },
     async ping() {

@@ -17,6 +17,10 @@ export interface Tables {
     created_at: number;
     /** JSON array of public JWKs (private_key_jwt clients only). */
     jwks: string | null;
+    /** Space-separated (a URI has no space). */
+    redirect_uris: string;
+    post_logout_redirect_uris: string;
+    first_party: number;
   };
   resources: {
     uri: string;
@@ -71,5 +75,38 @@ export interface Tables {
   client_assertion_jtis: {
     key: string;
     expires_at: number;
+  };
+  authorization_codes: {
+    id: string;
+    grant_id: string;
+    client_id: string;
+    user_id: string;
+    redirect_uri: string;
+    code_challenge: string;
+    scope: string;
+    nonce: string | null;
+    session_id: string;
+    auth_time: number;
+    created_at: number;
+    expires_at: number;
+    consumed_at: number | null;
+    /** Space-separated resource identifiers (RFC 8707) the code is for. */
+    resources: string;
+  };
+  browser_sessions: {
+    id: string;
+    sid: string;
+    user_id: string;
+    auth_time: number;
+    last_seen_at: number;
+    idle_expires_at: number;
+    expires_at: number;
+    ended_at: number | null;
+  };
+  consents: {
+    user_id: string;
+    client_id: string;
+    scope: string;
+    granted_at: number;
   };
 }
