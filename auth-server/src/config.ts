@@ -155,6 +155,7 @@ const schema = z.object({
   LOGIN_FAILURE_WINDOW: duration('1h'),
   PASSWORD_HASH_CONCURRENCY: integer(defaultHashConcurrency, 1, 64),
   PASSWORD_HASH_QUEUE: integer(32, 0, 10000),
+  TOKEN_EXCHANGE_MAX_DEPTH: integer(3, 1, 10),
 });
 
 /**
@@ -233,6 +234,8 @@ export interface AuthConfig {
   loginLock: LoginLockPolicy;
   /** Argon2 hashes running at once, and waiting; beyond both a request is refused with 503. */
   passwordHashing: { concurrency: number; queue: number };
+  /** The longest delegation chain (actors in `act`) a token exchange may produce. */
+  tokenExchangeMaxDepth: number;
 }
 
 /**
@@ -325,5 +328,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
       windowSeconds: raw.LOGIN_FAILURE_WINDOW,
     },
     passwordHashing: { concurrency: raw.PASSWORD_HASH_CONCURRENCY, queue: raw.PASSWORD_HASH_QUEUE },
+    tokenExchangeMaxDepth: raw.TOKEN_EXCHANGE_MAX_DEPTH,
   });
 }

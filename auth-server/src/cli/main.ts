@@ -11,7 +11,7 @@ const usage = `usage: npm run admin -- <command>
   users create --username U --password-stdin [--scopes "a b"]
   users disable --username U
   users unlock --username U
-  clients create --client-id C --grants password,client_credentials,refresh_token --scopes "a b" [--public] [--json]
+  clients create --client-id C --grants password,client_credentials,refresh_token,token_exchange --scopes "a b" [--public] [--json]
           [--resources URI[,URI...]] [--auth-method client_secret|private_key_jwt --jwks-file keys.json]
   clients set-resources --client-id C --resources URI[,URI...]   the resources it may ask tokens for ("" for none)
   clients set-keys --client-id C --jwks-file keys.json   replace a private_key_jwt client's public keys

@@ -2,13 +2,16 @@ import type { AuditTrail } from '../audit.js';
 import type { ConcurrencyLimit } from '../limits/concurrency-limit.js';
 import type { LoginThrottle } from '../limits/login-throttle.js';
 import type { ResourceStore } from '../storage/storage.js';
+import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
+import type { RevocationService } from '../tokens/revocations.js';
 import type { UserService } from '../users/users.js';
 import { createClientCredentialsGrant } from './client-credentials.js';
 import type { Grant } from './grant.js';
 import { createPasswordGrant } from './password.js';
 import { createRefreshTokenGrant } from './refresh-token.js';
 import { createTargetResolver } from './resource-request.js';
+import { createTokenExchangeGrant } from './token-exchange.js';
 
 export type { Grant, GrantResult, TokenRequest } from './grant.js';
 
@@ -19,13 +22,23 @@ export function createGrantRegistry(deps: {
   throttle: LoginThrottle;
   passwordChecks: ConcurrencyLimit;
   audit: AuditTrail;
-  resources: Pick<ResourceStore, 'find'>;
+  resources: Pick<ResourceStore, 'find' | 'listServedBy'>;
+  accessTokens: AccessTokenIssuer;
+  revocations: Pick<RevocationService, 'isRevoked'>;
+  tokenExchangeMaxDepth: number;
 }): ReadonlyMap<string, Grant> {
   const targets = createTargetResolver(deps.resources);
   const grants = [
     createPasswordGrant({ ...deps, targets }),
     createClientCredentialsGrant({ targets }),
     createRefreshTokenGrant({ refreshTokens: deps.refreshTokens, targets }),
+    createTokenExchangeGrant({
+      accessTokens: deps.accessTokens,
+      revocations: deps.revocations,
+      resources: deps.resources,
+      targets,
+      maxDepth: deps.tokenExchangeMaxDepth,
+    }),
   ];
   return new Map(grants.map((grant) => [grant.grantType, grant]));
 }

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { methodNotAllowed, sendBody, sendCacheable } from '@tessera/shared';
 import { assertionSigningAlgorithms } from '../clients/client-keys.js';
 import type { KeyManager } from '../keys/key-manager.js';
+import { grantTypes } from '../storage/storage.js';
 import { toJwksCacheControl } from '../keys/lifecycle.js';
 
 /** How confidential clients authenticate: a secret (two ways) or a JWT signed with their key (RFC 7523 §2.2). */
@@ -19,7 +20,7 @@ export function createWellKnownRouter(deps: { issuer: string; keys: KeyManager }
     jwks_uri: `${issuer}/.well-known/jwks.json`,
     revocation_endpoint: `${issuer}/oauth/revoke`,
     introspection_endpoint: `${issuer}/oauth/introspect`,
-    grant_types_supported: ['password', 'client_credentials', 'refresh_token'],
+    grant_types_supported: [...grantTypes],
     response_types_supported: [],
     token_endpoint_auth_methods_supported: [...confidentialMethods, 'none'],
     token_endpoint_auth_signing_alg_values_supported: assertionSigningAlgorithms,

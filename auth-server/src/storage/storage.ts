@@ -4,8 +4,16 @@
  * The one implementation (storage/sql) runs on SQLite and PostgreSQL.
  */
 
-export type GrantType = 'password' | 'client_credentials' | 'refresh_token';
-export const grantTypes: readonly GrantType[] = ['password', 'client_credentials', 'refresh_token'];
+/** RFC 8693 §2.1: the grant_type of a token exchange. */
+export const tokenExchangeGrantType = 'urn:ietf:params:oauth:grant-type:token-exchange';
+
+export type GrantType = 'password' | 'client_credentials' | 'refresh_token' | typeof tokenExchangeGrantType;
+export const grantTypes: readonly GrantType[] = [
+  'password',
+  'client_credentials',
+  'refresh_token',
+  tokenExchangeGrantType,
+];
 
 export interface UserRecord {
   id: string;
