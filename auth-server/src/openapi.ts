@@ -480,6 +480,11 @@ export const openApiDocument: OpenApiDocument = {
           iss: { type: 'string' },
           aud: { type: ['string', 'array'], items: { type: 'string' } },
           jti: { type: 'string' },
+          act: {
+            type: 'object',
+            description: 'An exchanged token’s actor chain (RFC 8693 §4.1): `sub`, and a nested `act`',
+            required: ['sub'],
+          },
           token_type: { type: 'string', const: 'Bearer' },
         },
         additionalProperties: false,
