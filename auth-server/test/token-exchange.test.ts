@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { revocationDigest } from '@tessera/shared';
 import request from 'supertest';
 import { accessTokenType } from '../src/grants/token-exchange.js';
 import {
@@ -236,6 +237,42 @@ describe('token exchange: a service calls another on a user’s behalf', () => {
         'invalid_request',
       );
     });
+  });
+
+  it('deleting the client the user signed in with revokes the tokens exchanged from its tokens', async () => {
+    secrets.gone = await createClientFor(auth, {
+      clientId: 'gone',
+      grants: 'password,refresh_token,client_credentials',
+      scopes: 'notes:read',
+      resources: notes,
+    });
+    const login = await post(
+      'gone',
+      ['grant_type', 'password'],
+      ['username', 'alice'],
+      ['password', 'alice-password'],
+    );
+    const own = await post('gone', ['grant_type', 'client_credentials']);
+    const exchanged = await Promise.all(
+      [login, own].map((res) =>
+        exchange('notes-svc', res.body.access_token as string, ['resource', archive]),
+      ),
+    );
+    const claims = exchanged.map((res) =>
+      decodeClaims<Record<string, unknown>>(res.body.access_token as string),
+    );
+    for (const c of claims) {
+      expect(c.client_id).toBe('notes-svc');
+      expect(await auth.services.revocations.isRevoked(c)).toBe(false);
+    }
+    await auth.services.clients.delete('gone');
+    // The user session's family (sid) and the client's own id as a subject (sub) are cut off.
+    for (const c of claims) expect(await auth.services.revocations.isRevoked(c)).toBe(true);
+    // The feed resource servers poll says so too.
+    const feed = (await request(auth.app).get('/oauth/revocations')).body as {
+      revoked: Record<string, unknown>;
+    };
+    expect(JSON.stringify(feed.revoked)).toContain(revocationDigest('sid', claims[0]!.sid as string));
   });
 
   it('is advertised in the metadata', async () => {

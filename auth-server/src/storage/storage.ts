@@ -231,6 +231,8 @@ export interface RefreshTokenStore {
   revokeFamily(familyId: string, now: number): Promise<number>;
   /** Revokes every live token of a user; returns the families touched. */
   revokeForUser(userId: string, now: number): Promise<string[]>;
+  /** The families with a token of this client not yet revoked. */
+  listLiveFamiliesForClient(clientId: string): Promise<string[]>;
   /** Deletes every token issued to a client. */
   deleteForClient(clientId: string): Promise<void>;
   /** Deletes tokens past their absolute or idle expiry at `now`; returns how many. */
