@@ -159,6 +159,7 @@ const schema = z.object({
   PASSWORD_HASH_QUEUE: integer(32, 0, 10000),
   SESSION_IDLE_TTL: duration('30m', 60),
   SESSION_TTL: duration('12h', 60),
+  TOKEN_EXCHANGE_MAX_DEPTH: integer(3, 1, 10),
 });
 
 /**
@@ -196,6 +197,9 @@ export const configSchema = schema;
  */
 export const configDocs: Readonly<Record<keyof typeof schema.shape, VariableDoc>> = {
   ...commonVariableDocs,
+  TOKEN_EXCHANGE_MAX_DEPTH: {
+    description: "the most actors an exchanged token's `act` chain may name (RFC 8693); 1 to 10",
+  },
   AUDIENCE: {
     description:
       'the one `aud` tokens carried before resources: upgrading a database registers it as a resource for every existing client ([resources](resources.md))',
@@ -318,6 +322,8 @@ export interface AuthConfig {
   passwordHashing: { concurrency: number; queue: number };
   /** Browser sign-in sessions: unused this long, or this old, they end. */
   session: { idleTtlSeconds: number; ttlSeconds: number };
+  /** The longest delegation chain (actors in `act`) a token exchange may produce. */
+  tokenExchangeMaxDepth: number;
 }
 
 /**
@@ -414,5 +420,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
       idleTtlSeconds: Math.min(raw.SESSION_IDLE_TTL, raw.SESSION_TTL),
       ttlSeconds: raw.SESSION_TTL,
     },
+    tokenExchangeMaxDepth: raw.TOKEN_EXCHANGE_MAX_DEPTH,
   });
 }

@@ -186,7 +186,7 @@ export const openApiDocument: OpenApiDocument = {
     version: authServerApiVersion,
     description:
       'Issues RS256 JWT access tokens (RFC 9068) for the password, client_credentials and ' +
-      'refresh_token grants (RFC 6749), publishes its keys (RFC 7517) and metadata (RFC 8414), ' +
+      'refresh_token grants (RFC 6749) and token exchange (RFC 8693), publishes its keys (RFC 7517) and metadata (RFC 8414), ' +
       'revokes (RFC 7009) and introspects (RFC 7662) tokens, and publishes a revocation feed for ' +
       'resource servers. Every error is RFC 6749 §5.2 JSON with `Cache-Control: no-store`.',
   },
@@ -203,7 +203,7 @@ export const openApiDocument: OpenApiDocument = {
       post: {
         operationId: 'issueToken',
         tags: ['oauth'],
-        summary: 'Exchange a grant for an access token (RFC 6749 §3.2, §4.3, §4.4, §6)',
+        summary: 'Exchange a grant for an access token (RFC 6749 §3.2, §4.3, §4.4, §6; RFC 8693)',
         description:
           'The client authenticates with HTTP Basic (client_secret_basic), with client_id and ' +
           'client_secret in the body (client_secret_post), with a JWT signed by its key ' +
@@ -566,12 +566,13 @@ export const openApiDocument: OpenApiDocument = {
     },
     schemas: {
       TokenRequest: {
-        description: 'One of the three grants, chosen by `grant_type`.',
+        description: 'One of the four grants, chosen by `grant_type`.',
         oneOf: [
           schemaRef('PasswordGrant'),
           schemaRef('ClientCredentialsGrant'),
           schemaRef('RefreshTokenGrant'),
           schemaRef('AuthorizationCodeGrant'),
+          schemaRef('TokenExchangeGrant'),
         ],
         discriminator: {
           propertyName: 'grant_type',
@@ -580,6 +581,7 @@ export const openApiDocument: OpenApiDocument = {
             client_credentials: '#/components/schemas/ClientCredentialsGrant',
             refresh_token: '#/components/schemas/RefreshTokenGrant',
             authorization_code: '#/components/schemas/AuthorizationCodeGrant',
+            'urn:ietf:params:oauth:grant-type:token-exchange': '#/components/schemas/TokenExchangeGrant',
           },
         },
       },
@@ -642,6 +644,28 @@ export const openApiDocument: OpenApiDocument = {
         properties: { sub: { type: 'string' }, preferred_username: { type: 'string' } },
         additionalProperties: false,
       },
+      TokenExchangeGrant: {
+        type: 'object',
+        description:
+          'Token exchange for delegation (RFC 8693): the authenticated client (the actor, registered ' +
+          'for this grant) presents an access token it received as a resource’s server and gets one ' +
+          'for another resource it may ask for, on the same user’s behalf. The subject token must ' +
+          'be valid, unrevoked and for a resource the client serves (else `invalid_grant`); the ' +
+          'scope never exceeds the subject token’s; the new token has `client_id` = the actor and ' +
+          '`act: {sub: actor}` (nested when the subject was itself exchanged, up to ' +
+          'TOKEN_EXCHANGE_MAX_DEPTH actors, else `invalid_grant`), expires no later than the ' +
+          'subject token and comes without a refresh token.',
+        required: ['grant_type', 'subject_token', 'subject_token_type'],
+        properties: {
+          grant_type: { type: 'string', const: 'urn:ietf:params:oauth:grant-type:token-exchange' },
+          subject_token: { type: 'string', description: 'An access token this server issued' },
+          subject_token_type: { type: 'string', const: 'urn:ietf:params:oauth:token-type:access_token' },
+          requested_token_type: { type: 'string', const: 'urn:ietf:params:oauth:token-type:access_token' },
+          resource: resourceParameter,
+          scope: scopeParameter,
+          ...clientAuthentication,
+        },
+      },
       TokenResponse: {
         type: 'object',
         description: 'RFC 6749 §5.1; the access token is an RFC 9068 JWT (`typ: at+jwt`, RS256).',
@@ -661,6 +685,11 @@ export const openApiDocument: OpenApiDocument = {
             description:
               'authorization_code with scope `openid`: an OpenID Connect ID token (RS256, `typ: JWT`, ' +
               'aud = the client; never accepted as an access token).',
+          },
+          issued_token_type: {
+            type: 'string',
+            const: 'urn:ietf:params:oauth:token-type:access_token',
+            description: 'Token exchange only (RFC 8693 §2.2.1)',
           },
         },
         additionalProperties: false,
@@ -716,6 +745,11 @@ export const openApiDocument: OpenApiDocument = {
           iss: { type: 'string' },
           aud: { type: ['string', 'array'], items: { type: 'string' } },
           jti: { type: 'string' },
+          act: {
+            type: 'object',
+            description: 'An exchanged token’s actor chain (RFC 8693 §4.1): `sub`, and a nested `act`',
+            required: ['sub'],
+          },
           token_type: { type: 'string', const: 'Bearer' },
         },
         additionalProperties: false,
@@ -805,7 +839,13 @@ export const openApiDocument: OpenApiDocument = {
             type: 'array',
             items: {
               type: 'string',
-              enum: ['authorization_code', 'refresh_token', 'client_credentials', 'password'],
+              enum: [
+                'authorization_code',
+                'refresh_token',
+                'client_credentials',
+                'password',
+                'urn:ietf:params:oauth:grant-type:token-exchange',
+              ],
             },
           },
           authorization_endpoint: { type: 'string', format: 'uri' },

@@ -44,7 +44,7 @@ beforeAll(async () => {
     await auth.services.clients.create({
       resources: testResource,
       clientId: 'app',
-      grants: 'password,client_credentials,refresh_token',
+      grants: 'password,client_credentials,refresh_token,token_exchange',
       scopes: 'notes:read',
       isPublic: false,
     })
@@ -78,6 +78,8 @@ beforeAll(async () => {
     postLogoutRedirectUris: signInRedirect,
     resources: testResource,
   });
+  // `app` is also the resource's own server: it introspects, and exchanges tokens it received.
+  await auth.services.resources.update(testResource, { serverClientId: 'app' });
   issued = await passwordGrant();
   spare = await passwordGrant();
   // Something in the revocation feed, so its entries are checked too.
@@ -198,6 +200,23 @@ const cases: ContractCase[] = [
           ['client_secret', secret],
         ),
       ),
+  },
+  {
+    operation: 'POST /oauth/token',
+    behaviour: 'token exchange (RFC 8693), with issued_token_type',
+    status: 200,
+    send: () =>
+      token(
+        ['grant_type', 'urn:ietf:params:oauth:grant-type:token-exchange'],
+        ['subject_token', issued.access_token],
+        ['subject_token_type', 'urn:ietf:params:oauth:token-type:access_token'],
+      ),
+  },
+  {
+    operation: 'POST /oauth/token',
+    behaviour: 'an unknown resource is invalid_target',
+    status: 400,
+    send: () => token(['grant_type', 'client_credentials'], ['resource', 'https://unknown.test']),
   },
   {
     operation: 'POST /oauth/token',
@@ -449,6 +468,21 @@ const cases: ContractCase[] = [
     behaviour: 'an active access token',
     status: 200,
     send: () => withClient('/oauth/introspect', ['token', issued.access_token]),
+  },
+  {
+    operation: 'POST /oauth/introspect',
+    behaviour: 'an exchanged access token, with its act',
+    status: 200,
+    send: async () => {
+      const exchanged = await token(
+        ['grant_type', 'urn:ietf:params:oauth:grant-type:token-exchange'],
+        ['subject_token', issued.access_token],
+        ['subject_token_type', 'urn:ietf:params:oauth:token-type:access_token'],
+      );
+      const res = await withClient('/oauth/introspect', ['token', exchanged.body.access_token as string]);
+      expect(res.body).toMatchObject({ active: true, act: { sub: 'app' } });
+      return res;
+    },
   },
   {
     operation: 'POST /oauth/introspect',

@@ -127,3 +127,36 @@ describe('RFC 9728 protected-resource metadata', () => {
     expect((await request(legacy).get('/api/me')).headers['www-authenticate']).toBe('Bearer realm="tessera"');
   });
 });
+
+describe('exchanged tokens (RFC 8693 act)', () => {
+  const withAct = (act: unknown) =>
+    new SignJWT({ client_id: 'notes-svc', scope: 'notes:read', jti: randomUUID(), act })
+      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid })
+      .setIssuer(issuer)
+      .setAudience(notes)
+      .setSubject('alice')
+      .setIssuedAt(nowSeconds())
+      .setExpirationTime(nowSeconds() + 900)
+      .sign(signing.privateKey);
+
+  it('are accepted with their actor chain', async () => {
+    const act = { sub: 'notes-svc', act: { sub: 'web-bff' } };
+    const res = await request(app)
+      .get('/api/me')
+      .set('Authorization', `Bearer ${await withAct(act)}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ sub: 'alice', client_id: 'notes-svc', act });
+  });
+
+  it.each([
+    ['a string', 'notes-svc'],
+    ['no sub', { act: { sub: 'x' } }],
+    ['a nested non-object', { sub: 'a', act: 5 }],
+  ])('a malformed act (%s) is invalid_token', async (_name, act) => {
+    const res = await request(app)
+      .get('/api/me')
+      .set('Authorization', `Bearer ${await withAct(act)}`);
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ error: 'invalid_token', error_description: 'token act malformed' });
+  });
+});

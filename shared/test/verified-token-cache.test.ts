@@ -35,6 +35,7 @@ function principal(exp: number, sub = 'user-1'): Express.User {
     id: sub,
     clientId: 'web-app',
     scope: ['notes:read'],
+    actors: [],
     claims: {
       iss: 'i',
       sub,

@@ -13,7 +13,7 @@ const usage = `usage: npm run admin -- <command>
   users disable --username U
   users unlock --username U
   users revoke-consent --username U --client-id C   the next sign-in to that client asks again
-  clients create --client-id C --grants authorization_code,refresh_token,client_credentials,password --scopes "a b"
+  clients create --client-id C --grants authorization_code,refresh_token,client_credentials,password,token_exchange --scopes "a b"
           [--public] [--json] [--resources URI[,URI...]] [--auth-method client_secret|private_key_jwt --jwks-file keys.json]
           [--redirect-uris URI,...] [--post-logout-redirect-uris URI,...] [--first-party]
   clients set-resources --client-id C --resources URI[,URI...]   the resources it may ask tokens for ("" for none)

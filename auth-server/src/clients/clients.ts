@@ -3,6 +3,7 @@ import type { Clock } from '@tessera/shared';
 import {
   StorageConflictError,
   grantTypes,
+  tokenExchangeGrantType,
   type ClientJwk,
   type ClientRecord,
   type ClientStore,
@@ -43,11 +44,19 @@ export interface ClientService {
   delete(clientId: string): Promise<void>;
 }
 
+/** Short names the CLI accepts for grant types that are URNs. */
+const grantAliases: Readonly<Record<string, GrantType>> = { token_exchange: tokenExchangeGrantType };
+
 function parseGrants(text: string): GrantType[] {
-  const grants = text.split(/[\s,]+/).filter((grant) => grant !== '');
+  const grants = text
+    .split(/[\s,]+/)
+    .filter((grant) => grant !== '')
+    .map((grant) => grantAliases[grant] ?? grant);
   const unknown = grants.filter((grant) => !grantTypes.includes(grant as GrantType));
   if (grants.length === 0 || unknown.length > 0)
-    throw new UserInputError(`grants must be a comma-separated list of ${grantTypes.join(', ')}`);
+    throw new UserInputError(
+      `grants must be a comma-separated list of ${grantTypes.join(', ')} (token_exchange for the last)`,
+    );
   return [...new Set(grants as GrantType[])];
 }
 
@@ -87,6 +96,10 @@ export function createClientService(deps: {
       if (scopes === undefined) throw new UserInputError('scopes must be space-separated scope tokens');
       if (input.isPublic && grants.includes('client_credentials'))
         throw new UserInputError('a public client cannot use client_credentials (RFC 6749 §4.4)');
+      if (input.isPublic && grants.includes(tokenExchangeGrantType))
+        throw new UserInputError(
+          'a public client cannot exchange tokens: the actor must authenticate (RFC 8693)',
+        );
       if (deps.production && isUnsafeInProduction({ isPublic: input.isPublic, grants }))
         throw new UserInputError(
           'production mode refuses the password grant for a public client (RFC 9700 §2.4)',

@@ -1,4 +1,5 @@
 import type { ClientRecord, GrantType } from '../storage/storage.js';
+import type { ActorClaim } from '../tokens/access-token.js';
 
 /** What a grant decides: whom the token is for, for which resources and with which scope. */
 export interface GrantResult {
@@ -12,6 +13,12 @@ export interface GrantResult {
   refreshToken?: string;
   /** An OpenID Connect ID token to return with it. */
   idToken?: string;
+  /** An exchanged token's delegation chain (RFC 8693 §4.1). */
+  act?: ActorClaim;
+  /** The latest `exp` (epoch seconds) the access token may have. */
+  notAfter?: number;
+  /** RFC 8693 §2.2.1: the type of the issued token, said in the response of a token exchange. */
+  issuedTokenType?: string;
 }
 
 /** What every token request may carry besides its grant's own parameters. */

@@ -2,7 +2,9 @@ import type { AuditTrail } from '../audit.js';
 import type { ConcurrencyLimit } from '../limits/concurrency-limit.js';
 import type { LoginThrottle } from '../limits/login-throttle.js';
 import type { ResourceStore } from '../storage/storage.js';
+import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
+import type { RevocationService } from '../tokens/revocations.js';
 import type { UserService } from '../users/users.js';
 import type { AuthorizationCodeService } from '../signin/codes.js';
 import type { IdTokenIssuer } from '../signin/id-token.js';
@@ -13,6 +15,7 @@ import type { Grant } from './grant.js';
 import { createPasswordGrant } from './password.js';
 import { createRefreshTokenGrant } from './refresh-token.js';
 import { createTargetResolver } from './resource-request.js';
+import { createTokenExchangeGrant } from './token-exchange.js';
 
 export type { Grant, GrantResult, TokenRequest } from './grant.js';
 
@@ -26,7 +29,10 @@ export function createGrantRegistry(deps: {
   codes: AuthorizationCodeService;
   idTokens: IdTokenIssuer;
   storage: Pick<Storage, 'users'>;
-  resources: Pick<ResourceStore, 'find'>;
+  resources: Pick<ResourceStore, 'find' | 'listServedBy'>;
+  accessTokens: AccessTokenIssuer;
+  revocations: Pick<RevocationService, 'isRevoked'>;
+  tokenExchangeMaxDepth: number;
 }): ReadonlyMap<string, Grant> {
   const targets = createTargetResolver(deps.resources);
   const grants = [
@@ -34,6 +40,13 @@ export function createGrantRegistry(deps: {
     createClientCredentialsGrant({ targets }),
     createRefreshTokenGrant({ refreshTokens: deps.refreshTokens, targets }),
     createAuthorizationCodeGrant({ ...deps, targets }),
+    createTokenExchangeGrant({
+      accessTokens: deps.accessTokens,
+      revocations: deps.revocations,
+      resources: deps.resources,
+      targets,
+      maxDepth: deps.tokenExchangeMaxDepth,
+    }),
   ];
   return new Map(grants.map((grant) => [grant.grantType, grant]));
 }

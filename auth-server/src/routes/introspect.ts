@@ -50,7 +50,7 @@ export function createIntrospectRouter(deps: {
         sendJson(res, 200, { active: false });
         return;
       }
-      const { scope, client_id, sub, exp, iat, iss, aud, jti } = claims;
+      const { scope, client_id, sub, exp, iat, iss, aud, jti, act } = claims;
       sendJson(res, 200, {
         active: true,
         scope,
@@ -61,6 +61,8 @@ export function createIntrospectRouter(deps: {
         iss,
         aud,
         jti,
+        // RFC 8693 §4.1: an exchanged token's delegation chain.
+        ...(act === undefined ? {} : { act }),
         token_type: 'Bearer',
       });
       return;

@@ -34,9 +34,8 @@ export function createTokenRouter(deps: {
     const missing = grant.parameters.filter((name) => !params.has(name));
     if (missing.length > 0) throw new AppError('invalid_request', `missing parameter: ${missing.join(', ')}`);
 
-    const { sub, scope, audience, sid, refreshToken, idToken } = await grant.handle(client, params, {
-      resources: readRepeated(req.body, 'resource'),
-    });
+    const { sub, scope, audience, sid, refreshToken, idToken, act, notAfter, issuedTokenType } =
+      await grant.handle(client, params, { resources: readRepeated(req.body, 'resource') });
     const { token, expiresIn } = await deps.accessTokens.issue({
       sub,
       clientId: client.clientId,
@@ -44,12 +43,15 @@ export function createTokenRouter(deps: {
       // An `openid` token is also for the userinfo endpoint (its own audience).
       audience: scope.includes('openid') ? [...audience, deps.userinfoAudience] : audience,
       sid,
+      act,
+      notAfter,
     });
     deps.audit.record('token.issued', {
       grant_type: grant.grantType,
       client_id: client.clientId,
       sub,
       aud: audience,
+      ...(act === undefined ? {} : { act }),
       request_id: req.id,
     });
     // RFC 6749 §5.1: token responses must not be cached.
@@ -57,6 +59,7 @@ export function createTokenRouter(deps: {
     res.setHeader('Pragma', 'no-cache');
     sendJson(res, 200, {
       access_token: token,
+      ...(issuedTokenType === undefined ? {} : { issued_token_type: issuedTokenType }),
       token_type: 'Bearer',
       expires_in: expiresIn,
       scope: formatScope(scope),

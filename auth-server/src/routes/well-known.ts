@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { methodNotAllowed, sendBody, sendCacheable } from '@tessera/shared';
 import { assertionSigningAlgorithms } from '../clients/client-keys.js';
 import type { KeyManager } from '../keys/key-manager.js';
+import { grantTypes } from '../storage/storage.js';
 import { toJwksCacheControl } from '../keys/lifecycle.js';
 import { openIdScopes } from '../signin/authorization-request.js';
 import { authorizePath } from './authorize.js';
@@ -24,7 +25,7 @@ export function createWellKnownRouter(deps: { issuer: string; keys: KeyManager }
     jwks_uri: `${issuer}/.well-known/jwks.json`,
     revocation_endpoint: `${issuer}/oauth/revoke`,
     introspection_endpoint: `${issuer}/oauth/introspect`,
-    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials', 'password'],
+    grant_types_supported: [...grantTypes],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
     // PKCE is required of every client, with S256 only (RFC 9700 §2.1.1).

@@ -4,12 +4,17 @@
  * The one implementation (storage/sql) runs on SQLite and PostgreSQL.
  */
 
-export type GrantType = 'password' | 'client_credentials' | 'refresh_token' | 'authorization_code';
+/** RFC 8693 §2.1: the grant_type of a token exchange. */
+export const tokenExchangeGrantType = 'urn:ietf:params:oauth:grant-type:token-exchange';
+
+export type GrantType =
+  'password' | 'client_credentials' | 'refresh_token' | 'authorization_code' | typeof tokenExchangeGrantType;
 export const grantTypes: readonly GrantType[] = [
   'password',
   'client_credentials',
   'refresh_token',
   'authorization_code',
+  tokenExchangeGrantType,
 ];
 
 export interface UserRecord {
@@ -281,6 +286,8 @@ export interface RefreshTokenStore {
   revokeFamily(familyId: string, now: number): Promise<number>;
   /** Revokes every live token of a user; returns the families touched. */
   revokeForUser(userId: string, now: number): Promise<string[]>;
+  /** The families with a token of this client not yet revoked. */
+  listLiveFamiliesForClient(clientId: string): Promise<string[]>;
   /** Deletes every token issued to a client. */
   deleteForClient(clientId: string): Promise<void>;
   /** Deletes tokens past their absolute or idle expiry at `now`; returns how many. */

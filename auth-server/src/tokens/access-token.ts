@@ -4,6 +4,12 @@ import type { Clock } from '@tessera/shared';
 import type { KeyManager } from '../keys/key-manager.js';
 import { formatScope } from './scope.js';
 
+/** RFC 8693 §4.1: the acting party, and the one it acted for in turn (nested). */
+export interface ActorClaim {
+  sub: string;
+  act?: ActorClaim;
+}
+
 export interface AccessTokenIssuer {
   /**
    * `audience` is the resources the token is for (RFC 8707 §2; `aud` is a string when there is
@@ -15,6 +21,10 @@ export interface AccessTokenIssuer {
     scope: readonly string[];
     audience: readonly string[];
     sid?: string;
+    /** The delegation chain of an exchanged token (RFC 8693 §4.1 `act`). */
+    act?: ActorClaim;
+    /** The latest `exp` (epoch seconds) it may have: an exchanged token never outlives its subject. */
+    notAfter?: number;
   }): Promise<{
     token: string;
     expiresIn: number;
@@ -41,24 +51,27 @@ export function createAccessTokenIssuer(deps: {
   /** The encoded protected header of the last kid signed with (it changes only on rotation). */
   let encodedHeader = { kid: '', value: '' };
   return {
-    async issue({ sub, clientId, scope, audience, sid }) {
+    async issue({ sub, clientId, scope, audience, sid, act, notAfter }) {
       if (audience.length === 0) throw new Error('an access token needs an audience');
       const { kid, privateKey } = keys.signingKey();
       if (encodedHeader.kid !== kid) encodedHeader = { kid, value: encodeHeader(kid) };
       const iat = Math.floor(clock.now() / 1000);
+      const exp = Math.min(iat + ttlSeconds, notAfter ?? Number.POSITIVE_INFINITY);
+      if (exp <= iat) throw new Error('an access token must expire after it is issued');
       const claims = {
         client_id: clientId,
         scope: formatScope(scope),
         ...(sid === undefined ? {} : { sid }),
+        ...(act === undefined ? {} : { act }),
         iss: issuer,
         sub,
         aud: audience.length === 1 ? audience[0] : [...audience],
         iat,
-        exp: iat + ttlSeconds,
+        exp,
         jti: randomUUID(),
       };
       const token = await signJws(`${encodedHeader.value}.${base64url(JSON.stringify(claims))}`, privateKey);
-      return { token, expiresIn: ttlSeconds };
+      return { token, expiresIn: exp - iat };
     },
 
     async verify(token) {

@@ -235,6 +235,7 @@ export function createRevocationService(deps: {
     async deleteClient(clientId) {
       const deleted = await storage.transaction(async (tx) => {
         if (!(await tx.clients.delete(clientId))) return false;
+        const families = await tx.refreshTokens.listLiveFamiliesForClient(clientId);
         await tx.refreshTokens.deleteForClient(clientId);
         // A client registered later under the same id must not inherit what users allowed this one.
         await tx.consents.deleteForClient(clientId);
@@ -248,6 +249,24 @@ export function createRevocationService(deps: {
           revokedAt: cutOff,
           expiresAt: untilAllExpired(cutOff),
         });
+        // Tokens exchanged from this client's tokens (RFC 8693) carry another client_id, the
+        // actor's: they keep the subject's `sid` (a user session of this client) or its `sub`
+        // (this client's id, for a client_credentials token), which these entries reach.
+        await tx.revocations.upsert({
+          kind: 'sub',
+          value: clientId,
+          clientId: null,
+          revokedAt: cutOff,
+          expiresAt: untilAllExpired(cutOff),
+        });
+        for (const familyId of families)
+          await tx.revocations.upsert({
+            kind: 'sid',
+            value: familyId,
+            clientId: null,
+            revokedAt: cutOff,
+            expiresAt: untilAllExpired(cutOff),
+          });
         return true;
       });
       changed();

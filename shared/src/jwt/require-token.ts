@@ -163,3 +163,31 @@ export function requireScope(...scopes: string[]): RequestHandler {
     next();
   };
 }
+
+/**
+ * Requires that the authenticated token was (`delegated: true`) or was not (`false`) obtained by
+ * token exchange, that is, carries an RFC 8693 `act` chain (use after `createRequireToken`): a
+ * route for services acting for a user through another service, or for direct callers only. The
+ * wrong kind is 403 `insufficient_scope` (RFC 6750 §3.1: the token lacks the privilege, and
+ * presenting it again will not help).
+ */
+export function requireDelegation(delegated: boolean): RequestHandler {
+  return (req, _res, next) => {
+    if (req.user === undefined) {
+      next(new AppError('server_error', 'requireDelegation used without createRequireToken'));
+      return;
+    }
+    if (req.user.actors.length > 0 !== delegated) {
+      next(
+        new AppError(
+          'insufficient_scope',
+          delegated
+            ? 'this route needs a token obtained by token exchange'
+            : 'this route does not accept exchanged tokens',
+        ),
+      );
+      return;
+    }
+    next();
+  };
+}

@@ -33,6 +33,11 @@ declare global {
       clientId: string;
       /** The granted scope values, split from the `scope` claim. */
       scope: string[];
+      /**
+       * The delegation chain of an exchanged token (RFC 8693 §4.1 `act`): the client ids that
+       * acted for `id`, the current actor (= `clientId`) first; empty for a token not exchanged.
+       */
+      actors: string[];
       /** Every verified claim, as signed. */
       claims: AccessTokenClaims;
     }
@@ -210,7 +215,26 @@ function toUser(claims: Record<string, unknown>, rules: ClaimRules): Express.Use
   if (claims.scope !== undefined && typeof claims.scope !== 'string') return invalid('token scope malformed');
   const scope =
     typeof claims.scope === 'string' ? claims.scope.split(' ').filter((value) => value !== '') : [];
-  return { id: claims.sub, clientId: claims.client_id, scope, claims: claims as AccessTokenClaims };
+  const actors = readActors(claims.act);
+  if (actors === undefined) return invalid('token act malformed');
+  return { id: claims.sub, clientId: claims.client_id, scope, actors, claims: claims as AccessTokenClaims };
+}
+
+/** The longest `act` chain read; ours are bounded far below this by the auth server. */
+const maxActors = 16;
+
+/** RFC 8693 §4.1: `act` is an object with a `sub` and, nested, the earlier actor. Undefined if malformed. */
+function readActors(act: unknown): string[] | undefined {
+  const actors: string[] = [];
+  let current = act;
+  while (current !== undefined) {
+    if (typeof current !== 'object' || current === null || actors.length >= maxActors) return undefined;
+    const { sub, act: next } = current as { sub?: unknown; act?: unknown };
+    if (!isNonEmptyString(sub)) return undefined;
+    actors.push(sub);
+    current = next;
+  }
+  return actors;
 }
 
 /** RFC 7519 §4.1.3: `aud` is one string or an array of them; ours must be among them. */

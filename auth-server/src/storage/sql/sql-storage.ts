@@ -523,6 +523,17 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
           .execute();
         return [...new Set(rows.map((row) => row.family_id))];
       },
+      async listLiveFamiliesForClient(clientId) {
+        const rows = await db
+          .selectFrom('refresh_tokens')
+          .select('family_id')
+          .distinct()
+          .where('client_id', '=', clientId)
+          .where('revoked_at', 'is', null)
+          .orderBy('family_id')
+          .execute();
+        return rows.map((row) => row.family_id);
+      },
       async deleteForClient(clientId) {
         await db.deleteFrom('refresh_tokens').where('client_id', '=', clientId).execute();
       },
