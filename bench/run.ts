@@ -19,8 +19,8 @@ import { cpus, loadavg } from 'node:os';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { measure, type LoadRequest, type Sample } from './lib/load.js';
+import { createBenchDatabase } from './lib/postgres.js';
 import {
   peakRssMiB,
   placeProcesses,
@@ -84,32 +84,6 @@ function readPostgres(store: string | undefined): Settings['postgres'] {
     );
   }
   return { databaseUrl, redisUrl };
-}
-
-/** Creates a database of the bench's own on the server `serverUrl` names; returns its URL and how to drop it. */
-async function createBenchDatabase(serverUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `tessera_bench_${process.pid}_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  try {
-    await admin.query(`create database ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: serverUrl });
-      await client.connect();
-      try {
-        await client.query(`drop database if exists ${name} with (force)`);
-      } finally {
-        await client.end();
-      }
-    },
-  };
 }
 
 const issuer = 'http://localhost:4000';
