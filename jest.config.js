@@ -1,7 +1,13 @@
 /** @type {import('jest').Config} */
 export default {
   testEnvironment: 'node',
-  roots: ['<rootDir>/shared', '<rootDir>/auth-server', '<rootDir>/resource-server', '<rootDir>/e2e'],
+  roots: [
+    '<rootDir>/shared',
+    '<rootDir>/auth-server',
+    '<rootDir>/resource-server',
+    '<rootDir>/e2e',
+    '<rootDir>/bench',
+  ],
   testMatch: ['**/test/**/*.test.ts', '<rootDir>/e2e/**/*.test.ts'],
   // e2e/compose-stack.test.ts needs a running compose stack: `npm run test:compose` runs it.
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '<rootDir>/e2e/compose-stack.test.ts'],

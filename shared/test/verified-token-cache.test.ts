@@ -136,6 +136,19 @@ describe('verified-token cache', () => {
     expect(await cache.lookup(token('a', 'old'))).toBeUndefined();
   });
 
+  it('keeps every claim as signed while entries share their repeated values', async () => {
+    const { provider } = keySet({ a: keyA });
+    const cache = createVerifiedTokenCache({ keys: provider, clock });
+    const first = principal(now() + 600, 'user-1');
+    const second = principal(now() + 600, 'user-2');
+    const asSigned = structuredClone(first);
+    await store(cache, token('a', '1'), first);
+    await store(cache, token('a', '2'), second);
+    const hit = await cache.lookup(token('a', '1'));
+    expect(hit).toEqual(asSigned);
+    expect(hit?.scope).toBe((await cache.lookup(token('a', '2')))?.scope);
+  });
+
   it('refuses a maxEntries that is not a positive integer', () => {
     const { provider } = keySet({});
     expect(() => createVerifiedTokenCache({ keys: provider, maxEntries: 0 })).toThrow(/maxEntries/);
