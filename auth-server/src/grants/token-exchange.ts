@@ -32,7 +32,8 @@ function readActor(value: unknown, depth = 1): { act: ActorClaim; depth: number 
  * user's behalf. Policy:
  * - the subject token must be one of ours, valid now and not revoked, and for a resource this
  *   client is the server of (a service exchanges tokens it received, not tokens it took from
- *   elsewhere); otherwise `invalid_grant`;
+ *   elsewhere); otherwise `invalid_request`, as RFC 8693 §2.2.2 requires for a subject token
+ *   that is invalid or unacceptable by policy (not `invalid_grant`);
  * - the target (`resource`) must be allowed to the client (`invalid_target` otherwise, as for
  *   every grant);
  * - the scope is at most the subject token's, and what the target understands (`invalid_scope`);
@@ -48,7 +49,8 @@ export function createTokenExchangeGrant(deps: {
   targets: TargetResolver;
   maxDepth: number;
 }): Grant {
-  const refuse = (description: string) => new AppError('invalid_grant', description);
+  // RFC 8693 §2.2.2: an invalid or unacceptable subject token is `invalid_request` (MUST).
+  const refuse = (description: string) => new AppError('invalid_request', description);
   return {
     grantType: tokenExchangeGrantType,
     parameters: ['subject_token', 'subject_token_type'],
