@@ -277,7 +277,9 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
     ['an unregistered URI', 'https://evil.example/callback'],
     ['a prefix of a registered one', 'http://127.0.0.1:9000/'],
     ['a longer path', `${redirectUri}/../../evil`],
-    ['another port', 'http://127.0.0.1:9001/callback'],
+    ['another port with another path', 'http://127.0.0.1:9001/callback/'],
+    ['another loopback host', 'http://[::1]:9000/callback'],
+    ['localhost for the loopback IP', 'http://localhost:9000/callback'],
     ['a trailing slash', `${redirectUri}/`],
     ['an added query', `${redirectUri}?next=https://evil.example`],
     ['a case change', redirectUri.toUpperCase()],
@@ -287,6 +289,30 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
     expect(res.status).toBe(400);
     expect(res.headers.location).toBeUndefined();
     expect(res.text).toContain('not registered');
+  });
+
+  it('a loopback redirect URI may name any port (RFC 8252 §7.3); the token request must repeat it', async () => {
+    const agent = request.agent(auth.app);
+    const { verifier, challenge } = pkce();
+    const ephemeral = 'http://127.0.0.1:53117/callback';
+    const back = await allow(
+      agent,
+      await signIn(agent, authorizeQuery({ redirect_uri: ephemeral, prompt: 'consent' }, challenge)),
+    );
+    expect(back.origin).toBe('http://127.0.0.1:53117');
+    expect(back.pathname).toBe('/callback');
+    const code = back.searchParams.get('code') ?? '';
+    // RFC 6749 §4.1.3: identical to the authorization request's, not the registered one.
+    const registeredPort = await exchange(code, verifier);
+    expect(registeredPort.body).toMatchObject({ error: 'invalid_grant' });
+    const other = pkce();
+    const again = await agent.get(authorizeQuery({ redirect_uri: ephemeral }, other.challenge));
+    const second = new URL(again.headers.location as string);
+    expect(second.origin).toBe('http://127.0.0.1:53117');
+    const redeemed = await exchange(second.searchParams.get('code') ?? '', other.verifier, {
+      redirect_uri: ephemeral,
+    });
+    expect(redeemed.status).toBe(200);
   });
 
   it('an unknown client gets an error page, not a redirect', async () => {

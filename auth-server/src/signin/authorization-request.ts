@@ -2,6 +2,7 @@ import { AppError } from '@tessera/shared';
 import type { TargetResolver } from '../grants/resource-request.js';
 import type { ClientRecord, ClientStore } from '../storage/storage.js';
 import { clientIdPattern } from '../clients/client-auth.js';
+import { isRegisteredRedirectUri } from '../clients/redirect-uris.js';
 import { parseScope } from '../tokens/scope.js';
 import { challengePattern } from './codes.js';
 
@@ -72,8 +73,8 @@ export async function parseAuthorizationRequest(
   const redirectUri = seen.get('redirect_uri');
   if (redirectUri === undefined || repeated.has('redirect_uri'))
     return { kind: 'page', message: 'The request does not say where to return (redirect_uri).' };
-  // Exact string comparison (RFC 9700 §2.1): no normalisation, no prefix, no wildcard.
-  if (!client.redirectUris.includes(redirectUri))
+  // Exact string comparison (RFC 9700 §2.1), but any port on a loopback IP (RFC 8252 §7.3).
+  if (!isRegisteredRedirectUri(client.redirectUris, redirectUri))
     return {
       kind: 'page',
       message: 'The address the application asked to return to is not registered for it.',
