@@ -250,9 +250,17 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
         code_verifier: verifier,
       });
       expect(injected.body).toMatchObject({ error: 'invalid_grant' });
-      const wrongVerifier = await exchange(code, pkce().verifier);
-      expect(wrongVerifier.body).toMatchObject({ error: 'invalid_grant' });
+      // RFC 6749 §4.1.3: the code is the authenticated client's; the injection did not use it up.
+      const redeemed = await exchange(code, verifier);
+      expect(redeemed.status).toBe(200);
     });
+    const third = pkce();
+    const thirdCode =
+      new URL(
+        (await agent.get(authorizeQuery({}, third.challenge))).headers.location as string,
+      ).searchParams.get('code') ?? '';
+    const wrongVerifier = await exchange(thirdCode, pkce().verifier);
+    expect(wrongVerifier.body).toMatchObject({ error: 'invalid_grant' });
     const other = pkce();
     const res = await agent.get(authorizeQuery({}, other.challenge));
     const code = new URL(res.headers.location as string).searchParams.get('code') ?? '';
