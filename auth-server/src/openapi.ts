@@ -663,6 +663,12 @@ export const openApiDocument: OpenApiDocument = {
           subject_token_type: { type: 'string', const: 'urn:ietf:params:oauth:token-type:access_token' },
           requested_token_type: { type: 'string', const: 'urn:ietf:params:oauth:token-type:access_token' },
           resource: resourceParameter,
+          audience: {
+            type: 'string',
+            description:
+              'RFC 8693 §2.1: a target named by its resource identifier, checked as `resource` is ' +
+              '(`invalid_target` if the client may not ask for it)',
+          },
           scope: scopeParameter,
           ...clientAuthentication,
         },

@@ -166,6 +166,16 @@ describe('token exchange: a service calls another on a user’s behalf', () => {
       );
     });
 
+    it('audience (RFC 8693 §2.1) names a target like resource: never silently another one', async () => {
+      const subject = (await userToken()).access_token;
+      // notes-svc may ask only for the archive: an audience it may not have is invalid_target,
+      // not a token for its default resource.
+      expectError(await exchange('notes-svc', subject, ['audience', billing]), 400, 'invalid_target');
+      const named = await exchange('notes-svc', subject, ['audience', archive]);
+      expect(named.status).toBe(200);
+      expect(decodeClaims(named.body.access_token as string)).toMatchObject({ aud: archive });
+    });
+
     it('a scope beyond the subject token’s or the target’s: invalid_scope', async () => {
       const narrow = (
         await post(

@@ -34,8 +34,8 @@ function readActor(value: unknown, depth = 1): { act: ActorClaim; depth: number 
  *   client is the server of (a service exchanges tokens it received, not tokens it took from
  *   elsewhere); otherwise `invalid_request`, as RFC 8693 §2.2.2 requires for a subject token
  *   that is invalid or unacceptable by policy (not `invalid_grant`);
- * - the target (`resource`) must be allowed to the client (`invalid_target` otherwise, as for
- *   every grant);
+ * - the target (`resource`, or `audience` naming a resource identifier) must be allowed to the
+ *   client (`invalid_target` otherwise, as for every grant);
  * - the scope is at most the subject token's, and what the target understands (`invalid_scope`);
  * - the new token keeps the subject's `sub` (and `sid`, so revoking the user's session reaches it),
  *   has the actor as `client_id`, records the chain in `act` (nested when the subject token was
@@ -81,7 +81,11 @@ export function createTokenExchangeGrant(deps: {
       if (depth > deps.maxDepth)
         throw refuse(`delegation chain too long: at most ${deps.maxDepth} actors (TOKEN_EXCHANGE_MAX_DEPTH)`);
 
-      const targets = await deps.targets.resolve(client, request.resources);
+      // RFC 8693 §2.1: `audience` names the target too (here, by its resource identifier), checked
+      // as `resource` is; ignoring it would issue a token for a target the client did not ask for.
+      const audience = params.get('audience');
+      const named = audience === undefined ? request.resources : [...request.resources, audience];
+      const targets = await deps.targets.resolve(client, named);
       const subjectScope = [...(parseScope(typeof claims.scope === 'string' ? claims.scope : '') ?? [])];
       const scope = resolveScope(params.get('scope'), intersect(subjectScope, targets.scopes));
       return {
