@@ -652,6 +652,13 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
       id_token_signing_alg_values_supported: ['RS256'],
       authorization_response_iss_parameter_supported: true,
     });
+    // The prompt values listed are exactly those the endpoint takes (an unlisted one is refused).
+    const listed = (res.body as { prompt_values_supported: string[] }).prompt_values_supported;
+    expect([...listed].sort()).toEqual(['consent', 'login', 'none', 'select_account']);
+    for (const prompt of listed) {
+      const page = await request(auth.app).get(authorizeQuery({ prompt }));
+      expect(page.headers.location ?? '').not.toContain('error=invalid_request');
+    }
   });
 
   it('the pages and userinfo have per-IP budgets (RATE_LIMIT_IP): over it, 429 with Retry-After', async () => {

@@ -40,7 +40,8 @@ export type ParsedAuthorizationRequest =
   | { kind: 'page'; message: string }
   | { kind: 'redirect'; error: RedirectError };
 
-const promptValues = new Set(['none', 'login', 'consent', 'select_account']);
+/** The `prompt` values taken (OpenID Connect Core §3.1.2.1; one account a browser, so select_account asks nothing). */
+export const promptValues: readonly string[] = ['none', 'login', 'consent', 'select_account'];
 const maxParameterLength = 2048;
 
 /**
@@ -130,7 +131,7 @@ export async function parseAuthorizationRequest(
   }
 
   const prompt = new Set((seen.get('prompt') ?? '').split(' ').filter((value) => value !== ''));
-  if ([...prompt].some((value) => !promptValues.has(value)))
+  if ([...prompt].some((value) => !promptValues.includes(value)))
     return fail('invalid_request', 'unsupported prompt value');
   if (prompt.has('none') && prompt.size > 1)
     return fail('invalid_request', 'prompt=none cannot be combined with other values');
