@@ -323,6 +323,22 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
     expect(redeemed.status).toBe(200);
   });
 
+  it('an OpenID Connect request ignores the standard scopes it does not serve (Core §3.1.2.1, §5.4)', async () => {
+    const agent = request.agent(auth.app);
+    const { verifier, challenge } = pkce();
+    const scope = 'openid profile email address phone offline_access notes:read';
+    const page = await signIn(agent, authorizeQuery({ scope, prompt: 'consent' }, challenge));
+    const back = page.status === 303 ? new URL(page.headers.location as string) : await allow(agent, page);
+    expect(back.searchParams.get('error')).toBeNull();
+    const res = await exchange(back.searchParams.get('code') ?? '', verifier);
+    expect(res.status).toBe(200);
+    expect((res.body as { scope: string }).scope.split(' ').sort()).toEqual([
+      'notes:read',
+      'openid',
+      'profile',
+    ]);
+  });
+
   it('an unknown client gets an error page, not a redirect', async () => {
     const res = await request(auth.app).get(authorizeQuery({ client_id: 'nobody' }));
     expect(res.status).toBe(400);
@@ -335,6 +351,8 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
     [{ code_challenge_method: undefined }, 'invalid_request'],
     [{ response_type: 'token' }, 'unsupported_response_type'],
     [{ scope: 'notes:write' }, 'invalid_scope'],
+    // Outside an OpenID Connect request, email is a scope like any other.
+    [{ scope: 'email notes:read' }, 'invalid_scope'],
     [{ prompt: 'none login' }, 'invalid_request'],
     [{ request: 'eyJ' }, 'request_not_supported'],
   ] as [Record<string, string | undefined>, string][])(

@@ -8,6 +8,8 @@ import { challengePattern } from './codes.js';
 
 /** OpenID Connect scopes: grantable to any client that signs people in, without registration. */
 export const openIdScopes: readonly string[] = ['openid', 'profile'];
+/** Standard OpenID Connect scopes (Core §5.4, §11) this server has no claims or offline grant for. */
+const unservedOpenIdScopes: readonly string[] = ['email', 'address', 'phone', 'offline_access'];
 
 /** A validated authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OpenID Connect Core §3.1.2.1). */
 export interface AuthorizationRequest {
@@ -125,9 +127,12 @@ export async function parseAuthorizationRequest(
   else {
     const parsed = parseScope(requested);
     if (parsed === undefined) return fail('invalid_scope', 'malformed scope');
-    const outside = [...parsed].filter((item) => !understood.includes(item) && !openIdScopes.includes(item));
+    // OpenID Connect Core §3.1.2.1: scope values not understood SHOULD be ignored; the standard
+    // ones this server does not serve are (in an OpenID request only); others stay invalid_scope.
+    const kept = [...parsed].filter((item) => !(parsed.has('openid') && unservedOpenIdScopes.includes(item)));
+    const outside = kept.filter((item) => !understood.includes(item) && !openIdScopes.includes(item));
     if (outside.length > 0) return fail('invalid_scope', `scope not allowed: ${outside.join(' ')}`);
-    scope = [...parsed];
+    scope = kept;
   }
 
   const prompt = new Set((seen.get('prompt') ?? '').split(' ').filter((value) => value !== ''));
