@@ -339,6 +339,44 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
     ]);
   });
 
+  it('a client with no resource signs people in and refreshes its openid tokens', async () => {
+    await auth.services.clients.create({
+      clientId: 'rp-only',
+      grants: 'authorization_code,refresh_token',
+      scopes: '',
+      isPublic: true,
+      resources: '',
+      redirectUris: redirectUri,
+      firstParty: true,
+    });
+    const agent = request.agent(auth.app);
+    const { verifier, challenge } = pkce();
+    const back = await signIn(
+      agent,
+      authorizeQuery({ client_id: 'rp-only', scope: 'openid profile' }, challenge),
+    );
+    const code = new URL(back.headers.location as string).searchParams.get('code') ?? '';
+    const first = await exchange(code, verifier, { client_id: 'rp-only' });
+    expect(first.status).toBe(200);
+    const refresh = (form: Record<string, string>) =>
+      request(auth.app)
+        .post('/oauth/token')
+        .type('form')
+        .send({ grant_type: 'refresh_token', client_id: 'rp-only', ...form });
+    const refreshed = await refresh({ refresh_token: first.body.refresh_token as string });
+    expect(refreshed.status).toBe(200);
+    expect(refreshed.body).toMatchObject({ scope: 'openid profile' });
+    const { aud } = decodeClaims<{ aud: string | string[] }>(refreshed.body.access_token as string);
+    expect([aud].flat()).toEqual(['http://auth.test/oauth/userinfo']);
+    // Narrowed to no OpenID scope, the token would be for nothing: refused, not a server error.
+    const narrowed = await refresh({
+      refresh_token: refreshed.body.refresh_token as string,
+      scope: 'profile',
+    });
+    expect(narrowed.status).toBe(400);
+    expect(narrowed.body).toMatchObject({ error: 'invalid_target' });
+  });
+
   it('an unknown client gets an error page, not a redirect', async () => {
     const res = await request(auth.app).get(authorizeQuery({ client_id: 'nobody' }));
     expect(res.status).toBe(400);
