@@ -349,6 +349,9 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
       redirectUris: redirectUri,
       firstParty: true,
     });
+    // Without openid its code would give a token for nothing: refused up front, not at the token endpoint.
+    const nothing = await request(auth.app).get(authorizeQuery({ client_id: 'rp-only', scope: 'profile' }));
+    expect(new URL(nothing.headers.location as string).searchParams.get('error')).toBe('invalid_scope');
     const agent = request.agent(auth.app);
     const { verifier, challenge } = pkce();
     const back = await signIn(

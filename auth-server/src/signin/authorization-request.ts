@@ -134,6 +134,10 @@ export async function parseAuthorizationRequest(
     if (outside.length > 0) return fail('invalid_scope', `scope not allowed: ${outside.join(' ')}`);
     scope = kept;
   }
+  // A code for no resource gives a token only for userinfo, which needs openid (else the token
+  // endpoint would refuse it, after the user signed in for nothing).
+  if (target.uris.length === 0 && !scope.includes('openid'))
+    return fail('invalid_scope', 'openid is required when the request is for no resource');
 
   const prompt = new Set((seen.get('prompt') ?? '').split(' ').filter((value) => value !== ''));
   if ([...prompt].some((value) => !promptValues.includes(value)))
