@@ -650,10 +650,11 @@ export const openApiDocument: OpenApiDocument = {
           'Token exchange for delegation (RFC 8693): the authenticated client (the actor, registered ' +
           'for this grant) presents an access token it received as a resource’s server and gets one ' +
           'for another resource it may ask for, on the same user’s behalf. The subject token must ' +
-          'be valid, unrevoked and for a resource the client serves (else `invalid_grant`); the ' +
+          'be valid, unrevoked and for a resource the client serves (else `invalid_request`, RFC 8693 ' +
+          '§2.2.2); the ' +
           'scope never exceeds the subject token’s; the new token has `client_id` = the actor and ' +
           '`act: {sub: actor}` (nested when the subject was itself exchanged, up to ' +
-          'TOKEN_EXCHANGE_MAX_DEPTH actors, else `invalid_grant`), expires no later than the ' +
+          'TOKEN_EXCHANGE_MAX_DEPTH actors, else `invalid_request`), expires no later than the ' +
           'subject token and comes without a refresh token.',
         required: ['grant_type', 'subject_token', 'subject_token_type'],
         properties: {
@@ -662,6 +663,12 @@ export const openApiDocument: OpenApiDocument = {
           subject_token_type: { type: 'string', const: 'urn:ietf:params:oauth:token-type:access_token' },
           requested_token_type: { type: 'string', const: 'urn:ietf:params:oauth:token-type:access_token' },
           resource: resourceParameter,
+          audience: {
+            type: 'string',
+            description:
+              'RFC 8693 §2.1: a target named by its resource identifier, checked as `resource` is ' +
+              '(`invalid_target` if the client may not ask for it)',
+          },
           scope: scopeParameter,
           ...clientAuthentication,
         },

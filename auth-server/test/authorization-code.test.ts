@@ -250,9 +250,17 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
         code_verifier: verifier,
       });
       expect(injected.body).toMatchObject({ error: 'invalid_grant' });
-      const wrongVerifier = await exchange(code, pkce().verifier);
-      expect(wrongVerifier.body).toMatchObject({ error: 'invalid_grant' });
+      // RFC 6749 §4.1.3: the code is the authenticated client's; the injection did not use it up.
+      const redeemed = await exchange(code, verifier);
+      expect(redeemed.status).toBe(200);
     });
+    const third = pkce();
+    const thirdCode =
+      new URL(
+        (await agent.get(authorizeQuery({}, third.challenge))).headers.location as string,
+      ).searchParams.get('code') ?? '';
+    const wrongVerifier = await exchange(thirdCode, pkce().verifier);
+    expect(wrongVerifier.body).toMatchObject({ error: 'invalid_grant' });
     const other = pkce();
     const res = await agent.get(authorizeQuery({}, other.challenge));
     const code = new URL(res.headers.location as string).searchParams.get('code') ?? '';
@@ -277,7 +285,9 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
     ['an unregistered URI', 'https://evil.example/callback'],
     ['a prefix of a registered one', 'http://127.0.0.1:9000/'],
     ['a longer path', `${redirectUri}/../../evil`],
-    ['another port', 'http://127.0.0.1:9001/callback'],
+    ['another port with another path', 'http://127.0.0.1:9001/callback/'],
+    ['another loopback host', 'http://[::1]:9000/callback'],
+    ['localhost for the loopback IP', 'http://localhost:9000/callback'],
     ['a trailing slash', `${redirectUri}/`],
     ['an added query', `${redirectUri}?next=https://evil.example`],
     ['a case change', redirectUri.toUpperCase()],
@@ -287,6 +297,87 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
     expect(res.status).toBe(400);
     expect(res.headers.location).toBeUndefined();
     expect(res.text).toContain('not registered');
+  });
+
+  it('a loopback redirect URI may name any port (RFC 8252 §7.3); the token request must repeat it', async () => {
+    const agent = request.agent(auth.app);
+    const { verifier, challenge } = pkce();
+    const ephemeral = 'http://127.0.0.1:53117/callback';
+    const back = await allow(
+      agent,
+      await signIn(agent, authorizeQuery({ redirect_uri: ephemeral, prompt: 'consent' }, challenge)),
+    );
+    expect(back.origin).toBe('http://127.0.0.1:53117');
+    expect(back.pathname).toBe('/callback');
+    const code = back.searchParams.get('code') ?? '';
+    // RFC 6749 §4.1.3: identical to the authorization request's, not the registered one.
+    const registeredPort = await exchange(code, verifier);
+    expect(registeredPort.body).toMatchObject({ error: 'invalid_grant' });
+    const other = pkce();
+    const again = await agent.get(authorizeQuery({ redirect_uri: ephemeral }, other.challenge));
+    const second = new URL(again.headers.location as string);
+    expect(second.origin).toBe('http://127.0.0.1:53117');
+    const redeemed = await exchange(second.searchParams.get('code') ?? '', other.verifier, {
+      redirect_uri: ephemeral,
+    });
+    expect(redeemed.status).toBe(200);
+  });
+
+  it('an OpenID Connect request ignores the standard scopes it does not serve (Core §3.1.2.1, §5.4)', async () => {
+    const agent = request.agent(auth.app);
+    const { verifier, challenge } = pkce();
+    const scope = 'openid profile email address phone offline_access notes:read';
+    const page = await signIn(agent, authorizeQuery({ scope, prompt: 'consent' }, challenge));
+    const back = page.status === 303 ? new URL(page.headers.location as string) : await allow(agent, page);
+    expect(back.searchParams.get('error')).toBeNull();
+    const res = await exchange(back.searchParams.get('code') ?? '', verifier);
+    expect(res.status).toBe(200);
+    expect((res.body as { scope: string }).scope.split(' ').sort()).toEqual([
+      'notes:read',
+      'openid',
+      'profile',
+    ]);
+  });
+
+  it('a client with no resource signs people in and refreshes its openid tokens', async () => {
+    await auth.services.clients.create({
+      clientId: 'rp-only',
+      grants: 'authorization_code,refresh_token',
+      scopes: '',
+      isPublic: true,
+      resources: '',
+      redirectUris: redirectUri,
+      firstParty: true,
+    });
+    // Without openid its code would give a token for nothing: refused up front, not at the token endpoint.
+    const nothing = await request(auth.app).get(authorizeQuery({ client_id: 'rp-only', scope: 'profile' }));
+    expect(new URL(nothing.headers.location as string).searchParams.get('error')).toBe('invalid_scope');
+    const agent = request.agent(auth.app);
+    const { verifier, challenge } = pkce();
+    const back = await signIn(
+      agent,
+      authorizeQuery({ client_id: 'rp-only', scope: 'openid profile' }, challenge),
+    );
+    const code = new URL(back.headers.location as string).searchParams.get('code') ?? '';
+    const first = await exchange(code, verifier, { client_id: 'rp-only' });
+    expect(first.status).toBe(200);
+    const refresh = (form: Record<string, string>) =>
+      request(auth.app)
+        .post('/oauth/token')
+        .type('form')
+        .send({ grant_type: 'refresh_token', client_id: 'rp-only', ...form });
+    const refreshed = await refresh({ refresh_token: first.body.refresh_token as string });
+    expect(refreshed.status).toBe(200);
+    expect(refreshed.body).toMatchObject({ scope: 'openid profile' });
+    const { aud } = decodeClaims<{ aud: string | string[] }>(refreshed.body.access_token as string);
+    expect([aud].flat()).toEqual(['http://auth.test/oauth/userinfo']);
+    // Narrowed to no OpenID scope, the token would be for nothing: refused, not a server error.
+    const narrowed = await refresh({
+      refresh_token: refreshed.body.refresh_token as string,
+      scope: 'profile',
+    });
+    expect(narrowed.status).toBe(400);
+    expect(narrowed.body).toMatchObject({ error: 'invalid_target' });
   });
 
   it('an unknown client gets an error page, not a redirect', async () => {
@@ -301,6 +392,8 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
     [{ code_challenge_method: undefined }, 'invalid_request'],
     [{ response_type: 'token' }, 'unsupported_response_type'],
     [{ scope: 'notes:write' }, 'invalid_scope'],
+    // Outside an OpenID Connect request, email is a scope like any other.
+    [{ scope: 'email notes:read' }, 'invalid_scope'],
     [{ prompt: 'none login' }, 'invalid_request'],
     [{ request: 'eyJ' }, 'request_not_supported'],
   ] as [Record<string, string | undefined>, string][])(
@@ -618,6 +711,13 @@ describe('authorization code flow with PKCE and OpenID Connect', () => {
       id_token_signing_alg_values_supported: ['RS256'],
       authorization_response_iss_parameter_supported: true,
     });
+    // The prompt values listed are exactly those the endpoint takes (an unlisted one is refused).
+    const listed = (res.body as { prompt_values_supported: string[] }).prompt_values_supported;
+    expect([...listed].sort()).toEqual(['consent', 'login', 'none', 'select_account']);
+    for (const prompt of listed) {
+      const page = await request(auth.app).get(authorizeQuery({ prompt }));
+      expect(page.headers.location ?? '').not.toContain('error=invalid_request');
+    }
   });
 
   it('the pages and userinfo have per-IP budgets (RATE_LIMIT_IP): over it, 429 with Retry-After', async () => {

@@ -48,23 +48,34 @@ for (const { dialect, enabled } of testDialects()) {
       await one.authorizationCodes.insert(record);
       const results = await Promise.all(
         Array.from({ length: 6 }, (_, i) =>
-          (i % 2 === 0 ? one : two).authorizationCodes.consume(record.id, now),
+          (i % 2 === 0 ? one : two).authorizationCodes.consume(record.id, 'spa', now),
         ),
       );
       expect(results.filter((result) => result?.first === true)).toHaveLength(1);
       for (const result of results) expect(result?.record).toEqual({ ...record, consumedAt: now });
-      expect(await one.authorizationCodes.consume('unknown', now)).toBeUndefined();
+      expect(await one.authorizationCodes.consume('unknown', 'spa', now)).toBeUndefined();
       // A code without a nonce keeps null.
       const plain = code({ nonce: null });
       await one.authorizationCodes.insert(plain);
-      expect((await two.authorizationCodes.consume(plain.id, now))?.record.nonce).toBeNull();
+      expect((await two.authorizationCodes.consume(plain.id, 'spa', now))?.record.nonce).toBeNull();
+    });
+
+    it('another client’s redemption does not consume the code (it gets the record, first false)', async () => {
+      const record = code();
+      await one.authorizationCodes.insert(record);
+      const stolen = await two.authorizationCodes.consume(record.id, 'web', now);
+      expect(stolen).toEqual({ record, first: false });
+      expect(await one.authorizationCodes.consume(record.id, 'spa', now)).toEqual({
+        record: { ...record, consumedAt: now },
+        first: true,
+      });
     });
 
     it('expired codes are pruned', async () => {
       const old = code({ expiresAt: now - 1 });
       await one.authorizationCodes.insert(old);
       expect(await one.authorizationCodes.prune(now)).toBeGreaterThanOrEqual(1);
-      expect(await one.authorizationCodes.consume(old.id, now)).toBeUndefined();
+      expect(await one.authorizationCodes.consume(old.id, 'spa', now)).toBeUndefined();
     });
 
     const session = (overrides: Partial<BrowserSessionRecord> = {}): BrowserSessionRecord => ({

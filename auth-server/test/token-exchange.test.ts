@@ -136,7 +136,8 @@ describe('token exchange: a service calls another on a user’s behalf', () => {
       act: { sub: 'archive-svc', act: { sub: 'notes-svc' } },
     });
     const third = await exchange('billing-svc', second.body.access_token as string, ['resource', notes]);
-    expectError(third, 400, 'invalid_grant');
+    // RFC 8693 §2.2.2: a subject token unacceptable by policy is invalid_request.
+    expectError(third, 400, 'invalid_request');
     expect(third.body.error_description).toContain('at most 2 actors');
   });
 
@@ -149,10 +150,10 @@ describe('token exchange: a service calls another on a user’s behalf', () => {
       );
     });
 
-    it('a subject token for a resource the client does not serve: invalid_grant', async () => {
+    it('a subject token for a resource the client does not serve: invalid_request (RFC 8693 §2.2.2)', async () => {
       // archive-svc serves the archive, not the notes API: it never received this token legitimately.
       const res = await exchange('archive-svc', (await userToken()).access_token, ['resource', billing]);
-      expectError(res, 400, 'invalid_grant');
+      expectError(res, 400, 'invalid_request');
     });
 
     it('a target the client may not ask for: invalid_target', async () => {
@@ -163,6 +164,16 @@ describe('token exchange: a service calls another on a user’s behalf', () => {
         400,
         'invalid_target',
       );
+    });
+
+    it('audience (RFC 8693 §2.1) names a target like resource: never silently another one', async () => {
+      const subject = (await userToken()).access_token;
+      // notes-svc may ask only for the archive: an audience it may not have is invalid_target,
+      // not a token for its default resource.
+      expectError(await exchange('notes-svc', subject, ['audience', billing]), 400, 'invalid_target');
+      const named = await exchange('notes-svc', subject, ['audience', archive]);
+      expect(named.status).toBe(200);
+      expect(decodeClaims(named.body.access_token as string)).toMatchObject({ aud: archive });
     });
 
     it('a scope beyond the subject token’s or the target’s: invalid_scope', async () => {
@@ -191,14 +202,14 @@ describe('token exchange: a service calls another on a user’s behalf', () => {
       );
     });
 
-    it('a revoked subject token: invalid_grant', async () => {
+    it('a revoked subject token: invalid_request', async () => {
       const { access_token: subject, refresh_token: refresh } = await userToken();
       const revoked = await postAsClient(auth, '/oauth/revoke', 'web', secrets.web!, ['token', refresh]);
       expect(revoked.status).toBe(200);
-      expectError(await exchange('notes-svc', subject, ['resource', archive]), 400, 'invalid_grant');
+      expectError(await exchange('notes-svc', subject, ['resource', archive]), 400, 'invalid_request');
     });
 
-    it('an expired or forged subject token: invalid_grant', async () => {
+    it('an expired or forged subject token: invalid_request', async () => {
       const subject = (await userToken()).access_token;
       const [h, , s] = subject.split('.');
       const forged = [
@@ -206,10 +217,10 @@ describe('token exchange: a service calls another on a user’s behalf', () => {
         Buffer.from(JSON.stringify({ ...decodeClaims(subject), sub: 'mallory' })).toString('base64url'),
         s,
       ].join('.');
-      expectError(await exchange('notes-svc', forged, ['resource', archive]), 400, 'invalid_grant');
+      expectError(await exchange('notes-svc', forged, ['resource', archive]), 400, 'invalid_request');
       auth.clock.advance(16 * 60 * 1000);
       try {
-        expectError(await exchange('notes-svc', subject, ['resource', archive]), 400, 'invalid_grant');
+        expectError(await exchange('notes-svc', subject, ['resource', archive]), 400, 'invalid_request');
       } finally {
         auth.clock.advance(-16 * 60 * 1000);
       }

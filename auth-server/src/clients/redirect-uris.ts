@@ -34,6 +34,26 @@ export function redirectUriProblem(uri: string): string | undefined {
     : 'a private-use scheme must be a reverse domain name, like com.example.app (RFC 8252 §7.1)';
 }
 
+/** An http loopback IP-literal URI, split around its optional port (RFC 8252 §7.3). */
+const loopbackPattern = /^http:\/\/(127\.0\.0\.1|\[::1\])(?::\d{1,5})?([/?].*)?$/;
+
+/**
+ * Whether a redirect URI from an authorization request is one of the client's registered ones:
+ * the same string (RFC 9700 §2.1: no normalisation, no prefix, no wildcard), except that for an
+ * http loopback IP literal the port may differ (RFC 8252 §7.3, RFC 9700 §4.1.3: a native app
+ * listens on whatever port the OS gives it); everything else is still compared as a string.
+ */
+export function isRegisteredRedirectUri(registered: readonly string[], requested: string): boolean {
+  if (registered.includes(requested)) return true;
+  const loopback = loopbackPattern.exec(requested);
+  if (loopback === null) return false;
+  const [, host, rest = ''] = loopback;
+  return registered.some((uri) => {
+    const match = loopbackPattern.exec(uri);
+    return match !== null && match[1] === host && (match[2] ?? '') === rest;
+  });
+}
+
 /** A comma- or space-separated list of redirect URIs, each checked; `flag` names it in errors. */
 export function parseRedirectUris(text: string, flag: string): string[] {
   const uris = [...new Set(text.split(/[\s,]+/).filter((uri) => uri !== ''))];

@@ -5,7 +5,7 @@ import type { Storage } from '../storage/storage.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import { openIdScopes } from '../signin/authorization-request.js';
 import type { Grant } from './grant.js';
-import type { TargetResolver } from './resource-request.js';
+import { requireAudience, resolveGrantTargets, type TargetResolver } from './resource-request.js';
 
 /**
  * Authorization code with PKCE (RFC 6749 §4.1.3, RFC 7636 §4.5): the code is redeemed once, by
@@ -35,15 +35,11 @@ export function createAuthorizationCodeGrant(deps: {
       if (user === undefined || user.disabled)
         throw new AppError('invalid_grant', 'authorization code is invalid, expired or used');
       // RFC 8707 §2.2: the token request may name fewer of the code's resources, never others.
-      const targets =
-        record.resources.length === 0 && request.resources.length === 0
-          ? { uris: [], scopes: [] }
-          : await deps.targets.resolve(client, request.resources, record.resources);
+      const targets = await resolveGrantTargets(deps.targets, client, request.resources, record.resources);
       const understood = new Set([...targets.scopes, ...openIdScopes]);
       const scope = record.scope.filter((item) => understood.has(item));
       const audience = targets.uris;
-      if (audience.length === 0 && !scope.includes('openid'))
-        throw new AppError('invalid_target', 'the token would be for no resource');
+      requireAudience(audience, scope);
       const idToken = scope.includes('openid')
         ? await deps.idTokens.issue({
             clientId: client.clientId,

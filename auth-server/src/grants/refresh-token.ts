@@ -2,7 +2,12 @@ import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import { intersect } from '../tokens/scope.js';
 import type { Grant } from './grant.js';
 import { openIdScopes } from '../signin/authorization-request.js';
-import type { Targets, TargetResolver } from './resource-request.js';
+import {
+  requireAudience,
+  resolveGrantTargets,
+  type Targets,
+  type TargetResolver,
+} from './resource-request.js';
 import { resolveScope } from './scope-request.js';
 
 /**
@@ -26,7 +31,7 @@ export function createRefreshTokenGrant(deps: {
         params.get('refresh_token') ?? '',
         client,
         async (record) => {
-          targets = await deps.targets.resolve(client, request.resources, record.resources);
+          targets = await resolveGrantTargets(deps.targets, client, request.resources, record.resources);
         },
       );
       if (targets === undefined)
@@ -37,9 +42,11 @@ export function createRefreshTokenGrant(deps: {
         ...openIdScopes,
       ]);
       const grantable = rotated.scope.filter((scope) => allowed.has(scope));
+      const scope = resolveScope(params.get('scope'), grantable);
+      requireAudience(targets.uris, scope);
       return {
         sub: rotated.userId,
-        scope: resolveScope(params.get('scope'), grantable),
+        scope,
         audience: targets.uris,
         sid: rotated.familyId,
         refreshToken: rotated.token,

@@ -59,3 +59,25 @@ export function createTargetResolver(resources: Pick<ResourceStore, 'find'>): Ta
     },
   };
 }
+
+/**
+ * The targets of a token from a user's grant (an authorization code, a refresh-token family),
+ * which may be for no resource at all (an OpenID Connect sign-in only): none then unless the
+ * request names one (which is `invalid_target`, not part of the grant); otherwise as `resolve`.
+ */
+export function resolveGrantTargets(
+  targets: TargetResolver,
+  client: ClientRecord,
+  requested: readonly string[],
+  granted: readonly string[],
+): Promise<Targets> {
+  if (granted.length === 0 && requested.length === 0)
+    return Promise.resolve({ uris: [], scopes: [], records: [] });
+  return targets.resolve(client, requested, granted);
+}
+
+/** A token for no resource is only for the userinfo endpoint, so it needs `openid`. */
+export function requireAudience(audience: readonly string[], scope: readonly string[]): void {
+  if (audience.length === 0 && !scope.includes('openid'))
+    throw new AppError('invalid_target', 'the token would be for no resource');
+}

@@ -32,9 +32,10 @@ function readActor(value: unknown, depth = 1): { act: ActorClaim; depth: number 
  * user's behalf. Policy:
  * - the subject token must be one of ours, valid now and not revoked, and for a resource this
  *   client is the server of (a service exchanges tokens it received, not tokens it took from
- *   elsewhere); otherwise `invalid_grant`;
- * - the target (`resource`) must be allowed to the client (`invalid_target` otherwise, as for
- *   every grant);
+ *   elsewhere); otherwise `invalid_request`, as RFC 8693 §2.2.2 requires for a subject token
+ *   that is invalid or unacceptable by policy (not `invalid_grant`);
+ * - the target (`resource`, or `audience` naming a resource identifier) must be allowed to the
+ *   client (`invalid_target` otherwise, as for every grant);
  * - the scope is at most the subject token's, and what the target understands (`invalid_scope`);
  * - the new token keeps the subject's `sub` (and `sid`, so revoking the user's session reaches it),
  *   has the actor as `client_id`, records the chain in `act` (nested when the subject token was
@@ -48,7 +49,8 @@ export function createTokenExchangeGrant(deps: {
   targets: TargetResolver;
   maxDepth: number;
 }): Grant {
-  const refuse = (description: string) => new AppError('invalid_grant', description);
+  // RFC 8693 §2.2.2: an invalid or unacceptable subject token is `invalid_request` (MUST).
+  const refuse = (description: string) => new AppError('invalid_request', description);
   return {
     grantType: tokenExchangeGrantType,
     parameters: ['subject_token', 'subject_token_type'],
@@ -79,7 +81,11 @@ export function createTokenExchangeGrant(deps: {
       if (depth > deps.maxDepth)
         throw refuse(`delegation chain too long: at most ${deps.maxDepth} actors (TOKEN_EXCHANGE_MAX_DEPTH)`);
 
-      const targets = await deps.targets.resolve(client, request.resources);
+      // RFC 8693 §2.1: `audience` names the target too (here, by its resource identifier), checked
+      // as `resource` is; ignoring it would issue a token for a target the client did not ask for.
+      const audience = params.get('audience');
+      const named = audience === undefined ? request.resources : [...request.resources, audience];
+      const targets = await deps.targets.resolve(client, named);
       const subjectScope = [...(parseScope(typeof claims.scope === 'string' ? claims.scope : '') ?? [])];
       const scope = resolveScope(params.get('scope'), intersect(subjectScope, targets.scopes));
       return {

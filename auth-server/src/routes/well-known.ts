@@ -4,7 +4,7 @@ import { assertionSigningAlgorithms } from '../clients/client-keys.js';
 import type { KeyManager } from '../keys/key-manager.js';
 import { grantTypes } from '../storage/storage.js';
 import { toJwksCacheControl } from '../keys/lifecycle.js';
-import { openIdScopes } from '../signin/authorization-request.js';
+import { openIdScopes, promptValues } from '../signin/authorization-request.js';
 import { authorizePath } from './authorize.js';
 import { endSessionPath } from './end-session.js';
 import { userinfoPath } from './userinfo.js';
@@ -54,7 +54,7 @@ export function createWellKnownRouter(deps: { issuer: string; keys: KeyManager }
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: ['RS256'],
     claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sid', 'preferred_username'],
-    prompt_values_supported: ['none', 'login', 'consent'],
+    prompt_values_supported: [...promptValues],
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     claims_parameter_supported: false,

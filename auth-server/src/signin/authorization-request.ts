@@ -2,11 +2,14 @@ import { AppError } from '@tessera/shared';
 import type { TargetResolver } from '../grants/resource-request.js';
 import type { ClientRecord, ClientStore } from '../storage/storage.js';
 import { clientIdPattern } from '../clients/client-auth.js';
+import { isRegisteredRedirectUri } from '../clients/redirect-uris.js';
 import { parseScope } from '../tokens/scope.js';
 import { challengePattern } from './codes.js';
 
 /** OpenID Connect scopes: grantable to any client that signs people in, without registration. */
 export const openIdScopes: readonly string[] = ['openid', 'profile'];
+/** Standard OpenID Connect scopes (Core §5.4, §11) this server has no claims or offline grant for. */
+const unservedOpenIdScopes: readonly string[] = ['email', 'address', 'phone', 'offline_access'];
 
 /** A validated authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OpenID Connect Core §3.1.2.1). */
 export interface AuthorizationRequest {
@@ -39,7 +42,8 @@ export type ParsedAuthorizationRequest =
   | { kind: 'page'; message: string }
   | { kind: 'redirect'; error: RedirectError };
 
-const promptValues = new Set(['none', 'login', 'consent', 'select_account']);
+/** The `prompt` values taken (OpenID Connect Core §3.1.2.1; one account a browser, so select_account asks nothing). */
+export const promptValues: readonly string[] = ['none', 'login', 'consent', 'select_account'];
 const maxParameterLength = 2048;
 
 /**
@@ -72,8 +76,8 @@ export async function parseAuthorizationRequest(
   const redirectUri = seen.get('redirect_uri');
   if (redirectUri === undefined || repeated.has('redirect_uri'))
     return { kind: 'page', message: 'The request does not say where to return (redirect_uri).' };
-  // Exact string comparison (RFC 9700 §2.1): no normalisation, no prefix, no wildcard.
-  if (!client.redirectUris.includes(redirectUri))
+  // Exact string comparison (RFC 9700 §2.1), but any port on a loopback IP (RFC 8252 §7.3).
+  if (!isRegisteredRedirectUri(client.redirectUris, redirectUri))
     return {
       kind: 'page',
       message: 'The address the application asked to return to is not registered for it.',
@@ -123,13 +127,20 @@ export async function parseAuthorizationRequest(
   else {
     const parsed = parseScope(requested);
     if (parsed === undefined) return fail('invalid_scope', 'malformed scope');
-    const outside = [...parsed].filter((item) => !understood.includes(item) && !openIdScopes.includes(item));
+    // OpenID Connect Core §3.1.2.1: scope values not understood SHOULD be ignored; the standard
+    // ones this server does not serve are (in an OpenID request only); others stay invalid_scope.
+    const kept = [...parsed].filter((item) => !(parsed.has('openid') && unservedOpenIdScopes.includes(item)));
+    const outside = kept.filter((item) => !understood.includes(item) && !openIdScopes.includes(item));
     if (outside.length > 0) return fail('invalid_scope', `scope not allowed: ${outside.join(' ')}`);
-    scope = [...parsed];
+    scope = kept;
   }
+  // A code for no resource gives a token only for userinfo, which needs openid (else the token
+  // endpoint would refuse it, after the user signed in for nothing).
+  if (target.uris.length === 0 && !scope.includes('openid'))
+    return fail('invalid_scope', 'openid is required when the request is for no resource');
 
   const prompt = new Set((seen.get('prompt') ?? '').split(' ').filter((value) => value !== ''));
-  if ([...prompt].some((value) => !promptValues.has(value)))
+  if ([...prompt].some((value) => !promptValues.includes(value)))
     return fail('invalid_request', 'unsupported prompt value');
   if (prompt.has('none') && prompt.size > 1)
     return fail('invalid_request', 'prompt=none cannot be combined with other values');

@@ -83,10 +83,15 @@ export function createAuthorizationCodeService(deps: {
     async redeem({ code, client, redirectUri, codeVerifier }) {
       if (!codePattern.test(code)) throw invalid();
       const now = clock.now();
-      const used = await storage.authorizationCodes.consume(digest(code).toString('hex'), now);
+      const used = await storage.authorizationCodes.consume(
+        digest(code).toString('hex'),
+        client.clientId,
+        now,
+      );
       if (used === undefined) throw invalid();
       const { record, first } = used;
-      // A code issued to another client is not this client's to use (or to burn): code injection.
+      // A code issued to another client is not this client's to use, to burn (the store left it
+      // unused) or to have revoked as a replay: code injection.
       if (record.clientId !== client.clientId) throw invalid();
       if (!first) {
         await revocations.revokeFamily(record.grantId, record.clientId);

@@ -297,10 +297,15 @@ export interface RefreshTokenStore {
 export interface AuthorizationCodeStore {
   insert(code: AuthorizationCodeRecord): Promise<void>;
   /**
-   * Marks the code used, atomically: `first` is true for exactly one caller; later callers get
-   * the record with `first` false (a replay). Undefined for an unknown code.
+   * Marks the code used by `clientId`, atomically: `first` is true for exactly one caller; later
+   * callers get the record with `first` false (a replay). A code issued to another client is left
+   * unused (its record comes back with `first` false). Undefined for an unknown code.
    */
-  consume(id: string, now: number): Promise<{ record: AuthorizationCodeRecord; first: boolean } | undefined>;
+  consume(
+    id: string,
+    clientId: string,
+    now: number,
+  ): Promise<{ record: AuthorizationCodeRecord; first: boolean } | undefined>;
   /** Deletes codes that expired before `before`; returns how many. */
   prune(before: number): Promise<number>;
 }

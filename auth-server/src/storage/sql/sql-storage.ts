@@ -687,12 +687,14 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
           .execute()
           .catch(translate);
       },
-      async consume(id, now) {
-        // One conditional update: of any number of concurrent redemptions exactly one sees a row.
+      async consume(id, clientId, now) {
+        // One conditional update: of any number of concurrent redemptions exactly one sees a row;
+        // another client's attempt matches none, so it cannot burn the code (code injection).
         const row = await db
           .updateTable('authorization_codes')
           .set({ consumed_at: now })
           .where('id', '=', id)
+          .where('client_id', '=', clientId)
           .where('consumed_at', 'is', null)
           .returningAll()
           .executeTakeFirst();
