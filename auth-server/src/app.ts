@@ -33,7 +33,7 @@ import type { BrowserSessions } from './signin/sessions.js';
 import type { ConcurrencyLimit } from './limits/concurrency-limit.js';
 import type { LoginThrottle } from './limits/login-throttle.js';
 import type { UserService } from './users/users.js';
-import { createTargetResolver } from './grants/resource-request.js';
+import { createTargetResolver } from './resources/resource-request.js';
 import type { ClientStore, ResourceStore, Storage } from './storage/storage.js';
 import type { AccessTokenIssuer } from './tokens/access-token.js';
 import type { RefreshTokenService } from './tokens/refresh-tokens.js';

@@ -18,12 +18,6 @@ import {
   type VariableDoc,
 } from '@tessera/shared';
 
-/** A request budget: at most `points` requests per `durationSeconds`, per key. */
-export interface RateLimit {
-  points: number;
-  durationSeconds: number;
-}
-
 /** A zod schema for `<count>/<duration>`, e.g. `120/1m`. */
 function rateLimit(defaultValue: string) {
   return z
@@ -112,6 +106,9 @@ const integer = (defaultValue: number, min: number, max: number) =>
  */
 const defaultHashConcurrency = Math.max(1, Math.min(4, availableParallelism() - 1));
 import { checkKeyDurations, deriveKeyDurations, type KeyDurations } from './keys/lifecycle.js';
+import type { LoginLockPolicy } from './limits/login-throttle.js';
+import type { RateLimit } from './limits/request-limiter.js';
+import type { DatabaseLocation } from './storage/sql/database.js';
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -269,21 +266,6 @@ export const configDocs: Readonly<Record<keyof typeof schema.shape, VariableDoc>
     description: 'a browser sign-in session ends this long after the password was typed, used or not',
   },
 };
-
-/** When to lock a username that keeps failing, and for how long (see limits/login-throttle.ts). */
-export interface LoginLockPolicy {
-  /** Failures (in a row, within the window) before the first lock. */
-  threshold: number;
-  /** The first lock; each further failure doubles it, */
-  baseSeconds: number;
-  /** up to this. No lock ever lasts longer: the account unlocks by itself. */
-  maxSeconds: number;
-  /** Failures older than this (since the last one) are forgotten. */
-  windowSeconds: number;
-}
-
-export type DatabaseLocation =
-  { dialect: 'sqlite'; file: string } | { dialect: 'postgres'; connectionString: string };
 
 export interface AuthConfig {
   production: boolean;

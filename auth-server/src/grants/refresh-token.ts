@@ -2,7 +2,7 @@ import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import { intersect } from '../tokens/scope.js';
 import type { Grant } from './grant.js';
 import { openIdScopes } from '../signin/authorization-request.js';
-import type { Targets, TargetResolver } from './resource-request.js';
+import type { Targets, TargetResolver } from '../resources/resource-request.js';
 import { resolveScope } from './scope-request.js';
 
 /**
