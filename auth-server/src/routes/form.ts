@@ -1,12 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import type { Request, RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import { AppError } from '@tessera/shared';
-import {
-  readClientAssertion,
-  type ClientAuthenticator,
-  type ClientCredentials,
-} from '../clients/client-auth.js';
-import type { ClientRecord } from '../storage/storage.js';
 
 const formType = 'application/x-www-form-urlencoded';
 /** Ours are a few hundred bytes; RFC 6749 sets no limit, so the server must. */
@@ -131,62 +125,6 @@ export function readParams(body: unknown, query: Record<string, unknown>): Reado
     if (typeof value === 'string' && value !== '') params.set(name, value);
   }
   return params;
-}
-
-const base64Pattern = /^[A-Za-z0-9+/]+={0,2}$/;
-
-/** RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding. */
-function decodeFormComponent(text: string): string {
-  try {
-    return decodeURIComponent(text.replace(/\+/g, ' '));
-  } catch {
-    throw new AppError('invalid_client', 'malformed Basic credentials');
-  }
-}
-
-/**
- * How the client authenticates: the Basic header (client_secret_basic), the body
- * (client_secret_post), a JWT assertion (private_key_jwt), or a bare client_id (a public
- * client). Using two methods at once is `invalid_request` (RFC 6749 §2.3).
- */
-export function readClientCredentials(
-  authorization: string | undefined,
-  params: ReadonlyMap<string, string>,
-): ClientCredentials {
-  const bodyId = params.get('client_id');
-  const bodySecret = params.get('client_secret');
-  const assertion = readClientAssertion(params);
-  if (assertion !== undefined && (authorization !== undefined || bodySecret !== undefined))
-    throw new AppError('invalid_request', 'use only one client authentication method');
-  if (assertion !== undefined) return assertion;
-  if (authorization !== undefined) {
-    const match = /^Basic +(\S+) *$/i.exec(authorization);
-    if (match?.[1] === undefined || !base64Pattern.test(match[1]))
-      throw new AppError('invalid_client', 'unsupported or malformed Authorization header');
-    const decoded = Buffer.from(match[1], 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon < 1) throw new AppError('invalid_client', 'malformed Basic credentials');
-    const clientId = decodeFormComponent(decoded.slice(0, colon));
-    if (bodySecret !== undefined)
-      throw new AppError('invalid_request', 'use only one client authentication method');
-    if (bodyId !== undefined && bodyId !== clientId)
-      throw new AppError('invalid_request', 'client_id does not match the Authorization header');
-    return { method: 'client_secret_basic', clientId, secret: decodeFormComponent(decoded.slice(colon + 1)) };
-  }
-  if (bodyId === undefined) throw new AppError('invalid_client', 'client authentication required');
-  return bodySecret === undefined
-    ? { method: 'none', clientId: bodyId }
-    : { method: 'client_secret_post', clientId: bodyId, secret: bodySecret };
-}
-
-/** The form's parameters and the client they authenticate (token, revocation, introspection). */
-export async function authenticateClient(
-  req: Request,
-  clients: ClientAuthenticator,
-): Promise<{ client: ClientRecord; params: ReadonlyMap<string, string> }> {
-  const params = readParams(req.body, req.query);
-  const client = await clients.authenticate(readClientCredentials(req.headers.authorization, params));
-  return { client, params };
 }
 
 /** A parameter the endpoint requires; `invalid_request` if it is missing (RFC 6749 §5.2). */
