@@ -4,12 +4,12 @@ import { loadConfig } from './config.js';
 import { KeyDecryptionError } from './keys/encryption.js';
 import { openRedis } from './limits/redis.js';
 import { registerDevelopmentResource } from './resources/resources.js';
-import { createAuthApp, loadServices } from './services.js';
+import { createAuthApp, loadServices } from './app.js';
 
 /** How often forgotten failed-login records are deleted. */
 const pruneIntervalMs = 10 * 60 * 1000;
 
-/** Composition root: the only reader of process.env. config → logger → storage → keys → app → listen. */
+/** The process around the composition root (app.ts): the only reader of process.env. config → logger → services → keys → app → listen. */
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger({ name: 'auth-server', level: config.logLevel });

@@ -28,7 +28,7 @@ const ranks: Record<string, number> = {
   storage: 0,
 };
 
-const rootFiles = new Set(['main.ts', 'app.ts', 'services.ts', 'config.ts', 'openapi.ts']);
+const rootFiles = new Set(['main.ts', 'app.ts', 'config.ts', 'openapi.ts']);
 const commonFiles = new Set(['audit.ts', 'errors.ts']);
 
 /** The part a module (a path relative to src/) belongs to. */

@@ -6,7 +6,7 @@ import { storeCacheTtlMs } from '../storage/storage.js';
 import { loadConfig } from '../config.js';
 import { UserInputError } from '../errors.js';
 import { nextChange } from '../keys/lifecycle.js';
-import { loadServices, type Services } from '../services.js';
+import { loadServices, type Services } from '../app.js';
 import { normalizeUsername } from '../users/users.js';
 
 const usage = `usage: npm run admin -- <command>
