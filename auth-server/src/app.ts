@@ -3,17 +3,12 @@
  * admin CLI), then the HTTP app (createAuthApp). main.ts reads the environment and serves it.
  */
 import { mkdirSync } from 'node:fs';
-import express, { type Express, type Request } from 'express';
+import type { Express, Request } from 'express';
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import {
-  apiSecurityHeaders,
-  createCors,
-  createErrorHandler,
-  createHttpLogger,
-  createOpenApiRouter,
+  createServiceApp,
   createServiceMetrics,
-  notFound,
   systemClock,
   type AppError,
   type Clock,
@@ -330,65 +325,49 @@ export function createAuthApp(
     },
   };
 
-  // The middleware order: security headers, request log, CORS, routers, OpenAPI, 404, errors.
-  const app = express();
-  app.disable('x-powered-by');
-  // Only then does req.ip (the per-IP rate-limit key) come from X-Forwarded-For; else it could be forged.
-  app.set('trust proxy', deps.trustProxy);
-  app.use(apiSecurityHeaders());
-  app.use(createHttpLogger(deps.logger, { observe: deps.metrics.observeRequest }));
-  app.use(createCors(deps.corsOrigins, ['GET', 'POST']));
-  // The busiest routes first: every router a request passes costs it the route matching.
-  app.use(
-    createTokenRouter({
-      ...deps,
-      rateLimits: deps.rateLimits.token,
-      userinfoAudience: `${deps.issuer}${userinfoPath}`,
-    }),
-  );
-  app.use(createWellKnownRouter(deps));
-  app.use(createRevocationFeedRouter(deps));
-  app.use(createRevokeRouter({ ...deps, rateLimits: deps.rateLimits.revoke }));
-  app.use(
-    createIntrospectRouter({
-      ...deps,
-      resources: deps.storage.resources,
-      rateLimits: deps.rateLimits.introspect,
-    }),
-  );
-  app.use(
-    createAuthorizeRouter({
-      ...deps.signIn,
-      issuer: deps.issuer,
-      clients: deps.signIn.clientStore,
-      targets: createTargetResolver(deps.signIn.resourceStore),
-      storage: deps.storage,
-      signInLimiter: deps.rateLimits.signIn.perIp,
-      audit: deps.audit,
-      clock: deps.clock ?? systemClock,
-      logger: deps.logger,
-      translateError: deps.translateError,
-    }),
-  );
-  app.use(createUserinfoRouter({ ...deps, limiter: deps.rateLimits.userinfo.perIp }));
-  app.use(
-    createEndSessionRouter({
-      ...deps.signIn,
-      ...deps,
-      clients: deps.signIn.clientStore,
-      limiter: deps.rateLimits.signIn.perIp,
-    }),
-  );
-  app.use(createHealthRouter(deps));
-  app.use(createOpenApiRouter(openApiDocument));
-  app.use(notFound);
-  app.use(
-    createErrorHandler({
-      logger: deps.logger,
-      realm: 'tessera',
-      translate: deps.translateError,
-      observe: deps.observeError,
-    }),
-  );
-  return app;
+  // The skeleton every service shares (shared/src/http/service.ts) around the auth server's routes.
+  return createServiceApp({
+    logger: deps.logger,
+    metrics: deps.metrics,
+    corsOrigins: deps.corsOrigins,
+    trustProxy: deps.trustProxy,
+    openApi: openApiDocument,
+    errors: { realm: 'tessera', translate: deps.translateError, observe: deps.observeError },
+    // The busiest routes first: every router a request passes costs it the route matching.
+    routes: [
+      createTokenRouter({
+        ...deps,
+        rateLimits: deps.rateLimits.token,
+        userinfoAudience: `${deps.issuer}${userinfoPath}`,
+      }),
+      createWellKnownRouter(deps),
+      createRevocationFeedRouter(deps),
+      createRevokeRouter({ ...deps, rateLimits: deps.rateLimits.revoke }),
+      createIntrospectRouter({
+        ...deps,
+        resources: deps.storage.resources,
+        rateLimits: deps.rateLimits.introspect,
+      }),
+      createAuthorizeRouter({
+        ...deps.signIn,
+        issuer: deps.issuer,
+        clients: deps.signIn.clientStore,
+        targets: createTargetResolver(deps.signIn.resourceStore),
+        storage: deps.storage,
+        signInLimiter: deps.rateLimits.signIn.perIp,
+        audit: deps.audit,
+        clock: deps.clock ?? systemClock,
+        logger: deps.logger,
+        translateError: deps.translateError,
+      }),
+      createUserinfoRouter({ ...deps, limiter: deps.rateLimits.userinfo.perIp }),
+      createEndSessionRouter({
+        ...deps.signIn,
+        ...deps,
+        clients: deps.signIn.clientStore,
+        limiter: deps.rateLimits.signIn.perIp,
+      }),
+      createHealthRouter(deps),
+    ],
+  });
 }

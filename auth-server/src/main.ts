@@ -1,4 +1,4 @@
-import { ConfigError, createLogger, createMetricsApp, exitOnSignals, listen } from '@tessera/shared';
+import { ConfigError, createLogger, serveService } from '@tessera/shared';
 import { isUnsafeInProduction } from './clients/clients.js';
 import { loadConfig } from './config.js';
 import { KeyDecryptionError } from './keys/encryption.js';
@@ -32,20 +32,6 @@ async function main(): Promise<void> {
     logger.warn({ err: error.message }, 'Redis unavailable; rate limits are per process until it is back'),
   );
   const app = createAuthApp(config, logger, services, redis);
-  const server = await listen(app, { port: config.port, host: config.host });
-  // Metrics on a listener of their own (METRICS_PORT), which only the monitoring network reaches.
-  const metricsServer = await listen(createMetricsApp(services.registry, logger), config.metrics);
-  logger.info(
-    {
-      port: server.port,
-      host: config.host,
-      metricsPort: metricsServer.port,
-      metricsHost: config.metrics.host,
-      issuer: config.issuer,
-      rateLimits: redis ? 'redis' : 'memory',
-    },
-    'listening',
-  );
   // Housekeeping: forget old failed logins, expired refresh tokens, revocations nothing can match
   // and the ids of client assertions that have expired.
   const prune = setInterval(() => {
@@ -61,12 +47,20 @@ async function main(): Promise<void> {
   }, pruneIntervalMs);
   prune.unref();
 
-  exitOnSignals(logger, async () => {
-    services.keys.stop();
-    clearInterval(prune);
-    await Promise.all([server.close(), metricsServer.close()]);
-    await redis?.quit();
-    await services.storage.close();
+  await serveService({
+    logger,
+    app,
+    listen: { port: config.port, host: config.host },
+    metrics: { registry: services.registry, ...config.metrics },
+    details: { issuer: config.issuer, rateLimits: redis ? 'redis' : 'memory' },
+    beforeClose: () => {
+      services.keys.stop();
+      clearInterval(prune);
+    },
+    afterClose: async () => {
+      await redis?.quit();
+      await services.storage.close();
+    },
   });
 }
 
