@@ -10,19 +10,14 @@ import {
   httpUrl,
   isLoopbackUrl,
   logLevel,
-  metricsVariables,
   maxClockToleranceSeconds,
   parseDuration,
-  port,
   readEnv,
+  readServiceConfig,
+  serviceVariables,
+  type ServiceConfig,
   type VariableDoc,
 } from '@tessera/shared';
-
-/** A request budget: at most `points` requests per `durationSeconds`, per key. */
-export interface RateLimit {
-  points: number;
-  durationSeconds: number;
-}
 
 /** A zod schema for `<count>/<duration>`, e.g. `120/1m`. */
 function rateLimit(defaultValue: string) {
@@ -112,12 +107,12 @@ const integer = (defaultValue: number, min: number, max: number) =>
  */
 const defaultHashConcurrency = Math.max(1, Math.min(4, availableParallelism() - 1));
 import { checkKeyDurations, deriveKeyDurations, type KeyDurations } from './keys/lifecycle.js';
+import type { LoginLockPolicy } from './limits/login-throttle.js';
+import type { RateLimit } from './limits/request-limiter.js';
+import type { DatabaseLocation } from './storage/sql/database.js';
 
 const schema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  PORT: port(4000),
-  HOST: z.string().min(1).default('127.0.0.1'),
-  ...metricsVariables(9464),
+  ...serviceVariables({ port: 4000, metricsPort: 9464 }),
   ISSUER: httpUrl().default('http://localhost:4000'),
   AUDIENCE: z.string().min(1).default('tessera-api'),
   DATA_DIR: z.string().min(1).default('./data'),
@@ -270,27 +265,8 @@ export const configDocs: Readonly<Record<keyof typeof schema.shape, VariableDoc>
   },
 };
 
-/** When to lock a username that keeps failing, and for how long (see limits/login-throttle.ts). */
-export interface LoginLockPolicy {
-  /** Failures (in a row, within the window) before the first lock. */
-  threshold: number;
-  /** The first lock; each further failure doubles it, */
-  baseSeconds: number;
-  /** up to this. No lock ever lasts longer: the account unlocks by itself. */
-  maxSeconds: number;
-  /** Failures older than this (since the last one) are forgotten. */
-  windowSeconds: number;
-}
-
-export type DatabaseLocation =
-  { dialect: 'sqlite'; file: string } | { dialect: 'postgres'; connectionString: string };
-
-export interface AuthConfig {
-  production: boolean;
-  port: number;
-  host: string;
-  /** Where `GET /metrics` is served: its own listener, never the API's (loopback by default). */
-  metrics: { port: number; host: string };
+/** The auth server's configuration: the basics every service has, and its own. */
+export interface AuthConfig extends ServiceConfig {
   issuer: string;
   audience: string;
   dataDir: string;
@@ -304,9 +280,6 @@ export interface AuthConfig {
   /** The signing-key lifecycle: configured and derived durations (keys/lifecycle.ts). */
   keyDurations: KeyDurations;
   signingKeySize: number;
-  logLevel: z.output<typeof logLevel>;
-  /** Origins allowed cross-origin (CORS); empty: CORS off. */
-  corsOrigins: readonly string[];
   /**
    * Which reverse proxies' X-Forwarded-For is trusted, as Express's `trust proxy` takes it: a hop
    * count, or the proxies' addresses, CIDR ranges and range names.
@@ -387,10 +360,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
   if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
-    production,
-    port: raw.PORT,
-    host: raw.HOST,
-    metrics: Object.freeze({ port: raw.METRICS_PORT, host: raw.METRICS_HOST }),
+    ...readServiceConfig(raw),
     issuer: raw.ISSUER,
     audience: raw.AUDIENCE,
     dataDir,
@@ -403,8 +373,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
     refreshTokenReuseGraceSeconds: raw.REFRESH_TOKEN_REUSE_GRACE,
     keyDurations: Object.freeze(keyDurations),
     signingKeySize: raw.SIGNING_KEY_SIZE,
-    logLevel: raw.LOG_LEVEL,
-    corsOrigins: raw.CORS_ORIGINS,
     trustProxy: raw.TRUST_PROXY,
     redisUrl: raw.REDIS_URL,
     redisKeyPrefix: raw.REDIS_KEY_PREFIX,

@@ -1,15 +1,15 @@
-import { ConfigError, createLogger, createMetricsApp, exitOnSignals, listen } from '@tessera/shared';
+import { ConfigError, createLogger, serveService } from '@tessera/shared';
 import { isUnsafeInProduction } from './clients/clients.js';
 import { loadConfig } from './config.js';
 import { KeyDecryptionError } from './keys/encryption.js';
 import { openRedis } from './limits/redis.js';
 import { registerDevelopmentResource } from './resources/resources.js';
-import { createAuthApp, loadServices } from './services.js';
+import { createAuthApp, loadServices } from './app.js';
 
 /** How often forgotten failed-login records are deleted. */
 const pruneIntervalMs = 10 * 60 * 1000;
 
-/** Composition root: the only reader of process.env. config → logger → storage → keys → app → listen. */
+/** The process around the composition root (app.ts): the only reader of process.env. config → logger → services → keys → app → listen. */
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger({ name: 'auth-server', level: config.logLevel });
@@ -32,20 +32,6 @@ async function main(): Promise<void> {
     logger.warn({ err: error.message }, 'Redis unavailable; rate limits are per process until it is back'),
   );
   const app = createAuthApp(config, logger, services, redis);
-  const server = await listen(app, { port: config.port, host: config.host });
-  // Metrics on a listener of their own (METRICS_PORT), which only the monitoring network reaches.
-  const metricsServer = await listen(createMetricsApp(services.registry, logger), config.metrics);
-  logger.info(
-    {
-      port: server.port,
-      host: config.host,
-      metricsPort: metricsServer.port,
-      metricsHost: config.metrics.host,
-      issuer: config.issuer,
-      rateLimits: redis ? 'redis' : 'memory',
-    },
-    'listening',
-  );
   // Housekeeping: forget old failed logins, expired refresh tokens, revocations nothing can match
   // and the ids of client assertions that have expired.
   const prune = setInterval(() => {
@@ -61,12 +47,20 @@ async function main(): Promise<void> {
   }, pruneIntervalMs);
   prune.unref();
 
-  exitOnSignals(logger, async () => {
-    services.keys.stop();
-    clearInterval(prune);
-    await Promise.all([server.close(), metricsServer.close()]);
-    await redis?.quit();
-    await services.storage.close();
+  await serveService({
+    logger,
+    app,
+    listen: { port: config.port, host: config.host },
+    metrics: { registry: services.registry, ...config.metrics },
+    details: { issuer: config.issuer, rateLimits: redis ? 'redis' : 'memory' },
+    beforeClose: () => {
+      services.keys.stop();
+      clearInterval(prune);
+    },
+    afterClose: async () => {
+      await redis?.quit();
+      await services.storage.close();
+    },
   });
 }
 

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createClientAuthenticator } from '../src/clients/client-auth.js';
 import { loadConfig } from '../src/config.js';
-import { loadServices, type Services } from '../src/services.js';
+import { loadServices, type Services } from '../src/app.js';
 import { createCapturedLogger } from './helpers.js';
 
 const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');

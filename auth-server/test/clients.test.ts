@@ -4,7 +4,7 @@ import { AppError, createFixedClock } from '@tessera/shared';
 import { createClientAuthenticator, type ClientAuthenticator } from '../src/clients/client-auth.js';
 import { createClientService, type ClientService } from '../src/clients/clients.js';
 import type { Storage } from '../src/storage/storage.js';
-import { UserInputError } from '../src/users/users.js';
+import { UserInputError } from '../src/errors.js';
 import { createTestStorage } from './helpers.js';
 
 let store: Awaited<ReturnType<typeof createTestStorage>>;

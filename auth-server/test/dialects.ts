@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import type { DatabaseLocation } from '../src/config.js';
+import type { DatabaseLocation } from '../src/storage/sql/database.js';
 import { openDatabase } from '../src/storage/sql/database.js';
 import { migrateToLatest } from '../src/storage/sql/migrations.js';
 import { createSqlStorage } from '../src/storage/sql/sql-storage.js';

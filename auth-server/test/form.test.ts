@@ -48,4 +48,33 @@ describe('the form parser', () => {
       server.close();
     }
   });
+
+  test('a chunked body over 8 KB is refused as it passes the limit, not when the client finishes sending', async () => {
+    let settle: (value: unknown) => void = () => undefined;
+    const outcome = new Promise<unknown>((resolve) => (settle = resolve));
+    const app = express();
+    app.post('/form', createFormParser(), () => settle('parsed'));
+    const onError: ErrorRequestHandler = (error: unknown, _req, _res, _next) => settle(error);
+    app.use(onError);
+    const server = app.listen(0, '127.0.0.1');
+    try {
+      await new Promise((resolve) => server.once('listening', resolve));
+      const { port } = server.address() as AddressInfo;
+      // 16 KB in four chunks, then silence with the connection open: no terminating chunk.
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write(
+          'POST /form HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
+            'Transfer-Encoding: chunked\r\n\r\n',
+        );
+        for (let i = 0; i < 4; i++) socket.write(`1000\r\n${'a'.repeat(4096)}\r\n`);
+      });
+      const error = await Promise.race([outcome, delay(3000, 'no outcome within 3 s')]);
+      socket.destroy();
+      expect(error).toBeInstanceOf(AppError);
+      expect((error as AppError).code).toBe('payload_too_large');
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
 });

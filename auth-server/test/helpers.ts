@@ -15,7 +15,7 @@ import {
   type RevocationFeedDocument,
 } from '@tessera/shared';
 import { loadConfig, type AuthConfig } from '../src/config.js';
-import { createAuthApp, loadServices, type Services } from '../src/services.js';
+import { createAuthApp, loadServices, type Services } from '../src/app.js';
 import { openDatabase } from '../src/storage/sql/database.js';
 import { migrateToLatest } from '../src/storage/sql/migrations.js';
 import { createSqlStorage } from '../src/storage/sql/sql-storage.js';

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { createLogger } from '@tessera/shared';
 import { loadConfig } from '../src/config.js';
-import { loadServices } from '../src/services.js';
+import { loadServices } from '../src/app.js';
 
 const main = fileURLToPath(new URL('../dist/src/main.js', import.meta.url));
 

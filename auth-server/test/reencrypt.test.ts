@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createLogger } from '@tessera/shared';
 import { loadConfig } from '../src/config.js';
 import { KeyDecryptionError } from '../src/keys/encryption.js';
-import { loadServices } from '../src/services.js';
+import { loadServices } from '../src/app.js';
 
 const cli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 const oldSecret = 'old-secret-old-secret-old-secret-0123456';

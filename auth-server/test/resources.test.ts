@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
-import { clientCacheTtlMs } from '../src/clients/client-cache.js';
+import { storeCacheTtlMs } from '../src/storage/storage.js';
 import { resourceIdentifierProblem } from '../src/resources/resources.js';
 import {
   createCheapHasher,
@@ -273,7 +273,7 @@ describe('resources: one audience per service', () => {
       expect((await auth.services.storage.clients.find('temp'))?.resources).toEqual([notes]);
       // At once for the resource itself; the client's cached list within the cache lifetime.
       expectError(await cc('temp', ['resource', temp]), 400, 'invalid_target');
-      auth.clock.advance(clientCacheTtlMs);
+      auth.clock.advance(storeCacheTtlMs);
       // Now allowed exactly one resource, the client may omit it.
       expect(claims(await cc('temp'))).toMatchObject({ aud: notes });
     });

@@ -1,4 +1,4 @@
-import { clientCacheTtlMs } from '../src/clients/client-cache.js';
+import { storeCacheTtlMs } from '../src/storage/storage.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { revocationDigest, type RevocationFeedDocument as Feed } from '@tessera/shared';
 import request from 'supertest';
@@ -18,7 +18,7 @@ const accessTtlSeconds = 900;
 /** Entries outlive their last token by the largest clock tolerance a verifier may use. */
 const retentionSeconds = 300;
 /** User and client cut-offs lie this far ahead (the client-cache lifetime). */
-const marginSeconds = clientCacheTtlMs / 1000;
+const marginSeconds = storeCacheTtlMs / 1000;
 const emptyLists = { jti: '', sid: '', sub: {}, client_id: {} };
 
 describe('GET /oauth/revocations: the revocation feed resource servers poll', () => {

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/g
 import { AppError, createFixedClock } from '@tessera/shared';
 import type { Storage } from '../src/storage/storage.js';
 import { createPasswordHasher, type PasswordHasher } from '../src/users/passwords.js';
-import { createUserService, UserInputError, type UserService } from '../src/users/users.js';
+import { UserInputError } from '../src/errors.js';
+import { createUserService, type UserService } from '../src/users/users.js';
 import { createTestStorage } from './helpers.js';
 
 /** The real Argon2 hasher, counting calls and recording which stored hash each verify used. */

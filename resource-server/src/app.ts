@@ -1,11 +1,6 @@
 import {
-  apiSecurityHeaders,
-  createCors,
-  createErrorHandler,
-  createHttpLogger,
-  createOpenApiRouter,
   createProtectedResourceMetadataRouter,
-  notFound,
+  createServiceApp,
   protectedResourceMetadataUrl,
   systemClock,
   type Clock,
@@ -13,7 +8,7 @@ import {
   type Logger,
   type RevocationFeed,
 } from '@tessera/shared';
-import express, { type Express, type RequestHandler } from 'express';
+import type { Express, RequestHandler } from 'express';
 import { createAuth } from './auth/passport.js';
 import type { ResourceServerConfig } from './config.js';
 import { openApiDocument } from './openapi.js';
@@ -50,12 +45,6 @@ export function createApp({
   const resourceMetadata = protectedResourceMetadataUrl(config.audience);
   /** Token checks that reached a verdict; the error handler counts the refusals by code. */
   const verdicts = new Set(['unauthorized', 'invalid_token', 'invalid_request', 'temporarily_unavailable']);
-  const app = express();
-  app.disable('x-powered-by');
-  app.use(apiSecurityHeaders());
-  app.use(createHttpLogger(logger, { observe: metrics.observeRequest }));
-  app.use(createCors(config.corsOrigins ?? [], ['GET', 'POST']));
-
   const { requireToken: verify } = createAuth({
     keys,
     issuer: config.issuer,
@@ -70,33 +59,36 @@ export function createApp({
       next(error);
     });
   };
-  // The busiest routes first: every router a request passes costs it the route matching.
-  app.use(createMeRouter({ requireToken }));
-  app.use(
-    createNotesRouter({ requireToken, clock, ...(notesLimits === undefined ? {} : { limits: notesLimits }) }),
-  );
-  app.use(createHealthRouter({ keys, ...(revocations === undefined ? {} : { revocations }) }));
-  // RFC 9728: what this resource is (its identifier, the `aud` it accepts), who issues its
-  // tokens and which scopes it understands; every Bearer challenge points at it (§5.1).
-  app.use(
-    createProtectedResourceMetadataRouter({
-      resource: config.audience,
-      authorizationServers: [config.issuer],
-      scopesSupported: config.scopesSupported ?? notesScopes,
-    }),
-  );
-  app.use(createOpenApiRouter(openApiDocument));
-
-  app.use(notFound);
-  app.use(
-    createErrorHandler({
-      logger,
+  // The skeleton every service shares (security headers, request log, CORS, OpenAPI, errors)
+  // around this service's own routes.
+  return createServiceApp({
+    logger,
+    metrics,
+    corsOrigins: config.corsOrigins ?? [],
+    openApi: openApiDocument,
+    errors: {
       realm: 'tessera',
       ...(resourceMetadata === undefined ? {} : { resourceMetadata }),
       observe: (error) => {
         if (verdicts.has(error.code)) metrics.verifications.inc({ result: error.code });
       },
-    }),
-  );
-  return app;
+    },
+    // The busiest routes first: every router a request passes costs it the route matching.
+    routes: [
+      createMeRouter({ requireToken }),
+      createNotesRouter({
+        requireToken,
+        clock,
+        ...(notesLimits === undefined ? {} : { limits: notesLimits }),
+      }),
+      createHealthRouter({ keys, ...(revocations === undefined ? {} : { revocations }) }),
+      // RFC 9728: what this resource is (its identifier, the `aud` it accepts), who issues its
+      // tokens and which scopes it understands; every Bearer challenge points at it (§5.1).
+      createProtectedResourceMetadataRouter({
+        resource: config.audience,
+        authorizationServers: [config.issuer],
+        scopesSupported: config.scopesSupported ?? notesScopes,
+      }),
+    ],
+  });
 }

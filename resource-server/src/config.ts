@@ -6,20 +6,17 @@ import {
   httpUrl,
   isLoopbackUrl,
   logLevel,
-  metricsVariables,
   maxClockToleranceSeconds,
-  port,
   readEnv,
+  readServiceConfig,
+  serviceVariables,
   type VariableDoc,
 } from '@tessera/shared';
 import { z } from 'zod';
 import { notesScopes } from './routes/notes.js';
 
 const variables = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  PORT: port(4001),
-  HOST: z.string().min(1).default('127.0.0.1'),
-  ...metricsVariables(9465),
+  ...serviceVariables({ port: 4001, metricsPort: 9465 }),
   ISSUER: httpUrl().default('http://localhost:4000'),
   // This service's resource identifier (RFC 8707): the one `aud` it accepts, registered at the
   // auth server with `resources create --uri`. The default is the development notes API's.
@@ -103,10 +100,7 @@ export const configDocs: Readonly<Record<keyof typeof variables.shape, VariableD
 };
 
 const schema = variables.transform((env) => ({
-  port: env.PORT,
-  host: env.HOST,
-  /** Where `GET /metrics` is served: its own listener, never the API's (loopback by default). */
-  metrics: { port: env.METRICS_PORT, host: env.METRICS_HOST },
+  ...readServiceConfig(env),
   issuer: env.ISSUER,
   audience: env.AUDIENCE,
   scopesSupported: env.SCOPES_SUPPORTED,
@@ -119,9 +113,6 @@ const schema = variables.transform((env) => ({
   clockToleranceSeconds: env.CLOCK_TOLERANCE,
   revocationFeedUri: env.REVOCATION_FEED_URI ?? `${env.BACKCHANNEL_URL ?? env.ISSUER}/oauth/revocations`,
   revocationRefreshSeconds: env.REVOCATION_REFRESH_INTERVAL,
-  logLevel: env.LOG_LEVEL,
-  corsOrigins: env.CORS_ORIGINS,
-  production: env.NODE_ENV === 'production',
 }));
 
 /** The resource server's validated configuration. */

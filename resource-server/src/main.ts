@@ -2,10 +2,8 @@ import {
   ConfigError,
   createJwksKeyProvider,
   createLogger,
-  createMetricsApp,
   createRevocationFeed,
-  exitOnSignals,
-  listen,
+  serveService,
 } from '@tessera/shared';
 import { createApp } from './app.js';
 import { createResourceMetrics } from './metrics.js';
@@ -45,25 +43,19 @@ const revocations = createRevocationFeed({
 void keys.start();
 void revocations.start();
 const app = createApp({ config, logger, keys, revocations, metrics });
-const cannotListen = (error: unknown): never => {
+await serveService({
+  logger,
+  app,
+  listen: { port: config.port, host: config.host },
+  metrics: { registry: metrics.registry, ...config.metrics },
+  beforeClose: () => {
+    keys.stop();
+    revocations.stop();
+  },
+}).catch((error: unknown) => {
   // One clear line (e.g. the port is taken), not a stack.
   process.stderr.write(
     `resource-server: cannot listen: ${error instanceof Error ? error.message : String(error)}\n`,
   );
   process.exit(1);
-};
-const server = await listen(app, { port: config.port, host: config.host }).catch(cannotListen);
-// Metrics on a listener of their own (METRICS_PORT), which only the monitoring network reaches.
-const metricsServer = await listen(createMetricsApp(metrics.registry, logger), config.metrics).catch(
-  cannotListen,
-);
-logger.info(
-  { port: server.port, metricsPort: metricsServer.port, metricsHost: config.metrics.host },
-  'listening',
-);
-
-exitOnSignals(logger, () => {
-  keys.stop();
-  revocations.stop();
-  return Promise.all([server.close(), metricsServer.close()]);
 });

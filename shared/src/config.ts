@@ -52,6 +52,52 @@ export function metricsVariables(defaultPort: number) {
   };
 }
 
+/**
+ * The variables every service starts its config schema with, to spread first into it: `NODE_ENV`,
+ * `PORT`, `HOST` (loopback by default) and the metrics listener's. Add `LOG_LEVEL: logLevel` and
+ * `CORS_ORIGINS: corsOrigins()` too; {@link readServiceConfig} reads them all.
+ */
+export function serviceVariables(defaults: { port: number; metricsPort: number }) {
+  return {
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    PORT: port(defaults.port),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    ...metricsVariables(defaults.metricsPort),
+  };
+}
+
+/** What every service's configuration holds (both services' configs extend it). */
+export interface ServiceConfig {
+  production: boolean;
+  port: number;
+  host: string;
+  /** Where `GET /metrics` is served: its own listener, never the API's (loopback by default). */
+  metrics: Readonly<{ port: number; host: string }>;
+  logLevel: z.output<typeof logLevel>;
+  /** Origins allowed cross-origin (CORS); empty: CORS off. */
+  corsOrigins: readonly string[];
+}
+
+/** The {@link ServiceConfig} part of a parsed environment. */
+export function readServiceConfig(env: {
+  NODE_ENV: 'development' | 'production' | 'test';
+  PORT: number;
+  HOST: string;
+  METRICS_PORT: number;
+  METRICS_HOST: string;
+  LOG_LEVEL: z.output<typeof logLevel>;
+  CORS_ORIGINS: readonly string[];
+}): ServiceConfig {
+  return {
+    production: env.NODE_ENV === 'production',
+    port: env.PORT,
+    host: env.HOST,
+    metrics: Object.freeze({ port: env.METRICS_PORT, host: env.METRICS_HOST }),
+    logLevel: env.LOG_LEVEL,
+    corsOrigins: env.CORS_ORIGINS,
+  };
+}
+
 /** A zod schema for an absolute http(s) URL without a trailing slash. */
 export function httpUrl() {
   return z

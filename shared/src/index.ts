@@ -18,3 +18,4 @@ export * from './revocation/feed-document.js';
 export * from './revocation/revocation-feed.js';
 export * from './metrics.js';
 export * from './jwt/verified-token-cache.js';
+export * from './http/service.js';

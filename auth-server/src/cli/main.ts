@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, createLogger } from '@tessera/shared';
-import { clientCacheTtlMs } from '../clients/client-cache.js';
+import { storeCacheTtlMs } from '../storage/storage.js';
 import { loadConfig } from '../config.js';
+import { UserInputError } from '../errors.js';
 import { nextChange } from '../keys/lifecycle.js';
-import { loadServices, type Services } from '../services.js';
-import { normalizeUsername, UserInputError } from '../users/users.js';
+import { loadServices, type Services } from '../app.js';
+import { normalizeUsername } from '../users/users.js';
 
 const usage = `usage: npm run admin -- <command>
   users create --username U --password-stdin [--scopes "a b"]
@@ -222,7 +223,7 @@ async function run(
           : `client ${clientId} may ask tokens for: ${resources.join(', ')}`,
       );
       print(
-        `(auth-server replicas use this within ${clientCacheTtlMs / 1000}s; tokens already issued keep their aud)`,
+        `(auth-server replicas use this within ${storeCacheTtlMs / 1000}s; tokens already issued keep their aud)`,
       );
       return;
     }
@@ -304,7 +305,7 @@ async function run(
       });
       print(`client ${clientId} now authenticates with these keys: ${kids(jwks)}`);
       print(
-        `(auth-server replicas use them within ${clientCacheTtlMs / 1000}s; assertions signed with a removed key are then refused)`,
+        `(auth-server replicas use them within ${storeCacheTtlMs / 1000}s; assertions signed with a removed key are then refused)`,
       );
       return;
     }

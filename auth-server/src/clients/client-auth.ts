@@ -44,7 +44,7 @@ const dummyDigest = digestSecret(randomBytes(32).toString('base64url'));
  * Only one of the pair is `invalid_request`; another assertion type is an authentication method
  * we do not support (`invalid_client`).
  */
-export function readClientAssertion(params: ReadonlyMap<string, string>): ClientCredentials | undefined {
+function readClientAssertion(params: ReadonlyMap<string, string>): ClientCredentials | undefined {
   const type = params.get('client_assertion_type');
   const assertion = params.get('client_assertion');
   if (type === undefined && assertion === undefined) return undefined;
@@ -53,6 +53,52 @@ export function readClientAssertion(params: ReadonlyMap<string, string>): Client
   if (type !== jwtBearerClientAssertionType)
     throw new AppError('invalid_client', 'unsupported client_assertion_type');
   return { method: 'private_key_jwt', assertion, clientId: params.get('client_id') };
+}
+
+const base64Pattern = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding. */
+function decodeFormComponent(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    throw new AppError('invalid_client', 'malformed Basic credentials');
+  }
+}
+
+/**
+ * How the client authenticates: the Basic header (client_secret_basic), the body
+ * (client_secret_post), a JWT assertion (private_key_jwt), or a bare client_id (a public
+ * client). Using two methods at once is `invalid_request` (RFC 6749 §2.3).
+ */
+export function readClientCredentials(
+  authorization: string | undefined,
+  params: ReadonlyMap<string, string>,
+): ClientCredentials {
+  const bodyId = params.get('client_id');
+  const bodySecret = params.get('client_secret');
+  const assertion = readClientAssertion(params);
+  if (assertion !== undefined && (authorization !== undefined || bodySecret !== undefined))
+    throw new AppError('invalid_request', 'use only one client authentication method');
+  if (assertion !== undefined) return assertion;
+  if (authorization !== undefined) {
+    const match = /^Basic +(\S+) *$/i.exec(authorization);
+    if (match?.[1] === undefined || !base64Pattern.test(match[1]))
+      throw new AppError('invalid_client', 'unsupported or malformed Authorization header');
+    const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 1) throw new AppError('invalid_client', 'malformed Basic credentials');
+    const clientId = decodeFormComponent(decoded.slice(0, colon));
+    if (bodySecret !== undefined)
+      throw new AppError('invalid_request', 'use only one client authentication method');
+    if (bodyId !== undefined && bodyId !== clientId)
+      throw new AppError('invalid_request', 'client_id does not match the Authorization header');
+    return { method: 'client_secret_basic', clientId, secret: decodeFormComponent(decoded.slice(colon + 1)) };
+  }
+  if (bodyId === undefined) throw new AppError('invalid_client', 'client authentication required');
+  return bodySecret === undefined
+    ? { method: 'none', clientId: bodyId }
+    : { method: 'client_secret_post', clientId: bodyId, secret: bodySecret };
 }
 
 const failed = (description = 'client authentication failed', cause?: unknown) =>

@@ -1,5 +1,5 @@
 import type { Clock } from '@tessera/shared';
-import type { ClientRecord, ClientStore } from '../storage/storage.js';
+import { storeCacheTtlMs, type ClientRecord, type ClientStore } from '../storage/storage.js';
 
 /**
  * A client store that keeps found clients in memory for a short time, so the token endpoint's
@@ -13,8 +13,6 @@ import type { ClientRecord, ClientStore } from '../storage/storage.js';
  * once; one created elsewhere (the admin CLI, another replica) within 2 s of a request naming it.
  * Misses are kept apart from found clients, so a flood of random ids never evicts a real client.
  */
-/** How long a found client is served from memory (and so how long a deletion elsewhere takes to reach us). */
-export const clientCacheTtlMs = 10_000;
 /** How long an unknown client id is answered "unknown" from memory. */
 export const clientMissTtlMs = 2_000;
 
@@ -23,7 +21,7 @@ export function createCachedClientStore(
   options: { clock: Clock; ttlMs?: number; missTtlMs?: number; maxEntries?: number },
 ): ClientStore & { forget(clientId: string): void } {
   const { clock } = options;
-  const ttlMs = options.ttlMs ?? clientCacheTtlMs;
+  const ttlMs = options.ttlMs ?? storeCacheTtlMs;
   const missTtlMs = options.missTtlMs ?? clientMissTtlMs;
   const maxEntries = options.maxEntries ?? 1000;
   const entries = new Map<string, { client: ClientRecord; expiresAt: number }>();

@@ -1,6 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { ClientJwk } from '../storage/storage.js';
-import { UserInputError } from '../users/users.js';
+import { UserInputError } from '../errors.js';
 
 /** The algorithms a private_key_jwt client may sign its assertions with, one per key type. */
 export const assertionSigningAlgorithms = ['RS256', 'ES256'] as const;

@@ -10,7 +10,7 @@ import {
   type GrantType,
 } from '../storage/storage.js';
 import { parseScopeList } from '../tokens/scope.js';
-import { UserInputError } from '../users/users.js';
+import { UserInputError } from '../errors.js';
 import { clientIdPattern, digestSecret } from './client-auth.js';
 import { toClientJwks } from './client-keys.js';
 import { parseRedirectUris } from './redirect-uris.js';

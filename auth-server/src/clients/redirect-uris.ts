@@ -1,4 +1,4 @@
-import { UserInputError } from '../users/users.js';
+import { UserInputError } from '../errors.js';
 
 const loopbackHosts = new Set(['127.0.0.1', '[::1]']);
 /** RFC 8252 §7.1: a private-use scheme is a reverse domain name (at least one dot). */

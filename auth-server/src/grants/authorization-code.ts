@@ -5,7 +5,7 @@ import type { Storage } from '../storage/storage.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import { openIdScopes } from '../signin/authorization-request.js';
 import type { Grant } from './grant.js';
-import { requireAudience, resolveGrantTargets, type TargetResolver } from './resource-request.js';
+import { requireAudience, resolveGrantTargets, type TargetResolver } from '../resources/resource-request.js';
 
 /**
  * Authorization code with PKCE (RFC 6749 §4.1.3, RFC 7636 §4.5): the code is redeemed once, by

@@ -1,6 +1,6 @@
 import { intersect } from '../tokens/scope.js';
 import type { Grant } from './grant.js';
-import type { TargetResolver } from './resource-request.js';
+import type { TargetResolver } from '../resources/resource-request.js';
 import { resolveScope } from './scope-request.js';
 
 /**

@@ -14,7 +14,7 @@ import { createClientCredentialsGrant } from './client-credentials.js';
 import type { Grant } from './grant.js';
 import { createPasswordGrant } from './password.js';
 import { createRefreshTokenGrant } from './refresh-token.js';
-import { createTargetResolver } from './resource-request.js';
+import { createTargetResolver } from '../resources/resource-request.js';
 import { createTokenExchangeGrant } from './token-exchange.js';
 
 export type { Grant, GrantResult, TokenRequest } from './grant.js';

@@ -6,7 +6,7 @@ import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import type { UserService } from '../users/users.js';
 import { intersect } from '../tokens/scope.js';
 import type { Grant } from './grant.js';
-import type { TargetResolver } from './resource-request.js';
+import type { TargetResolver } from '../resources/resource-request.js';
 import { resolveScope } from './scope-request.js';
 
 /**

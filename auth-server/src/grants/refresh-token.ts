@@ -7,7 +7,7 @@ import {
   resolveGrantTargets,
   type Targets,
   type TargetResolver,
-} from './resource-request.js';
+} from '../resources/resource-request.js';
 import { resolveScope } from './scope-request.js';
 
 /**

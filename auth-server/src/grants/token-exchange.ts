@@ -4,7 +4,7 @@ import type { AccessTokenIssuer, ActorClaim } from '../tokens/access-token.js';
 import type { RevocationService } from '../tokens/revocations.js';
 import { intersect, parseScope } from '../tokens/scope.js';
 import type { Grant } from './grant.js';
-import type { TargetResolver } from './resource-request.js';
+import type { TargetResolver } from '../resources/resource-request.js';
 import { resolveScope } from './scope-request.js';
 
 /** RFC 8693 §3: the one token type this server takes as a subject and issues. */

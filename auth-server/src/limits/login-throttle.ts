@@ -1,9 +1,20 @@
 import { createHmac, hkdfSync } from 'node:crypto';
 import { AppError, type Clock } from '@tessera/shared';
 import type { AuditTrail } from '../audit.js';
-import type { LoginLockPolicy } from '../config.js';
 import type { LoginFailures, LoginThrottleStore } from '../storage/storage.js';
 import { normalizeUsername } from '../users/users.js';
+
+/** When to lock a username that keeps failing, and for how long. */
+export interface LoginLockPolicy {
+  /** Failures (in a row, within the window) before the first lock. */
+  threshold: number;
+  /** The first lock; each further failure doubles it, */
+  baseSeconds: number;
+  /** up to this. No lock ever lasts longer: the account unlocks by itself. */
+  maxSeconds: number;
+  /** Failures older than this (since the last one) are forgotten. */
+  windowSeconds: number;
+}
 
 /** One password attempt that the throttle let through; it counts as failed unless it succeeds. */
 export interface LoginAttempt {

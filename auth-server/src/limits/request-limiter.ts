@@ -2,7 +2,12 @@ import type { RequestHandler } from 'express';
 import { AppError } from '@tessera/shared';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { RateLimit } from '../config.js';
+
+/** A request budget: at most `points` requests per `durationSeconds`, per key. */
+export interface RateLimit {
+  points: number;
+  durationSeconds: number;
+}
 
 /** A request budget per key (an IP address, a client id). */
 export interface RequestLimiter {

@@ -1,6 +1,5 @@
 import type { Clock } from '@tessera/shared';
-import { clientCacheTtlMs } from '../clients/client-cache.js';
-import type { ResourceRecord, ResourceStore } from '../storage/storage.js';
+import { storeCacheTtlMs, type ResourceRecord, type ResourceStore } from '../storage/storage.js';
 
 /**
  * A resource store whose `find` keeps registered resources in memory as briefly as the client
@@ -14,7 +13,7 @@ export function createCachedResourceStore(
   options: { clock: Clock; ttlMs?: number; maxEntries?: number },
 ): ResourceStore {
   const { clock } = options;
-  const ttlMs = options.ttlMs ?? clientCacheTtlMs;
+  const ttlMs = options.ttlMs ?? storeCacheTtlMs;
   const maxEntries = options.maxEntries ?? 1000;
   const entries = new Map<string, { resource: ResourceRecord; expiresAt: number }>();
 

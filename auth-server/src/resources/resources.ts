@@ -6,7 +6,7 @@ import {
   type ResourceStore,
 } from '../storage/storage.js';
 import { parseScopeList } from '../tokens/scope.js';
-import { UserInputError } from '../users/users.js';
+import { UserInputError } from '../errors.js';
 
 /** The longest resource identifier accepted (ours are short URLs; tokens carry it as `aud`). */
 const maxResourceLength = 255;

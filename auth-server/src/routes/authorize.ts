@@ -13,7 +13,7 @@ import {
   type AuthorizationRequest,
   type RedirectError,
 } from '../signin/authorization-request.js';
-import type { TargetResolver } from '../grants/resource-request.js';
+import type { TargetResolver } from '../resources/resource-request.js';
 import type { AuthorizationCodeService } from '../signin/codes.js';
 import type { BrowserSessions } from '../signin/sessions.js';
 import type { BrowserSessionRecord, ClientStore, Storage, UserRecord } from '../storage/storage.js';

@@ -1,12 +1,5 @@
-import type { IncomingMessage } from 'node:http';
-import type { Request, RequestHandler } from 'express';
-import { AppError } from '@tessera/shared';
-import {
-  readClientAssertion,
-  type ClientAuthenticator,
-  type ClientCredentials,
-} from '../clients/client-auth.js';
-import type { ClientRecord } from '../storage/storage.js';
+import express, { type RequestHandler } from 'express';
+import { AppError, toAppError } from '@tessera/shared';
 
 const formType = 'application/x-www-form-urlencoded';
 /** Ours are a few hundred bytes; RFC 6749 sets no limit, so the server must. */
@@ -30,66 +23,51 @@ function parseContentType(header: string): { type: string; charset: string | und
   return { type: type.trim().toLowerCase(), charset };
 }
 
-/** The body as UTF-8 text, refusing (413) one over `maxFormBytes` as soon as it is known to be. */
-function readBody(req: IncomingMessage): Promise<string> {
-  const declared = Number(req.headers['content-length']);
-  if (declared > maxFormBytes)
-    return Promise.reject(new AppError('payload_too_large', 'request body too large'));
-  // Gone while an earlier middleware waited (the rate limiter): its 'close' has already fired.
-  if (req.destroyed) return Promise.reject(new AppError('invalid_request', 'request aborted'));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const finish = (error?: AppError) => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('close', onClose);
-      if (error === undefined) resolve(Buffer.concat(chunks, size).toString('utf8'));
-      else reject(error);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxFormBytes) finish(new AppError('payload_too_large', 'request body too large'));
-      else chunks.push(chunk);
-    };
-    const onEnd = () => finish();
-    const onClose = () => finish(new AppError('invalid_request', 'request aborted'));
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('close', onClose);
-  });
-}
-
 /**
  * Form bodies for the OAuth endpoints (RFC 6749 §3.2): `application/x-www-form-urlencoded` in
  * UTF-8 only (RFC 6749 Appendix B), uncompressed, at most 8 KB and 50 parameters; anything else
  * is refused (`invalid_request`, 415 for another charset or a Content-Encoding, 413 when too
- * large) rather than read as an empty body. `req.body` gets each parameter as a string, or an
- * array when it is repeated (which `readParams` refuses). A few lines instead of
- * express.urlencoded: body-parser's stream plumbing and `qs` cost the token endpoint more than
- * its client authentication.
+ * large) rather than read as an empty body. Read by `express.urlencoded`; `req.body` gets each
+ * parameter as a string, or an array when it is repeated (which `readParams` refuses).
  */
 export function createFormParser(): RequestHandler {
-  return async (req, _res, next) => {
+  const parse = express.urlencoded({
+    extended: false,
+    limit: maxFormBytes,
+    parameterLimit: maxFormParameters,
+    inflate: false,
+    type: formType,
+  });
+  return (req, res, next) => {
     // A body is there when its length is given or it is chunked (as type-is decides).
     const hasBody =
       req.headers['transfer-encoding'] !== undefined || !Number.isNaN(Number(req.headers['content-length']));
     const { type, charset } = parseContentType(req.headers['content-type'] ?? '');
     if (!hasBody || type !== formType) throw new AppError('invalid_request', `the body must be ${formType}`);
-    const encoding = req.headers['content-encoding']?.trim().toLowerCase() ?? 'identity';
-    if ((charset !== undefined && charset !== 'utf-8') || encoding !== 'identity')
+    // body-parser would also read ISO-8859-1; RFC 6749 Appendix B allows UTF-8 only.
+    if (charset !== undefined && charset !== 'utf-8')
       throw new AppError('unsupported_media_type', 'unsupported body encoding');
-    const text = await readBody(req);
-    const body = Object.create(null) as Record<string, string | string[]>;
-    let count = 0;
-    // A byte-order mark is no part of the first name (body-parser stripped it too).
-    for (const [name, value] of new URLSearchParams(text.replace(/^\uFEFF/, ''))) {
-      if (++count > maxFormParameters) throw new AppError('invalid_request', 'too many parameters');
-      const seen = body[name];
-      body[name] = seen === undefined ? value : [seen, value].flat();
-    }
-    req.body = body;
-    next();
+    // Refused before a byte is read: body-parser would first read off the whole declared body.
+    if (Number(req.headers['content-length']) > maxFormBytes)
+      throw new AppError('payload_too_large', 'request body too large');
+    // Gone while an earlier middleware waited (the rate limiter): its 'close' has already fired.
+    if (req.destroyed) throw new AppError('invalid_request', 'request aborted');
+    // body-parser answers a body over the limit only once the client has sent all of it; a chunked
+    // body is cut off here as soon as it passes the limit, so a client that then stalls holds nothing.
+    let settled = false;
+    let size = 0;
+    const finish = (error?: unknown) => {
+      if (settled) return;
+      settled = true;
+      req.off('data', count);
+      next(error === undefined ? undefined : toAppError(error));
+    };
+    const count = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxFormBytes) finish(new AppError('payload_too_large', 'request body too large'));
+    };
+    req.on('data', count);
+    parse(req, res, finish);
   };
 }
 
@@ -131,62 +109,6 @@ export function readParams(body: unknown, query: Record<string, unknown>): Reado
     if (typeof value === 'string' && value !== '') params.set(name, value);
   }
   return params;
-}
-
-const base64Pattern = /^[A-Za-z0-9+/]+={0,2}$/;
-
-/** RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding. */
-function decodeFormComponent(text: string): string {
-  try {
-    return decodeURIComponent(text.replace(/\+/g, ' '));
-  } catch {
-    throw new AppError('invalid_client', 'malformed Basic credentials');
-  }
-}
-
-/**
- * How the client authenticates: the Basic header (client_secret_basic), the body
- * (client_secret_post), a JWT assertion (private_key_jwt), or a bare client_id (a public
- * client). Using two methods at once is `invalid_request` (RFC 6749 §2.3).
- */
-export function readClientCredentials(
-  authorization: string | undefined,
-  params: ReadonlyMap<string, string>,
-): ClientCredentials {
-  const bodyId = params.get('client_id');
-  const bodySecret = params.get('client_secret');
-  const assertion = readClientAssertion(params);
-  if (assertion !== undefined && (authorization !== undefined || bodySecret !== undefined))
-    throw new AppError('invalid_request', 'use only one client authentication method');
-  if (assertion !== undefined) return assertion;
-  if (authorization !== undefined) {
-    const match = /^Basic +(\S+) *$/i.exec(authorization);
-    if (match?.[1] === undefined || !base64Pattern.test(match[1]))
-      throw new AppError('invalid_client', 'unsupported or malformed Authorization header');
-    const decoded = Buffer.from(match[1], 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon < 1) throw new AppError('invalid_client', 'malformed Basic credentials');
-    const clientId = decodeFormComponent(decoded.slice(0, colon));
-    if (bodySecret !== undefined)
-      throw new AppError('invalid_request', 'use only one client authentication method');
-    if (bodyId !== undefined && bodyId !== clientId)
-      throw new AppError('invalid_request', 'client_id does not match the Authorization header');
-    return { method: 'client_secret_basic', clientId, secret: decodeFormComponent(decoded.slice(colon + 1)) };
-  }
-  if (bodyId === undefined) throw new AppError('invalid_client', 'client authentication required');
-  return bodySecret === undefined
-    ? { method: 'none', clientId: bodyId }
-    : { method: 'client_secret_post', clientId: bodyId, secret: bodySecret };
-}
-
-/** The form's parameters and the client they authenticate (token, revocation, introspection). */
-export async function authenticateClient(
-  req: Request,
-  clients: ClientAuthenticator,
-): Promise<{ client: ClientRecord; params: ReadonlyMap<string, string> }> {
-  const params = readParams(req.body, req.query);
-  const client = await clients.authenticate(readClientCredentials(req.headers.authorization, params));
-  return { client, params };
 }
 
 /** A parameter the endpoint requires; `invalid_request` if it is missing (RFC 6749 §5.2). */

@@ -1,12 +1,12 @@
 import { Router } from 'express';
 import { AppError, methodNotAllowed, sendJson } from '@tessera/shared';
-import type { ClientAuthenticator } from '../clients/client-auth.js';
+import { readClientCredentials, type ClientAuthenticator } from '../clients/client-auth.js';
 import type { ResourceStore } from '../storage/storage.js';
 import { limitByIp, type EndpointRateLimits } from '../limits/request-limiter.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import type { RevocationService } from '../tokens/revocations.js';
-import { authenticateClient, createFormParser, requireParam } from './form.js';
+import { createFormParser, readParams, requireParam } from './form.js';
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
@@ -35,7 +35,8 @@ export function createIntrospectRouter(deps: {
 }): Router {
   const router = Router();
   router.post('/oauth/introspect', limitByIp(deps.rateLimits.perIp), createFormParser(), async (req, res) => {
-    const { client, params } = await authenticateClient(req, deps.clients);
+    const params = readParams(req.body, req.query);
+    const client = await deps.clients.authenticate(readClientCredentials(req.headers.authorization, params));
     await deps.rateLimits.perClient.consume(client.clientId);
     if (client.isPublic) throw new AppError('invalid_client', 'introspection requires a confidential client');
     const token = requireParam(params, 'token');

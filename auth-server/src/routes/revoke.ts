@@ -1,12 +1,12 @@
 import { Router } from 'express';
 import { methodNotAllowed } from '@tessera/shared';
 import type { AuditTrail } from '../audit.js';
-import type { ClientAuthenticator } from '../clients/client-auth.js';
+import { readClientCredentials, type ClientAuthenticator } from '../clients/client-auth.js';
 import { limitByIp, type EndpointRateLimits } from '../limits/request-limiter.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import type { RevocationService } from '../tokens/revocations.js';
-import { authenticateClient, createFormParser, requireParam } from './form.js';
+import { createFormParser, readParams, requireParam } from './form.js';
 
 /**
  * POST /oauth/revoke (RFC 7009). A refresh token revokes its whole family and the access
@@ -27,7 +27,8 @@ export function createRevokeRouter(deps: {
 }): Router {
   const router = Router();
   router.post('/oauth/revoke', limitByIp(deps.rateLimits.perIp), createFormParser(), async (req, res) => {
-    const { client, params } = await authenticateClient(req, deps.clients);
+    const params = readParams(req.body, req.query);
+    const client = await deps.clients.authenticate(readClientCredentials(req.headers.authorization, params));
     await deps.rateLimits.perClient.consume(client.clientId);
     const token = requireParam(params, 'token');
     // token_type_hint only orders the lookup (§2.1); the two formats cannot be confused.

@@ -1,12 +1,12 @@
 import { Router } from 'express';
 import { AppError, methodNotAllowed, sendJson } from '@tessera/shared';
 import type { AuditTrail } from '../audit.js';
-import type { ClientAuthenticator } from '../clients/client-auth.js';
+import { readClientCredentials, type ClientAuthenticator } from '../clients/client-auth.js';
 import type { Grant } from '../grants/index.js';
 import { limitByIp, type EndpointRateLimits } from '../limits/request-limiter.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import { formatScope } from '../tokens/scope.js';
-import { authenticateClient, createFormParser, readRepeated, requireParam } from './form.js';
+import { createFormParser, readParams, readRepeated, requireParam } from './form.js';
 
 /**
  * POST /oauth/token (RFC 6749 §3.2, §5): authenticate the client, run its grant, issue a token
@@ -24,7 +24,8 @@ export function createTokenRouter(deps: {
 }): Router {
   const router = Router();
   router.post('/oauth/token', limitByIp(deps.rateLimits.perIp), createFormParser(), async (req, res) => {
-    const { client, params } = await authenticateClient(req, deps.clients);
+    const params = readParams(req.body, req.query);
+    const client = await deps.clients.authenticate(readClientCredentials(req.headers.authorization, params));
     await deps.rateLimits.perClient.consume(client.clientId);
     const grantType = requireParam(params, 'grant_type');
     const grant = deps.grants.get(grantType);

@@ -1,5 +1,5 @@
 import { AppError } from '@tessera/shared';
-import type { TargetResolver } from '../grants/resource-request.js';
+import type { TargetResolver } from '../resources/resource-request.js';
 import type { ClientRecord, ClientStore } from '../storage/storage.js';
 import { clientIdPattern } from '../clients/client-auth.js';
 import { isRegisteredRedirectUri } from '../clients/redirect-uris.js';

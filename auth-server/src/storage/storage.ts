@@ -4,6 +4,14 @@
  * The one implementation (storage/sql) runs on SQLite and PostgreSQL.
  */
 
+/**
+ * How long a record read from the store (a client, a resource) may be served from a replica's
+ * memory: the in-memory stores (clients/client-cache.ts, resources/resource-cache.ts) keep
+ * entries this long, so a change made elsewhere (the admin CLI, another replica) reaches every
+ * replica within it, and revocation cut-offs keep this much margin (tokens/revocations.ts).
+ */
+export const storeCacheTtlMs = 10_000;
+
 /** RFC 8693 §2.1: the grant_type of a token exchange. */
 export const tokenExchangeGrantType = 'urn:ietf:params:oauth:grant-type:token-exchange';
 

@@ -11,8 +11,7 @@ import {
   type RevocationIndex,
 } from '@tessera/shared';
 import { Gauge, type Registry } from 'prom-client';
-import { clientCacheTtlMs } from '../clients/client-cache.js';
-import type { Storage } from '../storage/storage.js';
+import { storeCacheTtlMs, type Storage } from '../storage/storage.js';
 
 /** How long resource servers may cache the feed; they poll it on their own interval anyway. */
 export const revocationFeedMaxAgeSeconds = 5;
@@ -28,7 +27,7 @@ export const revocationRetentionSeconds = maxClockToleranceSeconds;
  * (the user not disabled, the client found, possibly in a replica's client cache) just before
  * the revocation may still sign a token a moment later; that token is covered too.
  */
-export const issuanceMarginSeconds = Math.ceil(clientCacheTtlMs / 1000);
+export const issuanceMarginSeconds = Math.ceil(storeCacheTtlMs / 1000);
 
 /**
  * Live feed entries (revoked tokens and families) one client may add through `/oauth/revoke`.

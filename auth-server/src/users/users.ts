@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError, type Clock } from '@tessera/shared';
 import { StorageConflictError, type UserRecord, type UserStore } from '../storage/storage.js';
 import { parseScopeList } from '../tokens/scope.js';
+import { UserInputError } from '../errors.js';
 import type { PasswordHasher } from './passwords.js';
 
 /** Usernames: letters, digits and `._@+-`, compared after NFC normalisation. */
@@ -12,10 +13,6 @@ export const maxPasswordLength = 1024;
 
 export function normalizeUsername(username: string): string {
   return username.normalize('NFC');
-}
-
-export class UserInputError extends Error {
-  override name = 'UserInputError';
 }
 
 export interface UserService {

@@ -4,8 +4,11 @@ import Database from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
 import { AppError } from '@tessera/shared';
 import pg from 'pg';
-import type { DatabaseLocation } from '../../config.js';
 import type { Tables } from './tables.js';
+
+/** Where the database is: a SQLite file or a PostgreSQL connection string (`DATABASE_URL`). */
+export type DatabaseLocation =
+  { dialect: 'sqlite'; file: string } | { dialect: 'postgres'; connectionString: string };
 
 /** PostgreSQL's type id for int8 (bigint). */
 const int8Oid = 20;
