@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
-import { clientAssertion } from '@tessera/shared';
+import { clientAssertion, newKeyPairSync } from '@tessera/shared';
 import {
   registerResource,
   e2eResource,
@@ -20,7 +20,7 @@ import {
 
 /** A service's key pair, its public half written as the JWKS file the operator registers. */
 function serviceKeys(dir: string, kid: string) {
-  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { publicKey, privateKey } = newKeyPairSync({ type: 'ec', namedCurve: 'P-256' });
   const jwksFile = join(dir, `${kid}.jwks.json`);
   writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid }] }));
   return { privateKey, jwksFile, kid };

@@ -1,13 +1,12 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, test } from '@jest/globals';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
-import { createFixedClock } from '@tessera/shared';
+import { createFixedClock, newKeyPairSync } from '@tessera/shared';
 import type { KeyManager } from '../src/keys/key-manager.js';
 import { createAccessTokenIssuer } from '../src/tokens/access-token.js';
 
 // The issuer builds the JWS itself with crypto.sign; jose must accept what it makes.
-const first = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const second = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const first = newKeyPairSync({ type: 'rsa', modulusLength: 2048 });
+const second = newKeyPairSync({ type: 'rsa', modulusLength: 2048 });
 let active = { kid: 'kid-1', privateKey: first.privateKey };
 const published = new Map([
   ['kid-1', first.publicKey],

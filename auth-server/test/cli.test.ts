@@ -1,5 +1,6 @@
+import { newKeyPairSync } from '@tessera/shared';
 import { spawn } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -204,8 +205,8 @@ describe('clients create', () => {
 });
 
 describe('clients with keys (private_key_jwt)', () => {
-  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const rsa = newKeyPairSync({ type: 'rsa', modulusLength: 2048 });
+  const ec = newKeyPairSync({ type: 'ec', namedCurve: 'P-256' });
   const writeJwks = (name: string, keys: unknown[]) => {
     const file = join(dataDir, name);
     writeFileSync(file, JSON.stringify({ keys }));

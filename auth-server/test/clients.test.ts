@@ -1,6 +1,6 @@
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { AppError, createFixedClock } from '@tessera/shared';
+import { AppError, createFixedClock, newKeyPairSync } from '@tessera/shared';
 import { createClientAuthenticator, type ClientAuthenticator } from '../src/clients/client-auth.js';
 import { createClientService, type ClientService } from '../src/clients/clients.js';
 import type { Storage } from '../src/storage/storage.js';
@@ -206,8 +206,8 @@ describe('authenticate', () => {
 });
 
 describe('private_key_jwt clients: registered with a JWK Set of public keys', () => {
-  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const rsa = newKeyPairSync({ type: 'rsa', modulusLength: 2048 });
+  const ec = newKeyPairSync({ type: 'ec', namedCurve: 'P-256' });
   const publicRsa = () => rsa.publicKey.export({ format: 'jwk' });
   const publicEc = () => ec.publicKey.export({ format: 'jwk' });
   const create = (clientId: string, jwks: unknown) =>
@@ -255,12 +255,12 @@ describe('private_key_jwt clients: registered with a JWK Set of public keys', ()
     ['an RSA key for another alg', { keys: [{ ...publicRsa(), alg: 'PS256' }] }, /must be for RS256/],
     [
       'an RSA key under 2048 bits',
-      { keys: [generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' })] },
+      { keys: [newKeyPairSync({ type: 'rsa', modulusLength: 1024 }).publicKey.export({ format: 'jwk' })] },
       /at least 2048 bits/,
     ],
     [
       'an EC key on another curve',
-      { keys: [generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'jwk' })] },
+      { keys: [newKeyPairSync({ type: 'ec', namedCurve: 'P-384' }).publicKey.export({ format: 'jwk' })] },
       /P-256 for ES256/,
     ],
     [

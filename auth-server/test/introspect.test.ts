@@ -1,4 +1,5 @@
-import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { newKeyPairSync } from '@tessera/shared';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
 import request from 'supertest';
@@ -142,14 +143,14 @@ describe('POST /oauth/introspect (RFC 7662)', () => {
       [
         'a foreign key under our kid',
         () => {
-          const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+          const { privateKey } = newKeyPairSync({ type: 'rsa', modulusLength: 2048 });
           return signed({}, { kid: auth.services.keys.signingKey().kid, privateKey });
         },
       ],
       [
         'a foreign key under an unknown kid',
         () => {
-          const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+          const { privateKey } = newKeyPairSync({ type: 'rsa', modulusLength: 2048 });
           return signed({}, { kid: 'unknown-kid', privateKey });
         },
       ],

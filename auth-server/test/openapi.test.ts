@@ -1,7 +1,7 @@
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
-import { clientAssertion } from '@tessera/shared';
+import { clientAssertion, newKeyPairSync } from '@tessera/shared';
 import {
   checkResponse,
   itDescribesTheServedApp,
@@ -18,7 +18,7 @@ let spare: { access_token: string; refresh_token: string };
 
 const password = 'alice-password';
 /** The key of the private_key_jwt client `svc-key`, and an assertion of its already used once. */
-const serviceKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const serviceKey = newKeyPairSync({ type: 'ec', namedCurve: 'P-256' });
 let usedAssertion: Record<string, string>;
 const assertion = () =>
   clientAssertion({

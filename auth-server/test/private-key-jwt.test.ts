@@ -1,9 +1,9 @@
-import { createHash, createHmac, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, randomUUID, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { SignJWT, exportJWK, type JWTPayload } from 'jose';
 import request from 'supertest';
-import { clientAssertion, jwtBearerClientAssertionType } from '@tessera/shared';
+import { clientAssertion, jwtBearerClientAssertionType, newKeyPairSync } from '@tessera/shared';
 import {
   basic,
   createClientFor,
@@ -22,10 +22,10 @@ import {
  * Real keys, real signatures (jose), a real SQLite store; the server's clock is fixed.
  */
 const issuer = 'http://auth.test';
-const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const foreign = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const next = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const rsa = newKeyPairSync({ type: 'rsa', modulusLength: 2048 });
+const ec = newKeyPairSync({ type: 'ec', namedCurve: 'P-256' });
+const foreign = newKeyPairSync({ type: 'rsa', modulusLength: 2048 });
+const next = newKeyPairSync({ type: 'rsa', modulusLength: 2048 });
 
 async function publicJwk(key: KeyObject, kid: string) {
   return { ...(await exportJWK(key)), kid };

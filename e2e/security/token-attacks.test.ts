@@ -1,8 +1,8 @@
+import { newKeyPairSync } from '@tessera/shared';
 import {
   createHmac,
   createPublicKey,
   createSign,
-  generateKeyPairSync,
   randomBytes,
   randomUUID,
   type KeyObject,
@@ -21,7 +21,7 @@ let issuerKey: { kid: string; privateKey: KeyObject };
 let publicJwk: Record<string, string>;
 let realToken: string;
 let trap: Awaited<ReturnType<typeof startTrap>>;
-const attacker = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const attacker = newKeyPairSync({ type: 'rsa', modulusLength: 2048 });
 const now = () => Math.floor(Date.now() / 1000);
 
 const b64 = (value: unknown) =>

@@ -1,8 +1,14 @@
-import { createSign, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { createSign, randomUUID, type KeyObject } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createFixedClock, createJwksKeyProvider, createLogger, type JwksKeyProvider } from '@tessera/shared';
+import {
+  createFixedClock,
+  createJwksKeyProvider,
+  createLogger,
+  type JwksKeyProvider,
+  newKeyPairSync,
+} from '@tessera/shared';
 import { calculateJwkThumbprint, SignJWT } from 'jose';
 import request, { type Response } from 'supertest';
 import { createApp } from '../src/app.js';
@@ -13,8 +19,8 @@ const jwksUri = 'http://auth.invalid/.well-known/jwks.json'; // never dialled: f
 const clock = createFixedClock(Date.UTC(2026, 0, 1, 12));
 const nowSeconds = () => Math.floor(clock.now() / 1000);
 
-const signing = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const foreign = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const signing = newKeyPairSync({ type: 'rsa', modulusLength: 2048 });
+const foreign = newKeyPairSync({ type: 'rsa', modulusLength: 2048 });
 let kid: string;
 let foreignKid: string;
 

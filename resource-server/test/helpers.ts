@@ -1,5 +1,5 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { createFixedClock, createLogger, type Logger } from '@tessera/shared';
+import { type KeyObject } from 'node:crypto';
+import { createFixedClock, createLogger, type Logger, newKeyPairSync, type KeyPair } from '@tessera/shared';
 import { calculateJwkThumbprint, SignJWT } from 'jose';
 
 /**
@@ -12,7 +12,7 @@ export const audience = 'tessera-api';
 export const clock: ReturnType<typeof createFixedClock> = createFixedClock(Date.UTC(2026, 0, 1, 12));
 export const nowSeconds = (): number => Math.floor(clock.now() / 1000);
 export const logger: Logger = createLogger({ name: 'test', level: 'silent' });
-export const signing = generateKeyPairSync('rsa', { modulusLength: 2048 });
+export const signing: KeyPair = newKeyPairSync({ type: 'rsa', modulusLength: 2048 });
 
 /** The signing key's public half as a JWKS entry under `kid`. */
 export function signingJwk(kid: string): Record<string, unknown> {

@@ -1,6 +1,12 @@
-import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { createFixedClock, createJwksKeyProvider, createLogger, type JwksKeyProvider } from '@tessera/shared';
+import {
+  createFixedClock,
+  createJwksKeyProvider,
+  createLogger,
+  type JwksKeyProvider,
+  newKeyPairSync,
+} from '@tessera/shared';
 import { SignJWT } from 'jose';
 import request from 'supertest';
 import { createApp } from '../src/app.js';
@@ -16,7 +22,7 @@ const jwksUri = 'http://auth.invalid/.well-known/jwks.json'; // never dialled: f
 const logger = createLogger({ name: 'test', level: 'silent' });
 
 function signingKey(kid: string) {
-  return { kid, ...generateKeyPairSync('rsa', { modulusLength: 2048 }) };
+  return { kid, ...newKeyPairSync({ type: 'rsa', modulusLength: 2048 }) };
 }
 type SigningKey = ReturnType<typeof signingKey>;
 const keyA = signingKey('key-a');

@@ -1,8 +1,7 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createJwksKeyProvider, createLogger, createMetricsApp } from '@tessera/shared';
+import { createJwksKeyProvider, createLogger, createMetricsApp, newKeyPairSync } from '@tessera/shared';
 import { SignJWT, calculateJwkThumbprint, exportJWK } from 'jose';
 import request from 'supertest';
 import { createApp } from '../src/app.js';
@@ -10,7 +9,7 @@ import { createResourceMetrics } from '../src/metrics.js';
 
 /** A real JWKS over loopback, a real key provider counting into the metrics, the real app. */
 describe('metrics at the resource server', () => {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { publicKey, privateKey } = newKeyPairSync({ type: 'rsa', modulusLength: 2048 });
   let server: Server;
   let kid: string;
   const metrics = createResourceMetrics();

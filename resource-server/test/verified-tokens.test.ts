@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import {
   createErrorHandler,
@@ -8,6 +8,7 @@ import {
   createVerifiedTokenCache,
   type AccessTokenClaims,
   type JwksKeyProvider,
+  newKeyPairSync,
 } from '@tessera/shared';
 import express from 'express';
 import passport from 'passport';
@@ -46,7 +47,7 @@ function jwksFetch() {
       ? [signingJwk(kid)]
       : [
           {
-            ...generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }),
+            ...newKeyPairSync({ type: 'rsa', modulusLength: 2048 }).publicKey.export({ format: 'jwk' }),
             kid: 'other',
           },
         ];
@@ -115,7 +116,7 @@ describe('the verified-token cache behind createRequireToken', () => {
 
   it('never caches a token the strategy refused', async () => {
     const { app, cache } = await guardedApp();
-    const forged = await token(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey);
+    const forged = await token(newKeyPairSync({ type: 'rsa', modulusLength: 2048 }).privateKey);
     for (let i = 0; i < 2; i++) {
       const res = await request(app).get('/me').set('Authorization', `Bearer ${forged}`);
       expect(res.status).toBe(401);

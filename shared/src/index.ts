@@ -19,3 +19,4 @@ export * from './revocation/revocation-feed.js';
 export * from './metrics.js';
 export * from './jwt/verified-token-cache.js';
 export * from './http/service.js';
+export * from './crypto/key-pair.js';

@@ -1,10 +1,10 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { newKeyPairSync } from '../src/crypto/key-pair.js';
 import { describe, expect, test } from '@jest/globals';
 import { decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
 import { clientAssertion, createFixedClock, jwtBearerClientAssertionType } from '../src/index.js';
 
-const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const rsa = newKeyPairSync({ type: 'rsa', modulusLength: 2048 });
+const ec = newKeyPairSync({ type: 'ec', namedCurve: 'P-256' });
 const issuer = 'https://auth.example';
 
 describe('clientAssertion (private_key_jwt, RFC 7523 §2.2)', () => {
@@ -62,7 +62,7 @@ describe('clientAssertion (private_key_jwt, RFC 7523 §2.2)', () => {
     ],
     [
       'a P-384 key',
-      { clientId: 'c', issuer, privateKey: generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey },
+      { clientId: 'c', issuer, privateKey: newKeyPairSync({ type: 'ec', namedCurve: 'P-384' }).privateKey },
       /RS256.*ES256/,
     ],
     [

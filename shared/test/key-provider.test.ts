@@ -1,4 +1,5 @@
-import { generateKeyPairSync, KeyObject, type JsonWebKey } from 'node:crypto';
+import { newKeyPairSync } from '../src/crypto/key-pair.js';
+import { KeyObject, type JsonWebKey } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
@@ -16,7 +17,7 @@ interface SigningJwk extends JsonWebKey {
 }
 
 async function rsaJwk(extra: Partial<JsonWebKey> = {}): Promise<SigningJwk> {
-  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { publicKey } = newKeyPairSync({ type: 'rsa', modulusLength: 2048 });
   const jwk = publicKey.export({ format: 'jwk' });
   const kid = await calculateJwkThumbprint({ kty: 'RSA', n: jwk.n, e: jwk.e });
   return { ...jwk, kid, use: 'sig', alg: 'RS256', ...extra };
@@ -223,7 +224,7 @@ describe('createJwksKeyProvider against a JWKS server on loopback', () => {
   });
 
   it('keeps only RSA signing keys for RS256 that have a kid', async () => {
-    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
+    const ec = newKeyPairSync({ type: 'ec', namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
     const encryption = await rsaJwk({ use: 'enc' });
     const rs512 = await rsaJwk({ alg: 'RS512' });
     const { kid: _dropped, ...withoutKid } = await rsaJwk();
@@ -253,7 +254,7 @@ describe('createJwksKeyProvider against a JWKS server on loopback', () => {
   });
 
   it('never imports a private member published by mistake', async () => {
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const { privateKey } = newKeyPairSync({ type: 'rsa', modulusLength: 2048 });
     const privateJwk = privateKey.export({ format: 'jwk' });
     server.serve(jwks([{ ...privateJwk, kid: 'leaky', use: 'sig', alg: 'RS256' }]));
     const keys = provider();

@@ -1,4 +1,5 @@
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { newKeyPairSync } from '../src/crypto/key-pair.js';
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
@@ -396,7 +397,7 @@ describe('end to end: a resource server refuses a token once the feed lists it',
   const audience = 'tessera-api';
   const clock = createFixedClock(Date.UTC(2026, 0, 1, 12));
   const nowSeconds = () => Math.floor(clock.now() / 1000);
-  const signing = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const signing = newKeyPairSync({ type: 'rsa', modulusLength: 2048 });
   let kid: string;
   let server: Awaited<ReturnType<typeof startAuthServer>>;
   let keys: JwksKeyProvider;
@@ -538,8 +539,8 @@ describe('a resource server fails closed without a usable revocation list, and l
   const audience = 'tessera-api';
   const clock = createFixedClock(Date.UTC(2026, 0, 1, 12));
   const nowSeconds = () => Math.floor(clock.now() / 1000);
-  const keyA = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const keyB = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const keyA = newKeyPairSync({ type: 'rsa', modulusLength: 2048 });
+  const keyB = newKeyPairSync({ type: 'rsa', modulusLength: 2048 });
   let server: Awaited<ReturnType<typeof startAuthServer>>;
   let createApp: CreateResourceApp;
   const stops: (() => void)[] = [];

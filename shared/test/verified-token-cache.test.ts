@@ -1,4 +1,5 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { newKeyPairSync } from '../src/crypto/key-pair.js';
+import { type KeyObject } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import {
   createFixedClock,
@@ -7,8 +8,8 @@ import {
   type VerifiedTokenCache,
 } from '../src/index.js';
 
-const keyA = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
-const keyB = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
+const keyA = newKeyPairSync({ type: 'rsa', modulusLength: 2048 }).publicKey;
+const keyB = newKeyPairSync({ type: 'rsa', modulusLength: 2048 }).publicKey;
 
 /** A key provider whose key set the test edits directly. */
 function keySet(initial: Record<string, KeyObject>) {

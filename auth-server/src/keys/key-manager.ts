@@ -1,13 +1,10 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
-import { promisify } from 'node:util';
+import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint } from 'jose';
-import type { Clock } from '@tessera/shared';
+import { newKeyPair, type Clock } from '@tessera/shared';
 import type { AuditTrail } from '../audit.js';
 import { StorageConflictError, type SigningKeyRecord, type SigningKeyStore } from '../storage/storage.js';
 import { createKeyEncryptionKey, type KeyEncryptionKey } from './encryption.js';
 import { dueTransitions, planRotation, type KeyDurations, type KeyTransition } from './lifecycle.js';
-
-const generateRsaKeyPair = promisify(generateKeyPair);
 
 /** The states whose public key is published. */
 const publishedStates: ReadonlySet<SigningKeyRecord['state']> = new Set(['pending', 'active', 'retiring']);
@@ -91,7 +88,7 @@ export async function generateSigningKey(options: {
   state: SigningKeyRecord['state'];
   now: number;
 }): Promise<SigningKeyRecord> {
-  const { publicKey, privateKey } = await generateRsaKeyPair('rsa', { modulusLength: options.modulusLength });
+  const { publicKey, privateKey } = await newKeyPair({ type: 'rsa', modulusLength: options.modulusLength });
   const jwk = publicKey.export({ format: 'jwk' });
   if (jwk.n === undefined || jwk.e === undefined) throw new Error('RSA public key export lacks n/e');
   const publicJwk = { kty: 'RSA' as const, n: jwk.n, e: jwk.e };
