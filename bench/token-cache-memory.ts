@@ -10,7 +10,7 @@
  * `maxEntries` set to hold them all. Reports the heap after a full GC, before and after, and
  * what the same tokens' keys and principals cost on their own.
  */
-import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import { randomUUID, sign } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Request } from 'express';
 import {
@@ -19,6 +19,7 @@ import {
   createLogger,
   createVerifiedTokenCache,
   readBearerToken,
+  newKeyPairSync,
 } from '@tessera/shared';
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -39,7 +40,7 @@ function heapUsed(): number {
 
 const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
 
-const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const { privateKey, publicKey } = newKeyPairSync({ type: 'rsa', modulusLength: 2048 });
 const jwk = { ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
 const keys = createJwksKeyProvider({
   jwksUri: `${issuer}/.well-known/jwks.json`,

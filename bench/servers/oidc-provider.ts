@@ -3,14 +3,14 @@
  * tokens signed RS256 (the resource-indicators feature decides the format). Its default
  * in-memory adapter; development warnings are left on stdout.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { newKeyPairSync } from '@tessera/shared';
 import { createServer } from 'node:http';
 import Provider from 'oidc-provider';
 import { listening, port, required } from './listening.js';
 
 const audience = required('AUDIENCE');
 const resource = 'https://api.bench.invalid/';
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const { privateKey } = newKeyPairSync({ type: 'rsa', modulusLength: 2048 });
 const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'bench-rs256', alg: 'RS256', use: 'sig' };
 
 const provider = new Provider(required('ISSUER'), {
