@@ -1,6 +1,7 @@
-import { SignJWT, errors, jwtVerify, type JWTPayload } from 'jose';
+import { SignJWT, type JWTPayload } from 'jose';
 import type { Clock } from '@tessera/shared';
 import type { KeyManager } from '../keys/key-manager.js';
+import { verifyOwnJwt } from '../keys/own-jwt.js';
 
 /** ID tokens live as long as the access tokens they come with at most; they are checked once, at sign-in. */
 const idTokenTtlSeconds = 300;
@@ -47,29 +48,14 @@ export function createIdTokenIssuer(deps: { keys: KeyManager; clock: Clock; issu
         .sign(privateKey);
     },
 
-    async verifyHint(token) {
-      try {
-        const { payload } = await jwtVerify(
-          token,
-          (header) => {
-            const key = header.kid === undefined ? undefined : keys.verificationKey(header.kid);
-            if (key === undefined) throw new errors.JWKSNoMatchingKey();
-            return key;
-          },
-          {
-            issuer,
-            algorithms: ['RS256'],
-            typ: 'JWT',
-            requiredClaims: ['sub', 'aud', 'sid'],
-            // OpenID Connect RP-Initiated Logout §2: an expired hint is still a hint (exp is not checked).
-            clockTolerance: Number.MAX_SAFE_INTEGER,
-          },
-        );
-        return payload;
-      } catch (error) {
-        if (error instanceof errors.JOSEError) return undefined;
-        throw error;
-      }
+    verifyHint(token) {
+      return verifyOwnJwt(keys, token, {
+        issuer,
+        typ: 'JWT',
+        requiredClaims: ['sub', 'aud', 'sid'],
+        // OpenID Connect RP-Initiated Logout §2: an expired hint is still a hint (exp is not checked).
+        clockTolerance: Number.MAX_SAFE_INTEGER,
+      });
     },
   };
 }

@@ -1,7 +1,8 @@
 import { randomUUID, sign, type KeyObject } from 'node:crypto';
-import { errors, jwtVerify, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
 import type { Clock } from '@tessera/shared';
 import type { KeyManager } from '../keys/key-manager.js';
+import { verifyOwnJwt } from '../keys/own-jwt.js';
 import { formatScope } from './scope.js';
 
 /** RFC 8693 §4.1: the acting party, and the one it acted for in turn (nested). */
@@ -74,28 +75,13 @@ export function createAccessTokenIssuer(deps: {
       return { token, expiresIn: exp - iat };
     },
 
-    async verify(token) {
-      try {
-        const { payload } = await jwtVerify(
-          token,
-          (header) => {
-            const key = header.kid === undefined ? undefined : keys.verificationKey(header.kid);
-            if (key === undefined) throw new errors.JWKSNoMatchingKey();
-            return key;
-          },
-          {
-            issuer,
-            algorithms: ['RS256'],
-            typ: 'at+jwt',
-            requiredClaims: ['exp', 'iat', 'jti', 'sub', 'client_id', 'aud'],
-            currentDate: new Date(clock.now()),
-          },
-        );
-        return payload;
-      } catch (error) {
-        if (error instanceof errors.JOSEError) return undefined;
-        throw error;
-      }
+    verify(token) {
+      return verifyOwnJwt(keys, token, {
+        issuer,
+        typ: 'at+jwt',
+        requiredClaims: ['exp', 'iat', 'jti', 'sub', 'client_id', 'aud'],
+        currentDate: new Date(clock.now()),
+      });
     },
   };
 }
