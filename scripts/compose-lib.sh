@@ -32,7 +32,10 @@ choose_images() {
   done
 }
 
-# Waits until every container of the stack reports healthy; fails on one that cannot get there.
+# Waits until every container of the stack reports healthy; fails at once on one that exited, and
+# at the deadline on one still not healthy. An `unhealthy` container is waited for too: its check
+# goes on running and passes again once it answers (on a loaded machine three slow checks in a
+# row are enough to mark a container that is about to be ready unhealthy).
 wait_healthy() {
   local deadline=$(($(now) + $1)) id states
   while :; do
@@ -40,7 +43,7 @@ wait_healthy() {
       docker inspect -f '{{.Name}} {{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$id"
     done)"
     if [ -n "$states" ] && ! grep -qv ' healthy$' <<<"$states"; then return 0; fi
-    if grep -qE ' (unhealthy|exited|dead)$' <<<"$states" || [ "$(now)" -ge "$deadline" ]; then
+    if grep -qE ' (exited|dead)$' <<<"$states" || [ "$(now)" -ge "$deadline" ]; then
       echo "compose: not every service became healthy:" >&2
       echo "$states" >&2
       compose logs --tail 20 >&2 || true
