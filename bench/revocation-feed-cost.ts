@@ -94,10 +94,12 @@ const feedHeap = heapUsed() - beforeFeed;
 if (revocations.status().entries !== count) throw new Error('the feed did not load');
 // A changed document is read whole again (a poll after a revocation came in): as a first load.
 const reloads: Array<{ wallMs: number; cpuMs: number }> = [];
-for (let i = 0; i < 5; i++) {
-  feed = { body: feed.body, etag: `"v${i + 2}"` };
+while (reloads.length < 5) {
+  feed = { body: feed.body, etag: `"v${reloads.length + 2}"` };
   const again = createRevocationFeed({ uri: `${base}/feed`, logger, refreshSeconds: 3600 });
-  reloads.push(await timed(() => again.start()));
+  const load = await timed(() => again.start());
+  // A failed attempt (a reset keep-alive connection on a loaded machine) is not a load: again.
+  if (again.status().loaded) reloads.push(load);
   again.stop();
 }
 
