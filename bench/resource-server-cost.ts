@@ -2,8 +2,9 @@
  * `node bench/dist/resource-server-cost.js [requests] [rounds]`: server CPU per `/api/me` request
  * of the resource server's real app (`createApp`, as main.ts builds it: key provider, revocation
  * feed, metrics, `LOG_LEVEL=warn`), in process, without sockets or the HTTP parser, so the
- * figure is what our code and Express cost and little else, and moves far less with the
- * machine's load than the HTTP benchmark does.
+ * figure is what our code and Express cost and little else. It still moves with the machine's
+ * load (CPU time stretches when the cores are contended): compare ratios to bare Express from
+ * the same run, or use `--callgrind`.
  *
  * Each request is a real `IncomingMessage`/`ServerResponse` pair on a socket stub that discards
  * what is written; the response's `close` is emitted after `finish`, as Node's server does, so
@@ -11,9 +12,7 @@
  * three variants: a bare Express JSON route (bench/servers/bare-express.ts's), /api/me with one
  * token repeated (a verified-token cache hit) and /api/me with a fresh token every request
  * (tokens signed here, more than the cache admits). Prints the median µs of CPU per request
- * of each, and the main thread's garbage-collection time per request
- * (`PerformanceObserver` 'gc' entries: pause wall time, which the machine's load inflates).
- * `VARIANTS=fresh,repeated` runs only those (e.g. under `--cpu-prof`).
+ * of each. `VARIANTS=fresh,repeated` runs only those (e.g. under `--cpu-prof`).
  *
  * `--callgrind`: instead, each variant runs in a child under `valgrind --tool=callgrind` with
  * instrumentation switched on (`callgrind_control -i on`, then `-d`) only while its `requests` are answered,
@@ -26,7 +25,6 @@ import { randomUUID, sign } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { IncomingMessage, ServerResponse } from 'node:http';
-import { PerformanceObserver } from 'node:perf_hooks';
 import { Duplex } from 'node:stream';
 import express, { type Express } from 'express';
 import {
@@ -58,13 +56,15 @@ async function instructionsPerRequest(variant: string): Promise<number> {
       '--instr-atstart=no',
       `--callgrind-out-file=${out}`,
       process.execPath,
+      // No concurrent compiler or GC threads: the same work every run, so the counts repeat.
+      '--single-threaded',
       process.argv[1] as string,
       String(requests),
       String(gatedRounds),
     ],
     {
       env: { ...process.env, VARIANTS: variant, GATED: '1', TOKENS_FILE: tokensFile },
-      stdio: ['pipe', 'pipe', 'ignore'],
+      stdio: ['pipe', 'pipe', 'inherit'],
     },
   );
   for await (const line of createInterface({ input: child.stdout })) {
@@ -145,6 +145,8 @@ const keys = createJwksKeyProvider({
 const revocations = createRevocationFeed({
   uri: `${issuer}/oauth/revocations`,
   logger,
+  // Polled once: a round under callgrind can outlast the default bound (60 s) of an unrefreshed list.
+  refreshSeconds: 3600,
   fetch: () => Promise.resolve(Response.json(toRevocationFeedDocument([], Math.floor(Date.now() / 1000)))),
 });
 await Promise.all([keys.start(), revocations.start()]);
@@ -196,12 +198,6 @@ function handle(app: Express, path: string, authorization: string | undefined): 
   });
 }
 
-let gcMs = 0;
-const gcObserver = new PerformanceObserver((list) => {
-  for (const entry of list.getEntries()) gcMs += entry.duration;
-});
-gcObserver.observe({ entryTypes: ['gc'] });
-
 const only = process.env.VARIANTS?.split(',');
 const allVariants = {
   bare: () => handle(bare, '/json', undefined),
@@ -211,11 +207,9 @@ const allVariants = {
 const variants = Object.fromEntries(
   Object.entries(allVariants).filter(([name]) => only === undefined || only.includes(name)),
 );
-const results = new Map<string, { cpu: number[]; gc: number[] }>();
+const results = new Map<string, number[]>();
 for (let round = 0; round <= rounds; round++) {
   for (const [name, run] of Object.entries(variants)) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    gcMs = 0;
     const counted = round === rounds;
     if (counted) await gate('measure');
     const before = process.cpuUsage();
@@ -225,22 +219,16 @@ for (let round = 0; round <= rounds; round++) {
     }
     const used = process.cpuUsage(before);
     if (counted) await gate('done');
-    // GC entries are delivered on a later turn of the event loop.
-    await new Promise((resolve) => setTimeout(resolve, 20));
     if (round === 0) continue;
-    const entry = results.get(name) ?? { cpu: [], gc: [] };
-    entry.cpu.push((used.user + used.system) / requests);
-    entry.gc.push((gcMs * 1000) / requests);
-    results.set(name, entry);
+    results.set(name, [...(results.get(name) ?? []), (used.user + used.system) / requests]);
   }
 }
 if (gated) process.exit(0);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
-for (const [name, { cpu, gc }] of results) {
+for (const [name, cpu] of results) {
   console.log(
-    `${name.padEnd(9)} ${median(cpu).toFixed(1).padStart(6)} µs CPU per request (${Math.min(...cpu).toFixed(1)}–${Math.max(...cpu).toFixed(1)}), of it GC ${median(gc).toFixed(1)} µs`,
+    `${name.padEnd(9)} ${median(cpu).toFixed(1).padStart(6)} µs CPU per request (${Math.min(...cpu).toFixed(1)}–${Math.max(...cpu).toFixed(1)})`,
   );
 }
-gcObserver.disconnect();
 keys.stop();
 revocations.stop();
