@@ -4,7 +4,7 @@
  * feed, metrics, `LOG_LEVEL=warn`), in process, without sockets or the HTTP parser, so the
  * figure is what our code and Express cost and little else. It still moves with the machine's
  * load (CPU time stretches when the cores are contended): compare ratios to bare Express from
- * the same run, or use `--callgrind`.
+ * the same run.
  *
  * Each request is a real `IncomingMessage`/`ServerResponse` pair on a socket stub that discards
  * what is written; the response's `close` is emitted after `finish`, as Node's server does, so
@@ -13,17 +13,9 @@
  * token repeated (a verified-token cache hit) and /api/me with a fresh token every request
  * (tokens signed here, more than the cache admits). Prints the median µs of CPU per request
  * of each. `VARIANTS=fresh,repeated` runs only those (e.g. under `--cpu-prof`).
- *
- * `--callgrind`: instead, each variant runs in a child under `valgrind --tool=callgrind` with
- * instrumentation switched on (`callgrind_control -i on`, then `-d`) only while its `requests` are answered,
- * after three warm-up rounds of as many, and the instructions per request are printed: a count the
- * machine's load does not change, for before/after comparisons. A few minutes per 1,000
- * requests and variant.
+
  */
-import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID, sign } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Duplex } from 'node:stream';
 import express, { type Express } from 'express';
@@ -39,59 +31,8 @@ const { createApp } = (await import(
   new URL('../../resource-server/dist/src/app.js', import.meta.url).href
 )) as typeof import('../resource-server/dist/src/app.js');
 
-const args = process.argv.slice(2).filter((arg) => arg !== '--callgrind');
-const requests = Number(args[0] ?? 20_000);
-const rounds = Number(args[1] ?? 5);
-const callgrind = process.argv.includes('--callgrind');
-/** Warm-up rounds before the one counted under callgrind. */
-const gatedRounds = 3;
-
-/** Runs one variant in a child under callgrind, counting only while its measured requests run. */
-async function instructionsPerRequest(variant: string): Promise<number> {
-  const out = `/tmp/resource-server-cost.${process.pid}.${variant}.callgrind`;
-  const child = spawn(
-    'valgrind',
-    [
-      '--tool=callgrind',
-      '--instr-atstart=no',
-      `--callgrind-out-file=${out}`,
-      process.execPath,
-      // No concurrent compiler or GC threads: the same work every run, so the counts repeat.
-      '--single-threaded',
-      process.argv[1] as string,
-      String(requests),
-      String(gatedRounds),
-    ],
-    {
-      env: { ...process.env, VARIANTS: variant, GATED: '1', TOKENS_FILE: tokensFile },
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
-  );
-  for await (const line of createInterface({ input: child.stdout })) {
-    if (line !== 'measure' && line !== 'done') continue;
-    // On at the start of the measured requests; at their end, a dump of what was counted since.
-    // callgrind_control exits 0 whether or not the command got through: retry until it says OK.
-    const command = line === 'measure' ? ['-i', 'on', String(child.pid)] : ['-d', String(child.pid)];
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const said = execFileSync('callgrind_control', command, { encoding: 'utf8' });
-      if (said.includes('OK')) break;
-    }
-    child.stdin.write('\n');
-  }
-  const totals = /^(?:totals|summary): (\d+)/m.exec(readFileSync(`${out}.1`, 'utf8'));
-  rmSync(out, { force: true });
-  rmSync(`${out}.1`, { force: true });
-  if (totals?.[1] === undefined) throw new Error(`no callgrind totals for ${variant}`);
-  return Number(totals[1]) / requests;
-}
-const gated = process.env.GATED === '1';
-const stdinLines = gated ? createInterface({ input: process.stdin })[Symbol.asyncIterator]() : undefined;
-/** Under --callgrind (in the child): tells the parent where we are and waits until it has switched counting. */
-async function gate(line: 'measure' | 'done'): Promise<void> {
-  if (stdinLines === undefined) return;
-  process.stdout.write(`${line}\n`);
-  await stdinLines.next();
-}
+const requests = Number(process.argv[2] ?? 20_000);
+const rounds = Number(process.argv[3] ?? 5);
 const issuer = 'http://127.0.0.1:4000';
 const audience = 'http://127.0.0.1:4001';
 const kid = 'bench-key';
@@ -118,24 +59,8 @@ function mintTokens(count: number): { jwk: object; tokens: string[] } {
   });
   return { jwk: { ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' }, tokens };
 }
-// Under --callgrind the children take the tokens from a file (signing under valgrind is slow):
-// as many as the fresh variant sends, so none is sent twice.
-const tokensFile = `/tmp/resource-server-cost.${process.pid}.tokens.json`;
-if (callgrind) {
-  writeFileSync(tokensFile, JSON.stringify(mintTokens((gatedRounds + 1) * requests + 1)));
-  for (const variant of process.env.VARIANTS?.split(',') ?? ['bare', 'repeated', 'fresh']) {
-    console.log(
-      `${variant.padEnd(9)} ${(await instructionsPerRequest(variant)).toFixed(0)} instructions per request`,
-    );
-  }
-  rmSync(tokensFile, { force: true });
-  process.exit(0);
-}
 // More distinct tokens than the cache's doorkeeper admits between clearings (4,096 sightings).
-const { jwk, tokens: pool } =
-  process.env.TOKENS_FILE === undefined
-    ? mintTokens(6000)
-    : (JSON.parse(readFileSync(process.env.TOKENS_FILE, 'utf8')) as { jwk: object; tokens: string[] });
+const { jwk, tokens: pool } = mintTokens(6000);
 const keys = createJwksKeyProvider({
   jwksUri: `${issuer}/.well-known/jwks.json`,
   logger,
@@ -145,8 +70,6 @@ const keys = createJwksKeyProvider({
 const revocations = createRevocationFeed({
   uri: `${issuer}/oauth/revocations`,
   logger,
-  // Polled once: a round under callgrind can outlast the default bound (60 s) of an unrefreshed list.
-  refreshSeconds: 3600,
   fetch: () => Promise.resolve(Response.json(toRevocationFeedDocument([], Math.floor(Date.now() / 1000)))),
 });
 await Promise.all([keys.start(), revocations.start()]);
@@ -210,20 +133,16 @@ const variants = Object.fromEntries(
 const results = new Map<string, number[]>();
 for (let round = 0; round <= rounds; round++) {
   for (const [name, run] of Object.entries(variants)) {
-    const counted = round === rounds;
-    if (counted) await gate('measure');
     const before = process.cpuUsage();
     for (let i = 0; i < requests; i++) {
       const status = await run();
       if (status !== 200) throw new Error(`${name}: HTTP ${status}`);
     }
     const used = process.cpuUsage(before);
-    if (counted) await gate('done');
     if (round === 0) continue;
     results.set(name, [...(results.get(name) ?? []), (used.user + used.system) / requests]);
   }
 }
-if (gated) process.exit(0);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 for (const [name, cpu] of results) {
   console.log(
