@@ -8,6 +8,10 @@
  * apart; a measurement's CPU figure is the server process's own CPU time (/proc/<pid>/stat,
  * every thread) during it.
  *
+ * `--cpu-prof <dir>`: every server runs with `--cpu-prof` and writes a V8 CPU profile,
+ * <dir>/<server>.cpuprofile, when the run stops it (those that handle SIGTERM: Tessera's); the
+ * requests each server answered are logged at the end, for `bench/dist/cpu-profile-summary.js`.
+ *
  * `--store postgres` adds the token endpoint on PostgreSQL with Redis-backed rate limits, side by
  * side with SQLite in the same rounds: BENCH_DATABASE_URL names a PostgreSQL server (the bench
  * creates a database of its own there and drops it at the end), BENCH_REDIS_URL a Redis.
@@ -42,6 +46,8 @@ interface Settings {
   logLevel: string;
   rawMs: number;
   only: string | undefined;
+  /** `--cpu-prof <dir>`: the servers write V8 CPU profiles there when they stop. */
+  cpuProfileDir: string | undefined;
   /** PostgreSQL + Redis for the token endpoint's second store, when `--store postgres`. */
   postgres: { databaseUrl: string; redisUrl: string } | undefined;
 }
@@ -69,6 +75,7 @@ function readSettings(argv: readonly string[]): Settings {
     logLevel: value('log-level') ?? 'warn',
     rawMs: smoke ? 50 : 1000,
     only: value('only'),
+    cpuProfileDir: value('cpu-prof'),
     postgres: readPostgres(value('store')),
   };
 }
@@ -635,7 +642,21 @@ async function main(): Promise<void> {
       needed.map(async (key) => {
         const definition = serverDefinitions[key];
         if (definition === undefined) throw new Error(`no server ${key}`);
-        const server = await startServer(definition);
+        const profileDir = settings.cpuProfileDir;
+        const server = await startServer(
+          profileDir === undefined
+            ? definition
+            : {
+                ...definition,
+                nodeArgs: [
+                  '--cpu-prof',
+                  '--cpu-prof-dir',
+                  profileDir,
+                  '--cpu-prof-name',
+                  `${key}.cpuprofile`,
+                ],
+              },
+        );
         servers.push(server);
         running.set(key, server);
       }),
@@ -667,6 +688,8 @@ async function main(): Promise<void> {
       }
       return samplesByOp;
     };
+    /** Requests each server answered (warm-up included), for reading its CPU profile. */
+    const served = new Map<string, number>();
     const runHttp = async (scenario: Scenario, seconds: number): Promise<Sample> => {
       const server = running.get(scenario.server ?? '');
       if (server === undefined || scenario.request === undefined)
@@ -674,7 +697,7 @@ async function main(): Promise<void> {
       const connections = scenario.connections ?? settings.connections;
       if (scenario.request.rotating !== undefined)
         await seedRefreshChains(connections, server.url, scenario.credentials ?? basic);
-      return measure({
+      const sample = await measure({
         url: server.url,
         request: scenario.request,
         connections,
@@ -684,6 +707,9 @@ async function main(): Promise<void> {
         serverPid: server.pid,
         ...(scenario.probe === undefined ? {} : { probe: scenario.probe }),
       });
+      const key = scenario.server ?? '';
+      served.set(key, (served.get(key) ?? 0) + sample.requests);
+      return sample;
     };
 
     const active = selected.filter((s) => s.skipped === undefined);
@@ -845,6 +871,10 @@ async function main(): Promise<void> {
     writeFileSync(join(outDir, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
     process.stdout.write(markdown);
     log(`wrote bench/results/${name}.md and .json`);
+    const profileDir = settings.cpuProfileDir;
+    if (profileDir !== undefined)
+      for (const [key, requests] of served)
+        log(`node bench/dist/cpu-profile-summary.js ${join(profileDir, `${key}.cpuprofile`)} ${requests}`);
   } catch (error) {
     exitCode = 1;
     log(error instanceof Error ? (error.stack ?? error.message) : String(error));

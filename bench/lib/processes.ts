@@ -82,6 +82,8 @@ export async function startServer(options: {
   name: string;
   script: string;
   args?: readonly string[];
+  /** Node.js options before the script (e.g. `--cpu-prof`). */
+  nodeArgs?: readonly string[];
   env: Record<string, string>;
   cpu: number | undefined;
   cwd?: string;
@@ -89,7 +91,7 @@ export async function startServer(options: {
   const script = `${root}${options.script}`;
   if (!existsSync(script)) throw new Error(`${script} is missing: run \`tsc -b\` first`);
   const port = await freePort();
-  const node = [process.execPath, script, ...(options.args ?? [])];
+  const node = [process.execPath, ...(options.nodeArgs ?? []), script, ...(options.args ?? [])];
   // taskset execs node, so the pid we get is the server's own.
   const [command, ...args] =
     options.cpu === undefined ? node : ['taskset', '-c', String(options.cpu), ...node];

@@ -52,6 +52,12 @@ describe('the published document', () => {
     expect(revocationDigest('sub', 'u1')).not.toBe(revocationDigest('jti', 'u1'));
   });
 
+  it('keeps the wire digest fixed: the first 96 bits of SHA-256 over the UTF-8 of kind:value, base64url', () => {
+    // Auth and resource servers of different versions must agree on every digest.
+    expect(revocationDigest('jti', 'j1')).toBe('gMobINzeAuOSSWcZ');
+    expect(revocationDigest('sub', 'ü')).toBe('2vx0jx9CM9t2ubBg');
+  });
+
   it('packs revoked tokens as 16 characters each, sorted, so 100,000 of them are 1.6 MB and load back', () => {
     const entries = Array.from({ length: 100_000 }, (_, i) => ({
       kind: 'jti' as const,

@@ -37,7 +37,9 @@ export function fromBearerHeader(req: Request): string | null {
 
 /** True if the request also carries `access_token` in the query or a parsed body (RFC 6750 §2: one method only). */
 export function hasTokenOutsideHeader(req: Request): boolean {
-  const inQuery = isRecord(req.query) && 'access_token' in req.query;
+  // Express 5 parses the query string on every read of req.query: read it once.
+  const query: unknown = req.query;
+  const inQuery = isRecord(query) && 'access_token' in query;
   const body: unknown = req.body;
   return inQuery || (isRecord(body) && 'access_token' in body);
 }

@@ -79,58 +79,71 @@ export function createRequireToken(
         next();
         return;
       }
-      // A check that throws synchronously (the feed failing closed) is caught like a rejection.
-      new Promise<boolean>((resolve) => resolve(isRevoked(user.claims))).then(
-        (revoked) => {
-          if (revoked) {
-            cache?.forget(token);
-            next(new AppError('invalid_token', 'token revoked'));
+      const settle = (revoked: boolean) => {
+        if (revoked) {
+          cache?.forget(token);
+          next(new AppError('invalid_token', 'token revoked'));
+          return;
+        }
+        req.user = user;
+        next();
+      };
+      // An AppError is the check's own verdict (503 while no revocation list is usable).
+      const fail = (error: unknown) =>
+        next(
+          error instanceof AppError
+            ? error
+            : new AppError('server_error', 'internal error', { cause: error }),
+        );
+      // A synchronous answer (the revocation feed's) is acted on at once, without a promise and a
+      // turn of the microtask queue per request; a check that throws (the feed failing closed) is
+      // caught like a rejection.
+      let revoked: boolean | Promise<boolean>;
+      try {
+        revoked = isRevoked(user.claims);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      if (typeof revoked === 'boolean') settle(revoked);
+      else revoked.then(settle, fail);
+    };
+    // Made only when the strategy runs: a cached token never needs passport's per-request middleware.
+    const authenticate = () => {
+      const middleware = passport.authenticate(
+        strategyName,
+        { session: false },
+        (error: unknown, user: Express.User | false | undefined, info: unknown) => {
+          // The strategy reports bad tokens as failures; an error here is a genuine fault.
+          if (error !== null && error !== undefined) {
+            next(
+              error instanceof AppError
+                ? error
+                : new AppError('server_error', 'internal error', { cause: error }),
+            );
             return;
           }
-          req.user = user;
-          next();
+          if (user === false || user === undefined) {
+            next(toAuthError(info));
+            return;
+          }
+          // Only what the strategy accepted is cached; a failure to cache is no failure to authenticate.
+          cache?.remember(token, user).catch(() => undefined);
+          accept(user);
         },
-        // An AppError is the check's own verdict (503 while no revocation list is usable).
-        (error: unknown) =>
-          next(
-            error instanceof AppError
-              ? error
-              : new AppError('server_error', 'internal error', { cause: error }),
-          ),
-      );
+      ) as RequestHandler; // @types/passport types authenticate() as returning any
+      void middleware(req, res, next);
     };
-    const authenticate = passport.authenticate(
-      strategyName,
-      { session: false },
-      (error: unknown, user: Express.User | false | undefined, info: unknown) => {
-        // The strategy reports bad tokens as failures; an error here is a genuine fault.
-        if (error !== null && error !== undefined) {
-          next(
-            error instanceof AppError
-              ? error
-              : new AppError('server_error', 'internal error', { cause: error }),
-          );
-          return;
-        }
-        if (user === false || user === undefined) {
-          next(toAuthError(info));
-          return;
-        }
-        // Only what the strategy accepted is cached; a failure to cache is no failure to authenticate.
-        cache?.remember(token, user).catch(() => undefined);
-        accept(user);
-      },
-    ) as RequestHandler; // @types/passport types authenticate() as returning any
     if (cache === undefined) {
-      void authenticate(req, res, next);
+      authenticate();
       return;
     }
     cache.lookup(token).then(
       (user) => {
-        if (user === undefined) void authenticate(req, res, next);
+        if (user === undefined) authenticate();
         else accept(user);
       },
-      () => void authenticate(req, res, next),
+      () => authenticate(),
     );
   };
 }
