@@ -15,6 +15,7 @@ import {
   type Storage,
   type UserRecord,
 } from '../storage.js';
+import { precompile } from './precompiled.js';
 import type { Tables } from './tables.js';
 
 /** Unique-key violations from better-sqlite3 and pg become StorageConflictError. */
@@ -143,6 +144,44 @@ function toSigningKeyRow(key: SigningKeyRecord): Tables['signing_keys'] {
   };
 }
 
+/**
+ * The refresh grant's statements (every rotation runs each once), built and compiled once:
+ * Kysely building them cost about as much CPU as SQLite running them.
+ */
+const refreshTokenColumns = [
+  'id',
+  'family_id',
+  'client_id',
+  'user_id',
+  'scope',
+  'resources',
+  'created_at',
+  'expires_at',
+  'idle_expires_at',
+  'consumed_at',
+  'successor_id',
+  'revoked_at',
+] as const;
+const hot = {
+  findUserById: precompile(['id'], (db: Kysely<Tables>, v) =>
+    db.selectFrom('users').selectAll().where('id', '=', v.id),
+  ),
+  findRefreshToken: precompile(['id'], (db: Kysely<Tables>, v) =>
+    db.selectFrom('refresh_tokens').selectAll().where('id', '=', v.id),
+  ),
+  insertRefreshToken: precompile(refreshTokenColumns, (db: Kysely<Tables>, v) =>
+    db.insertInto('refresh_tokens').values(v),
+  ),
+  markRefreshTokenConsumed: precompile(['now', 'successorId', 'id'], (db: Kysely<Tables>, v) =>
+    db
+      .updateTable('refresh_tokens')
+      .set({ consumed_at: v.now, successor_id: v.successorId })
+      .where('id', '=', v.id)
+      .where('consumed_at', 'is', null)
+      .where('revoked_at', 'is', null),
+  ),
+};
+
 /** Thrown inside a transaction to roll it back when a compare-and-set finds the row changed. */
 class LostRace extends Error {}
 
@@ -206,7 +245,7 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
         return row === undefined ? undefined : toUser(row);
       },
       async findById(id) {
-        const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+        const [row] = (await hot.findUserById(db, { id })).rows;
         return row === undefined ? undefined : toUser(row);
       },
       async setDisabled(username, disabled) {
@@ -462,9 +501,8 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
     },
     refreshTokens: {
       async insert(token) {
-        await db
-          .insertInto('refresh_tokens')
-          .values({
+        await hot
+          .insertRefreshToken(db, {
             id: token.id,
             family_id: token.familyId,
             client_id: token.clientId,
@@ -478,11 +516,10 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
             successor_id: token.successorId,
             revoked_at: token.revokedAt,
           })
-          .execute()
           .catch(translate);
       },
       async find(id) {
-        const row = await db.selectFrom('refresh_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+        const [row] = (await hot.findRefreshToken(db, { id })).rows;
         return row === undefined ? undefined : toRefreshToken(row);
       },
       async listFamily(familyId) {
@@ -495,14 +532,8 @@ export function createSqlStorage(db: Kysely<Tables> | Transaction<Tables>): Stor
         return rows.map(toRefreshToken);
       },
       async markConsumed(id, successorId, now) {
-        const result = await db
-          .updateTable('refresh_tokens')
-          .set({ consumed_at: now, successor_id: successorId })
-          .where('id', '=', id)
-          .where('consumed_at', 'is', null)
-          .where('revoked_at', 'is', null)
-          .executeTakeFirst();
-        return result.numUpdatedRows === 1n;
+        const result = await hot.markRefreshTokenConsumed(db, { now, successorId, id });
+        return result.numAffectedRows === 1n;
       },
       async revokeFamily(familyId, now) {
         const result = await db
