@@ -2,17 +2,14 @@ import { z } from 'zod';
 import {
   commonVariableDocs,
   ConfigError,
-  corsOrigins,
   duration,
   httpUrl,
   isLoopbackUrl,
-  logLevel,
   readEnv,
   readServiceConfig,
   serviceVariables,
   type VariableDoc,
 } from '../config.js';
-import { maxClockToleranceSeconds } from '../revocation/feed-document.js';
 
 /** What sets one token-verifying service's configuration apart from another's. */
 export interface ResourceConfigShape {
@@ -31,7 +28,6 @@ export interface ResourceConfigShape {
 export function resourceVariables({ port, metricsPort, scopes: known }: ResourceConfigShape) {
   return {
     ...serviceVariables({ port, metricsPort }),
-    ISSUER: httpUrl().default('http://localhost:4000'),
     // This service's resource identifier (RFC 8707): the one `aud` it accepts, registered at the
     // auth server with `resources create --uri`.
     AUDIENCE: z.string().min(1).default(`http://localhost:${port}`),
@@ -59,14 +55,8 @@ export function resourceVariables({ port, metricsPort, scopes: known }: Resource
     JWKS_URI: httpUrl().optional(),
     JWKS_STALE_WINDOW: duration('1h'),
     JWKS_MIN_REFRESH: duration('30s').refine((value) => value <= 3600, 'must be at most 1h'),
-    CLOCK_TOLERANCE: duration('30s', 0).refine(
-      (value) => value <= maxClockToleranceSeconds,
-      `must be at most ${maxClockToleranceSeconds}s`,
-    ),
     REVOCATION_FEED_URI: httpUrl().optional(),
     REVOCATION_REFRESH_INTERVAL: duration('15s', 1).refine((seconds) => seconds <= 300, 'must be at most 5m'),
-    LOG_LEVEL: logLevel,
-    CORS_ORIGINS: corsOrigins(),
   };
 }
 
@@ -109,7 +99,6 @@ export const resourceVariableDocs: Readonly<Record<keyof ReturnType<typeof resou
 function toResourceConfig(env: z.output<z.ZodObject<ReturnType<typeof resourceVariables>>>) {
   return {
     ...readServiceConfig(env),
-    issuer: env.ISSUER,
     audience: env.AUDIENCE,
     scopesSupported: env.SCOPES_SUPPORTED,
     // The JWKS lives at the issuer's well-known path unless told otherwise.
@@ -118,7 +107,6 @@ function toResourceConfig(env: z.output<z.ZodObject<ReturnType<typeof resourceVa
     jwksStaleWindowSeconds: env.JWKS_STALE_WINDOW,
     /** The JWKS is refreshed at its max-age, but never more often than this. */
     jwksMinRefreshSeconds: env.JWKS_MIN_REFRESH,
-    clockToleranceSeconds: env.CLOCK_TOLERANCE,
     revocationFeedUri: env.REVOCATION_FEED_URI ?? `${env.BACKCHANNEL_URL ?? env.ISSUER}/oauth/revocations`,
     revocationRefreshSeconds: env.REVOCATION_REFRESH_INTERVAL,
   };
