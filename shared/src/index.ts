@@ -29,7 +29,12 @@ export {
 } from './http/protected-resource.js';
 // OpenAPI: the document's types and building blocks (the skeleton serves a document; it does not make one).
 export * from './http/openapi.js';
-export { createMetricsApp, createServiceMetrics, type ServiceMetrics } from './metrics.js';
+export {
+  createMetricsApp,
+  createServiceMetrics,
+  registerScrapeGauge,
+  type ServiceMetrics,
+} from './metrics.js';
 
 // Configuration.
 export {

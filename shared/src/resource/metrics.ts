@@ -1,6 +1,6 @@
-import { Counter, Gauge } from 'prom-client';
+import { Counter } from 'prom-client';
 import type { JwksKeyProvider } from '../jwks/key-provider.js';
-import { createServiceMetrics, type ServiceMetrics } from '../metrics.js';
+import { createServiceMetrics, registerScrapeGauge, type ServiceMetrics } from '../metrics.js';
 import type { RevocationFeed } from '../revocation/revocation-feed.js';
 
 export interface ResourceMetrics extends ServiceMetrics {
@@ -23,15 +23,8 @@ export function createResourceMetrics(service: string): ResourceMetrics {
   const { registry } = base;
   const counter = (name: string, help: string) =>
     new Counter({ name, help, labelNames: ['result'] as const, registers: [registry] });
-  const gauge = (name: string, help: string, value: () => number) =>
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(value());
-      },
-    });
+  const gauge = (name: string, help: string, read: () => number) =>
+    registerScrapeGauge(registry, { name, help, read });
   return {
     ...base,
     jwksFetches: counter('tessera_jwks_fetches_total', 'JWKS requests by result'),
