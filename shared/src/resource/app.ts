@@ -11,7 +11,7 @@ import type { JwksKeyProvider } from '../jwks/key-provider.js';
 import type { Logger } from '../logger.js';
 import type { RevocationFeed } from '../revocation/revocation-feed.js';
 import type { ResourceConfig } from './config.js';
-import { createResourceMetrics, type ResourceMetrics } from './metrics.js';
+import type { ResourceMetrics } from './metrics.js';
 import { verifierReadiness } from './readiness.js';
 import { createTokenGuard } from './require-token.js';
 
@@ -30,8 +30,8 @@ export interface ResourceAppOptions {
   keys: JwksKeyProvider;
   /** Revoked tokens to refuse; without it only signature and claims are checked. */
   revocations?: RevocationFeed | undefined;
-  /** The registry the key provider and the feed already count into; else a fresh one. */
-  metrics?: ResourceMetrics;
+  /** The service's metrics (`createResourceMetrics`), which the key provider and the feed count into too. */
+  metrics: ResourceMetrics;
   clock?: Clock;
   /** Served at `GET /openapi.json`. */
   openApi: OpenApiDocument;
@@ -53,7 +53,7 @@ export function createResourceApp({
   logger,
   keys,
   revocations,
-  metrics = createResourceMetrics('resource-server'),
+  metrics,
   clock = systemClock,
   openApi,
   routes,
