@@ -35,8 +35,21 @@ function entry(service: ServiceName, file: string): string {
  * ports it bound (PORT=0, METRICS_PORT=0 unless given: services run side by side in tests).
  */
 export function startService(service: ServiceName, env: Record<string, string>): Promise<RunningService> {
-  const child: ChildProcess = spawn(process.execPath, [entry(service, 'main.js')], {
-    cwd: `${root}${service}`,
+  return startNodeProcess(service, entry(service, 'main.js'), `${root}${service}`, env);
+}
+
+/**
+ * Runs `node <script>` in `cwd` like {@link startService} runs a service (any process built on
+ * the shared service skeleton logs the same 'listening' line); `name` names it in errors.
+ */
+export function startNodeProcess(
+  name: string,
+  script: string,
+  cwd: string,
+  env: Record<string, string>,
+): Promise<RunningService> {
+  const child: ChildProcess = spawn(process.execPath, [script], {
+    cwd,
     env: { PATH: process.env.PATH ?? '', PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -71,7 +84,7 @@ export function startService(service: ServiceName, env: Record<string, string>):
       });
     }
     void exited.then((code) =>
-      reject(new Error(`${service} exited with ${code} before listening:\n${output.join('\n')}`)),
+      reject(new Error(`${name} exited with ${code} before listening:\n${output.join('\n')}`)),
     );
   });
 }

@@ -5,12 +5,8 @@ import { z } from 'zod';
 import {
   commonVariableDocs,
   ConfigError,
-  corsOrigins,
   duration,
-  httpUrl,
   isLoopbackUrl,
-  logLevel,
-  maxClockToleranceSeconds,
   parseDuration,
   readEnv,
   readServiceConfig,
@@ -113,7 +109,6 @@ import type { DatabaseLocation } from './storage/sql/database.js';
 
 const schema = z.object({
   ...serviceVariables({ port: 4000, metricsPort: 9464 }),
-  ISSUER: httpUrl().default('http://localhost:4000'),
   AUDIENCE: z.string().min(1).default('tessera-api'),
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z
@@ -131,13 +126,7 @@ const schema = z.object({
   KEY_ROTATION_INTERVAL: duration('30d'),
   KEY_RELOAD_INTERVAL: duration('30s').refine((value) => value <= 300, 'must be at most 300s'),
   JWKS_MAX_AGE: duration('5m').refine((value) => value <= 86400, 'must be at most 1d'),
-  CLOCK_TOLERANCE: duration('30s', 0).refine(
-    (value) => value <= maxClockToleranceSeconds,
-    `must be at most ${maxClockToleranceSeconds}s`,
-  ),
   SIGNING_KEY_SIZE: z.enum(['2048', '3072', '4096']).default('2048').transform(Number),
-  LOG_LEVEL: logLevel,
-  CORS_ORIGINS: corsOrigins(),
   TRUST_PROXY: trustProxy(),
   REDIS_URL: z
     .string()
@@ -361,7 +350,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
 
   return Object.freeze({
     ...readServiceConfig(raw),
-    issuer: raw.ISSUER,
     audience: raw.AUDIENCE,
     dataDir,
     database,

@@ -1,4 +1,4 @@
-import { ConfigError, createLogger, serveService } from '@tessera/shared';
+import { ConfigError, createLogger, runMain, serveService } from '@tessera/shared';
 import { isUnsafeInProduction } from './clients/clients.js';
 import { loadConfig } from './config.js';
 import { KeyDecryptionError } from './keys/encryption.js';
@@ -64,15 +64,8 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((error: unknown) => {
-  // One clear line per problem, no stack: these are operator mistakes, not bugs.
-  if (error instanceof ConfigError)
-    process.stderr.write(`auth-server: invalid configuration\n  ${error.problems.join('\n  ')}\n`);
-  else if (error instanceof KeyDecryptionError)
-    process.stderr.write(`auth-server: ${error.message}; refusing to start (no key was regenerated)\n`);
-  else
-    process.stderr.write(
-      `auth-server: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
-    );
-  process.exit(1);
-});
+runMain('auth-server', main, (error) =>
+  error instanceof KeyDecryptionError
+    ? `${error.message}; refusing to start (no key was regenerated)`
+    : undefined,
+);

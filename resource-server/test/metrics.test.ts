@@ -5,14 +5,14 @@ import { createJwksKeyProvider, createLogger, createMetricsApp, newKeyPairSync }
 import { SignJWT, calculateJwkThumbprint, exportJWK } from 'jose';
 import request from 'supertest';
 import { createApp } from '../src/app.js';
-import { createResourceMetrics } from '../src/metrics.js';
+import { createResourceMetrics } from '@tessera/shared';
 
 /** A real JWKS over loopback, a real key provider counting into the metrics, the real app. */
 describe('metrics at the resource server', () => {
   const { publicKey, privateKey } = newKeyPairSync({ type: 'rsa', modulusLength: 2048 });
   let server: Server;
   let kid: string;
-  const metrics = createResourceMetrics();
+  const metrics = createResourceMetrics('resource-server');
   let app: ReturnType<typeof createApp>;
   let metricsApp: ReturnType<typeof createMetricsApp>;
 

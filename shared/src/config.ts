@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { maxClockToleranceSeconds } from './revocation/feed-document.js';
 
 const durationPattern = /^(\d+)(s|m|h|d)?$/;
 const secondsPerUnit = { s: 1, m: 60, h: 3600, d: 86400 } as const;
@@ -53,9 +54,10 @@ export function metricsVariables(defaultPort: number) {
 }
 
 /**
- * The variables every service starts its config schema with, to spread first into it: `NODE_ENV`,
- * `PORT`, `HOST` (loopback by default) and the metrics listener's. Add `LOG_LEVEL: logLevel` and
- * `CORS_ORIGINS: corsOrigins()` too; {@link readServiceConfig} reads them all.
+ * The base configuration schema every service extends (spread first into its `z.object`):
+ * `NODE_ENV`, `PORT`, `HOST` (loopback by default), the metrics listener's, `ISSUER` (the auth
+ * server's public base URL: the `iss` it signs, or the one a verifier accepts), `CLOCK_TOLERANCE`,
+ * `LOG_LEVEL` and `CORS_ORIGINS`. {@link readServiceConfig} reads them all.
  */
 export function serviceVariables(defaults: { port: number; metricsPort: number }) {
   return {
@@ -63,6 +65,13 @@ export function serviceVariables(defaults: { port: number; metricsPort: number }
     PORT: port(defaults.port),
     HOST: z.string().min(1).default('127.0.0.1'),
     ...metricsVariables(defaults.metricsPort),
+    ISSUER: httpUrl().default('http://localhost:4000'),
+    CLOCK_TOLERANCE: duration('30s', 0).refine(
+      (value) => value <= maxClockToleranceSeconds,
+      `must be at most ${maxClockToleranceSeconds}s`,
+    ),
+    LOG_LEVEL: logLevel,
+    CORS_ORIGINS: corsOrigins(),
   };
 }
 
@@ -73,26 +82,26 @@ export interface ServiceConfig {
   host: string;
   /** Where `GET /metrics` is served: its own listener, never the API's (loopback by default). */
   metrics: Readonly<{ port: number; host: string }>;
+  /** The auth server's public base URL: the `iss` of every token. */
+  issuer: string;
+  /** Clock skew allowed on `exp`, `nbf` and `iat`. */
+  clockToleranceSeconds: number;
   logLevel: z.output<typeof logLevel>;
   /** Origins allowed cross-origin (CORS); empty: CORS off. */
   corsOrigins: readonly string[];
 }
 
-/** The {@link ServiceConfig} part of a parsed environment. */
-export function readServiceConfig(env: {
-  NODE_ENV: 'development' | 'production' | 'test';
-  PORT: number;
-  HOST: string;
-  METRICS_PORT: number;
-  METRICS_HOST: string;
-  LOG_LEVEL: z.output<typeof logLevel>;
-  CORS_ORIGINS: readonly string[];
-}): ServiceConfig {
+/** The {@link ServiceConfig} part of an environment parsed with {@link serviceVariables}. */
+export function readServiceConfig(
+  env: z.output<z.ZodObject<ReturnType<typeof serviceVariables>>>,
+): ServiceConfig {
   return {
     production: env.NODE_ENV === 'production',
     port: env.PORT,
     host: env.HOST,
     metrics: Object.freeze({ port: env.METRICS_PORT, host: env.METRICS_HOST }),
+    issuer: env.ISSUER,
+    clockToleranceSeconds: env.CLOCK_TOLERANCE,
     logLevel: env.LOG_LEVEL,
     corsOrigins: env.CORS_ORIGINS,
   };

@@ -3,7 +3,7 @@ import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { createErrorHandler, notFound } from './errors.js';
 import { sendBody } from './http/send.js';
-import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface ServiceMetrics {
   /** This service's registry: register domain metrics here (`registers: [registry]`). */
@@ -45,6 +45,24 @@ export function createServiceMetrics(service: string, registry = new Registry())
   };
 
   return { registry, observeRequest };
+}
+
+/**
+ * A gauge read at each scrape (an age, a size, a 0/1 state held elsewhere), in `registry`. The
+ * reader may reach a store: scrapes come only from the metrics listener (see {@link createMetricsApp}).
+ */
+export function registerScrapeGauge(
+  registry: Registry,
+  gauge: { name: string; help: string; read: () => number | Promise<number> },
+): void {
+  new Gauge({
+    name: gauge.name,
+    help: gauge.help,
+    registers: [registry],
+    async collect() {
+      this.set(await gauge.read());
+    },
+  });
 }
 
 /**

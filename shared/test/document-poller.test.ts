@@ -3,12 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   createDocumentPoller,
-  createFixedClock,
-  createLogger,
   type CacheDirectives,
   type DocumentPoller,
   type DocumentPollerOptions,
-} from '../src/index.js';
+} from '../src/http/document-poller.js';
+import { createFixedClock, createLogger } from '../src/index.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 

@@ -1,12 +1,12 @@
-import { sendJson, systemClock, type Clock } from '@tessera/shared';
-import { Router } from 'express';
+import { createHealthRouter as createServiceHealthRouter, systemClock, type Clock } from '@tessera/shared';
+import type { Router } from 'express';
 import type { KeyManager } from '../keys/key-manager.js';
 import type { Storage } from '../storage/storage.js';
 
 /**
- * Liveness (the process answers) and readiness: the store answers, a signing key is loaded,
- * and, when REDIS_URL is set, Redis answers (requests then still run, on per-process limits,
- * but a replica without the shared budgets should take no new traffic).
+ * Liveness and readiness (the shared health router): ready when the store answers, a signing key
+ * is loaded, and, when REDIS_URL is set, Redis answers (requests then still run, on per-process
+ * limits, but a replica without the shared budgets should take no new traffic).
  *
  * `/readyz` is unauthenticated and its checks reach the store and Redis, so they run at most once
  * per `readyCheckMs` (1 s) and concurrent probes share one run: a flood of probes costs the
@@ -23,7 +23,6 @@ export function createHealthRouter(deps: {
 }): Router {
   const clock = deps.clock ?? systemClock;
   const readyCheckMs = deps.readyCheckMs ?? 1000;
-  const router = Router();
   const answers = (check: Promise<unknown>) =>
     check.then(
       () => true,
@@ -42,16 +41,10 @@ export function createHealthRouter(deps: {
     if (last === undefined || now - last.at >= readyCheckMs) last = { at: now, checks: runChecks() };
     return last.checks;
   };
-  router.get('/healthz', (_req, res) => {
-    res.setHeader('Cache-Control', 'no-store');
-    sendJson(res, 200, { status: 'ok' });
-  });
-  router.get('/readyz', async (_req, res) => {
+  return createServiceHealthRouter(async () => {
     const { storage, redis } = await sharedChecks();
     const checks = { storage, keys: deps.keys.ready(), ...(redis === undefined ? {} : { redis }) };
     const ready = Object.values(checks).every(Boolean);
-    res.setHeader('Cache-Control', 'no-store');
-    sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
+    return { ready, report: { status: ready ? 'ready' : 'not ready', checks } };
   });
-  return router;
 }

@@ -3,6 +3,7 @@ import {
   AppError,
   isRevokedBy,
   maxClockToleranceSeconds,
+  registerScrapeGauge,
   revocationFeedMaxBytes,
   toRevocationFeedDocument,
   toRevocationIndex,
@@ -10,7 +11,7 @@ import {
   type RevocationFeedDocument,
   type RevocationIndex,
 } from '@tessera/shared';
-import { Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { storeCacheTtlMs, type Storage } from '../storage/storage.js';
 
 /** How long resource servers may cache the feed; they poll it on their own interval anyway. */
@@ -292,28 +293,19 @@ export function createRevocationService(deps: {
  * to load would freeze every resource server on its last list (docs/architecture.md, "Revocation").
  */
 export function registerRevocationMetrics(registry: Registry, revocations: RevocationService): void {
-  new Gauge({
+  registerScrapeGauge(registry, {
     name: 'tessera_revocation_feed_bytes',
     help: 'Size of the revocation feed document in bytes',
-    registers: [registry],
-    async collect() {
-      this.set((await revocations.feedSize()).bytes);
-    },
+    read: async () => (await revocations.feedSize()).bytes,
   });
-  new Gauge({
+  registerScrapeGauge(registry, {
     name: 'tessera_revocation_feed_max_bytes',
     help: 'The largest revocation feed verifiers read; alert well before tessera_revocation_feed_bytes reaches it',
-    registers: [registry],
-    collect() {
-      this.set(revocationFeedMaxBytes);
-    },
+    read: () => revocationFeedMaxBytes,
   });
-  new Gauge({
+  registerScrapeGauge(registry, {
     name: 'tessera_revocation_feed_entries',
     help: 'Entries in the revocation feed',
-    registers: [registry],
-    async collect() {
-      this.set((await revocations.feedSize()).entries);
-    },
+    read: async () => (await revocations.feedSize()).entries,
   });
 }

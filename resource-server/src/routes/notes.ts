@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { AppError, sendJson, type Clock } from '@tessera/shared';
+import { AppError, requireScope, sendJson, type Clock } from '@tessera/shared';
 import express, { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { requireScope } from '../auth/passport.js';
 
 /** A note as stored and as sent on the wire. */
 export interface Note {

@@ -1,27 +1,22 @@
-import { sendJson, type JwksKeyProvider, type RevocationFeed } from '@tessera/shared';
-import { Router } from 'express';
+import type { Readiness } from '../http/health.js';
+import type { JwksKeyProvider } from '../jwks/key-provider.js';
+import type { RevocationFeed } from '../revocation/revocation-feed.js';
 
 /**
- * Liveness (the process answers) and readiness: a usable key set is held, so tokens can be
- * verified, and (when the service applies a revocation feed) a usable revocation list, so revoked
- * tokens are refused. Readiness stays true while refreshes fail, as long as the held key set is
- * within its stale window and the held list within its bound; both ages are published so
- * operators see a refresh problem before it bites.
+ * A token-verifying service's readiness: a usable key set is held, so tokens can be verified,
+ * and (when the service applies a revocation feed) a usable revocation list, so revoked tokens
+ * are refused. Readiness stays true while refreshes fail, as long as the held key set is within
+ * its stale window and the held list within its bound; both ages are published so operators see
+ * a refresh problem before it bites.
  */
-export function createHealthRouter({
+export function verifierReadiness({
   keys,
   revocations,
 }: {
   keys: JwksKeyProvider;
-  revocations?: RevocationFeed;
-}): Router {
-  const router = Router();
-  router.get('/healthz', (_req, res) => {
-    res.setHeader('Cache-Control', 'no-store');
-    sendJson(res, 200, { status: 'ok' });
-  });
-  router.get('/readyz', (_req, res) => {
-    res.setHeader('Cache-Control', 'no-store');
+  revocations?: RevocationFeed | undefined;
+}): () => Readiness {
+  return () => {
     const { loaded, usable, keyCount, ageSeconds } = keys.status();
     const jwks = { key_count: keyCount, age_seconds: ageSeconds ?? null };
     // Only whether the feed's last fetch failed: the reason names internal hosts and ports, and this
@@ -48,8 +43,8 @@ export function createHealthRouter({
           ? 'revocation list is older than its bound'
           : 'revocation list not loaded yet'
         : undefined;
-    if (reason === undefined) sendJson(res, 200, { status: 'ok', jwks, ...revocationsReport });
-    else sendJson(res, 503, { status: 'not ready', reason, jwks, ...revocationsReport });
-  });
-  return router;
+    return reason === undefined
+      ? { ready: true, report: { status: 'ok', jwks, ...revocationsReport } }
+      : { ready: false, report: { status: 'not ready', reason, jwks, ...revocationsReport } };
+  };
 }
