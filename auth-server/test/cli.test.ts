@@ -387,7 +387,8 @@ describe('keys', () => {
     expect(count(after, 'retiring') - count(before, 'retiring')).toBe(succeeded);
     for (const run of runs.filter((run) => run.code !== 0))
       expect(run.stderr).toMatch(/^admin: the keys changed while rotating/);
-  });
+    // Four admin processes, each starting Node.js and generating an RSA key: about 5 s on a loaded machine.
+  }, 30_000);
 
   test('compromise <kid> on the active key: exit 0, it is unpublished, the published pending key is active and a fresh one pending', async () => {
     const before = JSON.parse((await admin(['keys', 'list', '--json'])).stdout) as {
