@@ -4,10 +4,8 @@ import { parseArgs } from 'node:util';
 import { ConfigError, createLogger } from '@tessera/shared';
 import { storeCacheTtlMs } from '../storage/storage.js';
 import { loadConfig } from '../config.js';
-import { UserInputError } from '../errors.js';
 import { nextChange } from '../keys/lifecycle.js';
 import { loadServices, type Services } from '../app.js';
-import { normalizeUsername } from '../users/users.js';
 
 const usage = `usage: npm run admin -- <command>
   users create --username U --password-stdin [--scopes "a b"]
@@ -133,18 +131,12 @@ async function run(
         password: await readStdin(),
         scopes: flags.scopes ?? '',
       });
-      services.audit.record('user.created', {
-        user_id: user.id,
-        username: user.username,
-        scopes: user.scopes,
-      });
       print(`created user ${user.username} (id ${user.id}) with scopes "${user.scopes.join(' ')}"`);
       return;
     }
     case 'users disable': {
       const username = required(flags, 'username');
       await services.users.disable(username);
-      services.audit.record('user.disabled', { username });
       print(`disabled user ${username}; their refresh tokens and access tokens are revoked`);
       return;
     }
@@ -158,10 +150,7 @@ async function run(
     case 'users revoke-consent': {
       const username = required(flags, 'username');
       const clientId = required(flags, 'client-id');
-      const user = await services.storage.users.findByUsername(normalizeUsername(username));
-      if (user === undefined) throw new UserInputError(`no user "${username}"`);
-      const revoked = await services.storage.consents.delete(user.id, clientId);
-      if (revoked) services.audit.record('consent.revoked', { user_id: user.id, client_id: clientId });
+      const revoked = await services.users.revokeConsent(username, clientId);
       print(
         revoked
           ? `revoked ${username}'s consent for ${clientId}; the next sign-in to it asks again`
@@ -181,17 +170,6 @@ async function run(
         redirectUris: flags['redirect-uris'] ?? '',
         postLogoutRedirectUris: flags['post-logout-redirect-uris'] ?? '',
         firstParty: flags['first-party'] === true,
-      });
-      services.audit.record('client.created', {
-        client_id: client.clientId,
-        public: client.isPublic,
-        auth_method: client.jwks === null ? undefined : 'private_key_jwt',
-        grants: client.grants,
-        scopes: client.scopes,
-        resources: client.resources,
-        ...(client.redirectUris.length === 0
-          ? {}
-          : { redirect_uris: client.redirectUris, first_party: client.firstParty }),
       });
       if (flags.json === true) {
         print(
@@ -216,7 +194,6 @@ async function run(
       const clientId = required(flags, 'client-id');
       if (flags.resources === undefined) throw new UsageError('--resources is required ("" for none)');
       const resources = await services.clients.setResources(clientId, flags.resources);
-      services.audit.record('client.resources_replaced', { client_id: clientId, resources });
       print(
         resources.length === 0
           ? `client ${clientId} may ask for no resource now`
@@ -234,11 +211,6 @@ async function run(
         scopes: required(flags, 'scopes'),
         ...(serverClient === undefined || serverClient === '' ? {} : { serverClientId: serverClient }),
       });
-      services.audit.record('resource.created', {
-        resource: resource.uri,
-        scopes: resource.scopes,
-        server_client_id: resource.serverClientId,
-      });
       print(`registered resource ${resource.uri} with scopes "${resource.scopes.join(' ')}"`);
       print(
         resource.serverClientId === null
@@ -254,11 +226,6 @@ async function run(
       const resource = await services.resources.update(uri, {
         ...(flags.scopes === undefined ? {} : { scopes: flags.scopes }),
         ...(flags['server-client'] === undefined ? {} : { serverClientId: flags['server-client'] }),
-      });
-      services.audit.record('resource.updated', {
-        resource: resource.uri,
-        scopes: resource.scopes,
-        server_client_id: resource.serverClientId,
       });
       print(
         `resource ${resource.uri}: scopes "${resource.scopes.join(' ')}", server client ${resource.serverClientId ?? '(none)'}`,
@@ -290,7 +257,6 @@ async function run(
     case 'resources delete': {
       const uri = required(flags, 'uri');
       await services.resources.delete(uri);
-      services.audit.record('resource.deleted', { resource: uri });
       print(
         `deleted resource ${uri}; no client may ask tokens for it now (tokens already issued expire as usual)`,
       );
@@ -299,10 +265,6 @@ async function run(
     case 'clients set-keys': {
       const clientId = required(flags, 'client-id');
       const jwks = await services.clients.setKeys(clientId, readJwksFile(flags));
-      services.audit.record('client.keys_replaced', {
-        client_id: clientId,
-        kids: jwks.map((key) => key.kid),
-      });
       print(`client ${clientId} now authenticates with these keys: ${kids(jwks)}`);
       print(
         `(auth-server replicas use them within ${storeCacheTtlMs / 1000}s; assertions signed with a removed key are then refused)`,
@@ -312,7 +274,6 @@ async function run(
     case 'clients delete': {
       const clientId = required(flags, 'client-id');
       await services.clients.delete(clientId);
-      services.audit.record('client.deleted', { client_id: clientId });
       print(`deleted client ${clientId}; its refresh tokens are gone and its access tokens revoked`);
       return;
     }
