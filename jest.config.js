@@ -10,7 +10,13 @@ export default {
   ],
   testMatch: ['**/test/**/*.test.ts', '<rootDir>/e2e/**/*.test.ts'],
   // e2e/compose-stack.test.ts needs a running compose stack: `npm run test:compose` runs it.
-  testPathIgnorePatterns: ['/node_modules/', '/dist/', '<rootDir>/e2e/compose-stack.test.ts'],
+  // *.timing.test.ts hold thresholds on wall-clock time: `npm run test:timing` runs them.
+  testPathIgnorePatterns: [
+    '/node_modules/',
+    '/dist/',
+    '<rootDir>/e2e/compose-stack.test.ts',
+    '\\.timing\\.test\\.ts$',
+  ],
   modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],
   testEnvironmentOptions: { customExportConditions: ['@tessera/source', 'node', 'node-addons'] },
   extensionsToTreatAsEsm: ['.ts'],

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
-import { createClient, createUser, postForm, startService } from './processes.js';
+import { createClient, createUser, postForm, startService, waitFor } from './processes.js';
 
 /**
  * SIGTERM during load: the auth server stops accepting, finishes what it accepted, closes its
@@ -49,7 +49,7 @@ describe('end to end: SIGTERM during load', () => {
       }
     };
     const workers = Array.from({ length: 6 }, worker);
-    while (answered.length < 30) await new Promise((resolve) => setTimeout(resolve, 10));
+    await waitFor(() => answered.length >= 30, { timeout: 10_000, interval: 10, what: '30 answers' });
     const exited = auth.stop();
     await Promise.all(workers);
     expect(await exited).toBe(0);

@@ -7,6 +7,7 @@ import {
   createClient,
   runAdmin,
   startService,
+  waitFor,
   waitForReady,
   type RunningService,
   postForm,
@@ -27,16 +28,6 @@ import {
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const kidOf = (token: string) =>
   (JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString()) as { kid: string }).kid;
-
-/** Polls `check` every 100 ms until it returns true; throws after `timeoutMs`. */
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await pause(100);
-  }
-  throw new Error(`timed out waiting for: ${what}`);
-}
 
 describe('key rotation drill across processes', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-drill-'));
@@ -124,10 +115,13 @@ describe('key rotation drill across processes', () => {
     const clients = [client(), client()];
 
     const startedAt = Date.now();
-    await eventually('two rotations before the restart', async () => kids.size >= 3, 20_000);
+    await waitFor(async () => kids.size >= 3, { timeout: 20_000, what: 'two rotations before the restart' });
     expect(await auth?.stop()).toBe(0);
     await startAuth();
-    await eventually('two more rotations after the restart', async () => kids.size >= 5, 20_000);
+    await waitFor(async () => kids.size >= 5, {
+      timeout: 20_000,
+      what: 'two more rotations after the restart',
+    });
     stopping = true;
     await Promise.all(clients);
 
@@ -158,13 +152,12 @@ describe('key rotation drill across processes', () => {
       await pause(200);
     }
     let refused: Response | undefined;
-    await eventually(
-      '503 once the stale window is over',
+    await waitFor(
       async () => {
         refused = await callResource(token);
         return refused.status !== 200;
       },
-      15_000,
+      { timeout: 15_000, what: '503 once the stale window is over' },
     );
     expect(refused?.status).toBe(503);
     expect(refused?.headers.get('retry-after')).toMatch(/^\d+$/);
@@ -181,35 +174,32 @@ describe('key rotation drill across processes', () => {
     await waitForReady(`${resource?.url ?? ''}/readyz`);
     const leakedToken = await issueToken();
     const leaked = kidOf(leakedToken);
-    await eventually(
-      'the leaked key verifies',
-      async () => (await callResource(leakedToken)).status === 200,
-      10_000,
-    );
+    await waitFor(async () => (await callResource(leakedToken)).status === 200, {
+      timeout: 10_000,
+      what: 'the leaked key verifies',
+    });
 
     const run = await runAdmin(['keys', 'compromise', leaked], authEnv);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
 
     let refused: Response | undefined;
-    await eventually(
-      'tokens of the compromised key are refused',
+    await waitFor(
       async () => {
         refused = await callResource(leakedToken);
         return refused.status !== 200;
       },
-      10_000,
+      { timeout: 10_000, what: 'tokens of the compromised key are refused' },
     );
     expect(refused?.status).toBe(401);
     expect(refused?.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
     let fresh = '';
-    await eventually(
-      'a new token from another key verifies',
+    await waitFor(
       async () => {
         fresh = await issueToken();
         return kidOf(fresh) !== leaked && (await callResource(fresh)).status === 200;
       },
-      10_000,
+      { timeout: 10_000, what: 'a new token from another key verifies' },
     );
     expect(kidOf(fresh)).not.toBe(leaked);
   }, 30_000);

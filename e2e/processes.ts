@@ -221,17 +221,35 @@ export async function createUser(
   return id;
 }
 
-/** Polls a URL until it answers 200, for at most `attempts` tries 100 ms apart. */
-export async function waitForReady(url: string, attempts = 100): Promise<void> {
-  for (let i = 0; i < attempts; i++) {
-    const ok = await fetch(url).then(
-      (res) => res.ok,
-      () => false,
-    );
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+/**
+ * Calls `check` every `interval` ms (100 by default) until it returns something other than
+ * `false` or `undefined`, and resolves to that; throws once `timeout` ms have passed without.
+ * How tests wait for something to happen: never a fixed sleep, which a loaded machine outruns
+ * and an idle one wastes.
+ */
+export async function waitFor<T>(
+  check: () => T | false | undefined | Promise<T | false | undefined>,
+  { timeout, interval = 100, what = 'the condition' }: { timeout: number; interval?: number; what?: string },
+): Promise<T> {
+  const deadline = performance.now() + timeout;
+  for (;;) {
+    const result = await check();
+    if (result !== false && result !== undefined) return result;
+    if (performance.now() >= deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, interval));
   }
-  throw new Error(`${url} not ready after ${attempts} attempts`);
+}
+
+/** Polls a URL until it answers 200, for at most `timeout` ms. */
+export async function waitForReady(url: string, timeout = 10_000): Promise<void> {
+  await waitFor(
+    () =>
+      fetch(url).then(
+        (res) => res.ok || undefined,
+        () => undefined,
+      ),
+    { timeout, what: `${url} to answer 200` },
+  );
 }
 
 /** POSTs a form to an auth-server endpoint, authenticating as a client with client_secret_basic. */

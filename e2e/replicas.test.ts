@@ -11,6 +11,7 @@ import {
   postForm,
   runAdmin,
   startService,
+  waitFor,
   waitForReady,
   type RunningService,
 } from './processes.js';
@@ -157,12 +158,13 @@ async function admin(statement: string): Promise<void> {
       expect(rotated.code).toBe(0);
       // Each auth server reloads within KEY_RELOAD_INTERVAL (1 s); poll for at most 10 s.
       for (const auth of auths) {
-        const deadline = Date.now() + 10_000;
-        let kid = before;
-        while (kid === before && Date.now() < deadline) {
-          kid = kidOf((await token(auth, { grant_type: 'client_credentials' })).access_token);
-          if (kid === before) await new Promise((resolve) => setTimeout(resolve, 100));
-        }
+        const kid = await waitFor(
+          async () => {
+            const issued = kidOf((await token(auth, { grant_type: 'client_credentials' })).access_token);
+            return issued !== before && issued;
+          },
+          { timeout: 10_000, what: `${auth.url} to sign with the new key` },
+        );
         expect(kid).not.toBe(before);
         const { access_token: accessToken } = await token(auth, { grant_type: 'client_credentials' });
         for (const resource of resources) expect(await status(resource, accessToken)).toBe(200);

@@ -10,6 +10,7 @@ import {
   createUser,
   postForm,
   startService,
+  waitFor,
   waitForReady,
   type RunningService,
 } from './processes.js';
@@ -33,18 +34,19 @@ describe('end to end: a revoked token is refused by the resource server within t
   /** Polls /api/me until it answers 401, for at most `limitMs`; returns how long that took. */
   const msUntilRefused = async (token: string, limitMs: number): Promise<number> => {
     const started = Date.now();
-    while (Date.now() - started < limitMs) {
-      const res = await me(token);
-      if (res.status === 401) {
-        expect(res.headers.get('www-authenticate')).toMatch(
-          /error="invalid_token", error_description="token revoked"/,
-        );
-        return Date.now() - started;
-      }
-      expect(res.status).toBe(200);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`still accepted after ${limitMs} ms`);
+    const refused = await waitFor(
+      async () => {
+        const res = await me(token);
+        if (res.status === 401) return res;
+        expect(res.status).toBe(200);
+        return undefined;
+      },
+      { timeout: limitMs, interval: 50, what: 'the revoked token to be refused' },
+    );
+    expect(refused.headers.get('www-authenticate')).toMatch(
+      /error="invalid_token", error_description="token revoked"/,
+    );
+    return Date.now() - started;
   };
 
   beforeAll(async () => {
@@ -134,13 +136,14 @@ describe('end to end: a revoked token is refused by the resource server within t
     try {
       const { access_token: token } = await login();
       // Wait until the key set is in (its own readiness reason), so only the feed is missing.
-      let ready: { status: number; body: { reason?: string } } = { status: 0, body: {} };
-      for (let i = 0; i < 100; i += 1) {
-        const res = await fetch(`${cutOff.url}/readyz`);
-        ready = { status: res.status, body: (await res.json()) as { reason?: string } };
-        if (ready.body.reason === 'revocation list not loaded yet') break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      const ready = await waitFor(
+        async () => {
+          const res = await fetch(`${cutOff.url}/readyz`);
+          const body = (await res.json()) as { reason?: string };
+          return body.reason === 'revocation list not loaded yet' && { status: res.status, body };
+        },
+        { timeout: 10_000, what: 'the key set to load while the feed stays unreachable' },
+      );
       expect(ready).toMatchObject({ status: 503, body: { reason: 'revocation list not loaded yet' } });
       const refused = await fetch(`${cutOff.url}/api/me`, { headers: { Authorization: `Bearer ${token}` } });
       expect(refused.status).toBe(503);
@@ -182,13 +185,15 @@ describe('end to end: a revoked token is refused by the resource server within t
 
     // The feed as the auth server serves it (it rebuilds its snapshot at most once a second, and
     // the rows were written behind its back), then one verifier loading it from scratch.
-    let body = Buffer.alloc(0);
-    for (let i = 0; i < 50 && body.length < count * 16; i += 1) {
-      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 100));
-      // A kept-alive socket the server just closed resets; the next attempt opens a new one.
-      const res = await fetch(`${auth.url}/oauth/revocations`).catch(() => undefined);
-      if (res !== undefined) body = Buffer.from(await res.arrayBuffer());
-    }
+    const body = await waitFor(
+      async () => {
+        // A kept-alive socket the server just closed resets; the next attempt opens a new one.
+        const res = await fetch(`${auth.url}/oauth/revocations`).catch(() => undefined);
+        const served = res === undefined ? undefined : Buffer.from(await res.arrayBuffer());
+        return served !== undefined && served.length >= count * 16 && served;
+      },
+      { timeout: 5000, what: 'the feed to list the rows written behind its back' },
+    );
     const feed = createRevocationFeed({
       uri: `${auth.url}/oauth/revocations`,
       logger: createLogger({ name: 'e2e', level: 'silent' }),
@@ -208,14 +213,15 @@ describe('end to end: a revoked token is refused by the resource server within t
 
     // The running resource server takes it in too, and revocation still reaches it.
     await waitForReady(`${resource.url}/readyz`);
-    let entries = 0;
-    for (let i = 0; i < 100 && entries < count; i += 1) {
-      const ready = (await (await fetch(`${resource.url}/readyz`)).json()) as {
-        revocations: { entries: number };
-      };
-      entries = ready.revocations.entries;
-      if (entries < count) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const entries = await waitFor(
+      async () => {
+        const ready = (await (await fetch(`${resource.url}/readyz`)).json()) as {
+          revocations: { entries: number };
+        };
+        return ready.revocations.entries >= count && ready.revocations.entries;
+      },
+      { timeout: 10_000, what: 'the resource server to take in the large feed' },
+    );
     expect(entries).toBeGreaterThanOrEqual(count);
     const { access_token: token } = await login();
     expect((await me(token)).status).toBe(200);

@@ -8,6 +8,7 @@ import {
   registerResource,
   runAdmin,
   startService,
+  waitFor,
   waitForReady,
   type RunningService,
 } from './processes.js';
@@ -132,11 +133,13 @@ describe('end to end: service A calls service B for a user (token exchange)', ()
     const revoked = await postForm(`${auth.url}/oauth/revoke`, web, { token: user.refresh_token });
     expect(revoked.status).toBe(200);
     const started = Date.now();
-    let status = 200;
-    while (Date.now() - started < 10 * feedIntervalMs && status === 200) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      status = (await me(serviceB, body.access_token as string)).status;
-    }
+    const status = await waitFor(
+      async () => {
+        const res = await me(serviceB, body.access_token as string);
+        return res.status !== 200 && res.status;
+      },
+      { timeout: 10 * feedIntervalMs, what: 'B to refuse the exchanged token' },
+    );
     expect(status).toBe(401);
     process.stdout.write(`exchanged token refused at B ${Date.now() - started} ms after the revocation\n`);
   }, 30_000);

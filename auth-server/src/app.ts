@@ -174,7 +174,12 @@ export async function loadServices(
   const cachedClients = createCachedClientStore(storage.clients, { clock });
   // Token requests look resources up here: no store round trip for a known one (like clients).
   const cachedResources = createCachedResourceStore(storage.resources, { clock });
-  const resources = createResourceService({ resources: cachedResources, clients: cachedClients, clock });
+  const resources = createResourceService({
+    resources: cachedResources,
+    clients: cachedClients,
+    clock,
+    audit,
+  });
   return {
     resources,
     resourceStore: cachedResources,
@@ -187,8 +192,10 @@ export async function loadServices(
     clientStore: cachedClients,
     users: createUserService({
       users: storage.users,
+      consents: storage.consents,
       hasher: hasher ?? (await createPasswordHasher()),
       clock,
+      audit,
       revokeUser: (userId) => revocations.revokeUser(userId),
     }),
     // No store round trip per token request for a known client.
@@ -197,6 +204,7 @@ export async function loadServices(
       requireResources: (uris) => resources.requireRegistered(uris),
       clock,
       production: config.production,
+      audit,
       deleteClient: async (clientId) => {
         const deleted = await revocations.deleteClient(clientId);
         cachedClients.forget(clientId);

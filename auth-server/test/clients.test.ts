@@ -10,6 +10,8 @@ import { createTestStorage } from './helpers.js';
 let store: Awaited<ReturnType<typeof createTestStorage>>;
 let storage: Storage;
 let clients: ClientService;
+/** What the client service recorded in the audit trail. */
+const audited: Record<string, unknown>[] = [];
 const clock = createFixedClock(Date.UTC(2026, 0, 1));
 
 beforeAll(async () => {
@@ -21,6 +23,7 @@ beforeAll(async () => {
     clock,
     production: false,
     deleteClient: (id) => storage.clients.delete(id),
+    audit: { record: (event, fields) => audited.push({ event, ...fields }) },
   });
 });
 
@@ -32,6 +35,7 @@ describe('production mode', () => {
       clock,
       production: true,
       deleteClient: (id) => storage.clients.delete(id),
+      audit: { record: () => undefined },
     });
     await expect(
       production.create({ clientId: 'spa-prod', grants: 'password', scopes: 'a', isPublic: true }),
@@ -362,5 +366,28 @@ describe('redirect URIs for the authorization_code grant', () => {
     await expect(create('cc', 'https://app.example/cb', { grants: 'refresh_token' })).rejects.toThrow(
       /go with the authorization_code grant/,
     );
+  });
+});
+
+describe('the audit trail', () => {
+  test('registering, changing and deleting a client are recorded by the service whoever calls it', async () => {
+    audited.length = 0;
+    await clients.create({ clientId: 'audited', grants: 'client_credentials', scopes: 'a', isPublic: false });
+    await clients.setResources('audited', 'https://api.test');
+    await clients.delete('audited');
+    await expect(clients.delete('audited')).rejects.toThrow(UserInputError);
+    expect(audited).toEqual([
+      {
+        event: 'client.created',
+        client_id: 'audited',
+        public: false,
+        auth_method: undefined,
+        grants: ['client_credentials'],
+        scopes: ['a'],
+        resources: [],
+      },
+      { event: 'client.resources_replaced', client_id: 'audited', resources: ['https://api.test'] },
+      { event: 'client.deleted', client_id: 'audited' },
+    ]);
   });
 });

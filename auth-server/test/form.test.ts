@@ -9,15 +9,16 @@ describe('the form parser', () => {
   test('a client gone while an earlier middleware waited still ends the chain: an error, not a hang', async () => {
     let release: () => void = () => undefined;
     const waiting = new Promise<void>((resolve) => (release = resolve));
-    let arrived: () => void = () => undefined;
-    const inMiddleware = new Promise<void>((resolve) => (arrived = resolve));
+    // Resolves once the request is in the limiter, to a promise of its connection's close.
+    let arrived: (request: { gone: Promise<void> }) => void = () => undefined;
+    const inMiddleware = new Promise<{ gone: Promise<void> }>((resolve) => (arrived = resolve));
     let settle: (value: unknown) => void = () => undefined;
     const outcome = new Promise<unknown>((resolve) => (settle = resolve));
 
     const app = express();
     // Like the rate limiter in front of the token endpoint: the parser starts only after it.
-    const slowLimiter: express.RequestHandler = async (_req, _res, next) => {
-      arrived();
+    const slowLimiter: express.RequestHandler = async (req, _res, next) => {
+      arrived({ gone: new Promise<void>((resolve) => req.socket.once('close', () => resolve())) });
       await waiting;
       next();
     };
@@ -35,9 +36,9 @@ describe('the form parser', () => {
             'Content-Length: 40\r\n\r\ngrant_type=',
         );
       });
-      await inMiddleware;
+      const { gone } = await inMiddleware;
       socket.destroy();
-      await delay(50);
+      await gone; // the server has seen the client go
       release();
       const error = await Promise.race([outcome, delay(3000, 'no outcome within 3 s')]);
       expect(error).toBeInstanceOf(AppError);

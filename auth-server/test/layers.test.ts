@@ -94,6 +94,13 @@ describe('import directions in auth-server/src', () => {
     expect(allowed('clients/clients.ts', 'errors.ts')).toBe(true);
   });
 
+  test('the CLI records no audit event: the domain operations it calls do (any other caller gets them too)', () => {
+    const cli = modules(srcDir).filter((module) => partOf(module) === 'root' && module.startsWith('cli/'));
+    expect(cli.length).toBeGreaterThan(0);
+    for (const module of cli)
+      expect(readFileSync(join(srcDir, module), 'utf8')).not.toMatch(/audit\.record\(/);
+  });
+
   test('the scan sees the imports it checks', () => {
     expect(importsOf('app.ts')).toContain('routes/token.ts');
     expect(modules(srcDir).length).toBeGreaterThan(40);

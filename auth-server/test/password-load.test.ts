@@ -89,9 +89,8 @@ describe('password checks in flight are bounded (PASSWORD_HASH_CONCURRENCY, PASS
     const held = [attempt('alice'), attempt('alice'), attempt('alice')];
     while (verifying < 2) await new Promise((resolve) => setImmediate(resolve));
 
-    const started = performance.now();
+    // Answered while the gate still holds every check: refused at once, not queued behind them.
     const refused = await attempt('bob');
-    expect(performance.now() - started).toBeLessThan(2000);
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('1');
     expect(await refused.json()).toMatchObject({ error: 'temporarily_unavailable' });

@@ -26,6 +26,8 @@ let store: Awaited<ReturnType<typeof createTestStorage>>;
 let storage: Storage;
 let counting: ReturnType<typeof countingHasher>;
 let users: UserService;
+/** What the user service recorded in the audit trail. */
+const audited: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
   store = await createTestStorage();
@@ -36,6 +38,8 @@ beforeAll(async () => {
     hasher: counting.hasher,
     clock: createFixedClock(),
     revokeUser: () => Promise.resolve(),
+    consents: storage.consents,
+    audit: { record: (event, fields) => audited.push({ event, ...fields }) },
   });
   await users.create({ username: 'alice', password: 'alice-password', scopes: 'notes:read notes:write' });
   await users.create({ username: 'mallory', password: 'mallory-password', scopes: '' });
@@ -174,5 +178,32 @@ describe('disable', () => {
 
   test('an unknown username is a UserInputError', async () => {
     await expect(users.disable('nobody')).rejects.toThrow(UserInputError);
+  });
+});
+
+describe('the audit trail', () => {
+  test('creating and disabling a user, and revoking a consent, are recorded by the service whoever calls it', async () => {
+    expect(audited.slice(0, 3)).toEqual([
+      {
+        event: 'user.created',
+        user_id: expect.any(String),
+        username: 'alice',
+        scopes: ['notes:read', 'notes:write'],
+      },
+      { event: 'user.created', user_id: expect.any(String), username: 'mallory', scopes: [] },
+      { event: 'user.disabled', username: 'mallory' },
+    ]);
+    const alice = await storage.users.findByUsername('alice');
+    await storage.consents.upsert({
+      userId: alice!.id,
+      clientId: 'web',
+      scope: ['notes:read'],
+      grantedAt: 0,
+    });
+    audited.length = 0;
+    expect(await users.revokeConsent('alice', 'web')).toBe(true);
+    expect(await users.revokeConsent('alice', 'web')).toBe(false);
+    expect(audited).toEqual([{ event: 'consent.revoked', user_id: alice!.id, client_id: 'web' }]);
+    await expect(users.revokeConsent('nobody', 'web')).rejects.toThrow('no user "nobody"');
   });
 });

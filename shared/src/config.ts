@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { maxClockToleranceSeconds } from './revocation/feed-document.js';
+import { LocalError } from './errors.js';
 
 const durationPattern = /^(\d+)(s|m|h|d)?$/;
 const secondsPerUnit = { s: 1, m: 60, h: 3600, d: 86400 } as const;
@@ -121,10 +122,10 @@ export const logLevel = z
   .default('info');
 
 /** Raised when configuration is invalid; its message has one line per problem, each naming the variable. */
-export class ConfigError extends Error {
+export class ConfigError extends LocalError {
   readonly problems: readonly string[];
   constructor(problems: readonly string[]) {
-    super(problems.join('\n'));
+    super('invalid_config', problems.join('\n'));
     this.name = 'ConfigError';
     this.problems = problems;
   }

@@ -3,8 +3,13 @@ import type { Logger } from 'pino';
 import { sendJson, sendJsonAndClose } from './http/send.js';
 
 /**
- * Every error code a Tessera service may put on the wire. The OAuth ones are the
- * RFC 6749 §5.2 / RFC 6750 §3.1 / RFC 7009 names; the rest are for plain HTTP failures.
+ * The error catalogue: every error code, each with where it ends. Errors carry their code
+ * (`AppError`, `LocalError`) and nothing maps an error by its class.
+ *
+ * Wire codes (`ErrorCode`): what a Tessera service may put on the wire, with its HTTP status. The
+ * OAuth ones are the RFC 6749 §5.2 / RFC 6750 §3.1 / RFC 7009 names; the rest are for plain HTTP
+ * failures. Local codes (`LocalErrorCode`, below): failures that never reach the wire (the admin
+ * CLI, start-up), with the process exit status.
  */
 export type ErrorCode =
   | 'invalid_request'
@@ -51,6 +56,48 @@ const statusByCode: Readonly<Record<ErrorCode, number>> = {
   insufficient_storage: 507,
   server_error: 500,
 };
+
+/** Codes that never reach the wire; a process that ends on one exits with its status. */
+export type LocalErrorCode =
+  /** The command line is wrong (an unknown command or flag, a missing argument). */
+  | 'usage'
+  /** The environment does not configure the service (ConfigError). */
+  | 'invalid_config'
+  /** Input to a domain operation is refused (an admin command, a registration); the message says why. */
+  | 'invalid_input'
+  /** Anything else: a bug, a database that is down. */
+  | 'failed';
+
+const exitStatusByLocalCode: Readonly<Record<LocalErrorCode, number>> = {
+  usage: 2,
+  invalid_config: 1,
+  invalid_input: 1,
+  failed: 1,
+};
+
+/** The exit status of a process that ends on an error with this code (a wire code: 1). */
+export function exitStatusOf(code: ErrorCode | LocalErrorCode): number {
+  return Object.hasOwn(exitStatusByLocalCode, code) ? exitStatusByLocalCode[code as LocalErrorCode] : 1;
+}
+
+/** The catalogue code an error carries; `failed` for anything else thrown. */
+export function errorCodeOf(error: unknown): ErrorCode | LocalErrorCode {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' &&
+    (Object.hasOwn(statusByCode, code) || Object.hasOwn(exitStatusByLocalCode, code))
+    ? (code as ErrorCode | LocalErrorCode)
+    : 'failed';
+}
+
+/** An error that never reaches the wire: a local code and a message safe to show whoever ran the command. */
+export class LocalError extends Error {
+  readonly code: LocalErrorCode;
+  constructor(code: LocalErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LocalError';
+    this.code = code;
+  }
+}
 
 export interface AppErrorOptions {
   cause?: unknown;

@@ -59,11 +59,15 @@ export {
 export {
   AppError,
   createErrorHandler,
+  errorCodeOf,
+  exitStatusOf,
+  LocalError,
   methodNotAllowed,
   toAppError,
   type AppErrorOptions,
   type ErrorCode,
   type ErrorHandlerOptions,
+  type LocalErrorCode,
 } from './errors.js';
 export { createLogger, type Logger, type LoggerOptions } from './logger.js';
 export { createFixedClock, systemClock, type Clock } from './clock.js';

@@ -1,13 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, createLogger } from '@tessera/shared';
+import { createLogger, errorCodeOf, exitStatusOf, LocalError } from '@tessera/shared';
 import { storeCacheTtlMs } from '../storage/storage.js';
 import { loadConfig } from '../config.js';
-import { UserInputError } from '../errors.js';
 import { nextChange } from '../keys/lifecycle.js';
 import { loadServices, type Services } from '../app.js';
-import { normalizeUsername } from '../users/users.js';
 
 const usage = `usage: npm run admin -- <command>
   users create --username U --password-stdin [--scopes "a b"]
@@ -30,7 +28,7 @@ const usage = `usage: npm run admin -- <command>
   keys reencrypt --old-secret-stdin   re-encrypt the private keys under the current KEY_ENCRYPTION_SECRET
   migrate`;
 
-class UsageError extends Error {}
+const usageError = (message: string) => new LocalError('usage', message);
 
 const options = {
   username: { type: 'string' },
@@ -60,13 +58,13 @@ function required(
   name: 'username' | 'client-id' | 'grants' | 'jwks-file' | 'uri' | 'scopes',
 ): string {
   const value = flags[name];
-  if (value === undefined || value === '') throw new UsageError(`--${name} is required`);
+  if (value === undefined || value === '') throw usageError(`--${name} is required`);
   return value;
 }
 
 /** Reads the whole of stdin; one trailing newline (from `echo` or a here-doc) is not part of the password. */
 async function readStdin(flag = '--password-stdin'): Promise<string> {
-  if (process.stdin.isTTY) throw new UsageError(`${flag} reads from standard input; pipe it in`);
+  if (process.stdin.isTTY) throw usageError(`${flag} reads from standard input; pipe it in`);
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks)
@@ -85,14 +83,16 @@ function readJwksFile(flags: Flags): unknown {
   try {
     text = readFileSync(resolve(process.env.INIT_CWD ?? '.', file), 'utf8');
   } catch (error) {
-    throw new Error(`cannot read --jwks-file ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, {
-      cause: error,
-    });
+    throw new LocalError(
+      'invalid_input',
+      `cannot read --jwks-file ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+      { cause: error },
+    );
   }
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new Error(`--jwks-file ${file} is not JSON`);
+    throw new LocalError('invalid_input', `--jwks-file ${file} is not JSON`);
   }
 }
 
@@ -100,13 +100,13 @@ function readJwksFile(flags: Flags): unknown {
 function readCreateJwks(flags: Flags): unknown {
   const method = flags['auth-method'] ?? 'client_secret';
   if (method !== 'client_secret' && method !== 'private_key_jwt')
-    throw new UsageError('--auth-method must be client_secret or private_key_jwt');
+    throw usageError('--auth-method must be client_secret or private_key_jwt');
   if (method === 'client_secret') {
     if (flags['jwks-file'] !== undefined)
-      throw new UsageError('--jwks-file goes with --auth-method private_key_jwt');
+      throw usageError('--jwks-file goes with --auth-method private_key_jwt');
     return undefined;
   }
-  if (flags.public === true) throw new UsageError('a --public client has no credentials: no keys either');
+  if (flags.public === true) throw usageError('a --public client has no credentials: no keys either');
   return readJwksFile(flags);
 }
 
@@ -124,19 +124,12 @@ async function run(
   switch (command) {
     case 'users create': {
       if (flags['password-stdin'] !== true)
-        throw new UsageError(
-          '--password-stdin is required (passwords are never taken from the command line)',
-        );
+        throw usageError('--password-stdin is required (passwords are never taken from the command line)');
       const username = required(flags, 'username');
       const user = await services.users.create({
         username,
         password: await readStdin(),
         scopes: flags.scopes ?? '',
-      });
-      services.audit.record('user.created', {
-        user_id: user.id,
-        username: user.username,
-        scopes: user.scopes,
       });
       print(`created user ${user.username} (id ${user.id}) with scopes "${user.scopes.join(' ')}"`);
       return;
@@ -144,7 +137,6 @@ async function run(
     case 'users disable': {
       const username = required(flags, 'username');
       await services.users.disable(username);
-      services.audit.record('user.disabled', { username });
       print(`disabled user ${username}; their refresh tokens and access tokens are revoked`);
       return;
     }
@@ -158,10 +150,7 @@ async function run(
     case 'users revoke-consent': {
       const username = required(flags, 'username');
       const clientId = required(flags, 'client-id');
-      const user = await services.storage.users.findByUsername(normalizeUsername(username));
-      if (user === undefined) throw new UserInputError(`no user "${username}"`);
-      const revoked = await services.storage.consents.delete(user.id, clientId);
-      if (revoked) services.audit.record('consent.revoked', { user_id: user.id, client_id: clientId });
+      const revoked = await services.users.revokeConsent(username, clientId);
       print(
         revoked
           ? `revoked ${username}'s consent for ${clientId}; the next sign-in to it asks again`
@@ -181,17 +170,6 @@ async function run(
         redirectUris: flags['redirect-uris'] ?? '',
         postLogoutRedirectUris: flags['post-logout-redirect-uris'] ?? '',
         firstParty: flags['first-party'] === true,
-      });
-      services.audit.record('client.created', {
-        client_id: client.clientId,
-        public: client.isPublic,
-        auth_method: client.jwks === null ? undefined : 'private_key_jwt',
-        grants: client.grants,
-        scopes: client.scopes,
-        resources: client.resources,
-        ...(client.redirectUris.length === 0
-          ? {}
-          : { redirect_uris: client.redirectUris, first_party: client.firstParty }),
       });
       if (flags.json === true) {
         print(
@@ -214,9 +192,8 @@ async function run(
     }
     case 'clients set-resources': {
       const clientId = required(flags, 'client-id');
-      if (flags.resources === undefined) throw new UsageError('--resources is required ("" for none)');
+      if (flags.resources === undefined) throw usageError('--resources is required ("" for none)');
       const resources = await services.clients.setResources(clientId, flags.resources);
-      services.audit.record('client.resources_replaced', { client_id: clientId, resources });
       print(
         resources.length === 0
           ? `client ${clientId} may ask for no resource now`
@@ -234,11 +211,6 @@ async function run(
         scopes: required(flags, 'scopes'),
         ...(serverClient === undefined || serverClient === '' ? {} : { serverClientId: serverClient }),
       });
-      services.audit.record('resource.created', {
-        resource: resource.uri,
-        scopes: resource.scopes,
-        server_client_id: resource.serverClientId,
-      });
       print(`registered resource ${resource.uri} with scopes "${resource.scopes.join(' ')}"`);
       print(
         resource.serverClientId === null
@@ -250,15 +222,10 @@ async function run(
     case 'resources update': {
       const uri = required(flags, 'uri');
       if (flags.scopes === undefined && flags['server-client'] === undefined)
-        throw new UsageError('give --scopes and/or --server-client');
+        throw usageError('give --scopes and/or --server-client');
       const resource = await services.resources.update(uri, {
         ...(flags.scopes === undefined ? {} : { scopes: flags.scopes }),
         ...(flags['server-client'] === undefined ? {} : { serverClientId: flags['server-client'] }),
-      });
-      services.audit.record('resource.updated', {
-        resource: resource.uri,
-        scopes: resource.scopes,
-        server_client_id: resource.serverClientId,
       });
       print(
         `resource ${resource.uri}: scopes "${resource.scopes.join(' ')}", server client ${resource.serverClientId ?? '(none)'}`,
@@ -290,7 +257,6 @@ async function run(
     case 'resources delete': {
       const uri = required(flags, 'uri');
       await services.resources.delete(uri);
-      services.audit.record('resource.deleted', { resource: uri });
       print(
         `deleted resource ${uri}; no client may ask tokens for it now (tokens already issued expire as usual)`,
       );
@@ -299,10 +265,6 @@ async function run(
     case 'clients set-keys': {
       const clientId = required(flags, 'client-id');
       const jwks = await services.clients.setKeys(clientId, readJwksFile(flags));
-      services.audit.record('client.keys_replaced', {
-        client_id: clientId,
-        kids: jwks.map((key) => key.kid),
-      });
       print(`client ${clientId} now authenticates with these keys: ${kids(jwks)}`);
       print(
         `(auth-server replicas use them within ${storeCacheTtlMs / 1000}s; assertions signed with a removed key are then refused)`,
@@ -312,7 +274,6 @@ async function run(
     case 'clients delete': {
       const clientId = required(flags, 'client-id');
       await services.clients.delete(clientId);
-      services.audit.record('client.deleted', { client_id: clientId });
       print(`deleted client ${clientId}; its refresh tokens are gone and its access tokens revoked`);
       return;
     }
@@ -353,7 +314,7 @@ async function run(
     }
     case 'keys compromise': {
       const [kid] = args;
-      if (kid === undefined || args.length !== 1) throw new UsageError('keys compromise takes one kid');
+      if (kid === undefined || args.length !== 1) throw usageError('keys compromise takes one kid');
       const outcome = await services.keys.compromise(kid);
       print(`${kid} (was ${outcome.previousState}) is unpublished and its private key destroyed`);
       if (outcome.previousState === 'active') print(`${outcome.activated} is now active`);
@@ -365,9 +326,7 @@ async function run(
     }
     case 'keys reencrypt': {
       if (flags['old-secret-stdin'] !== true)
-        throw new UsageError(
-          '--old-secret-stdin is required (secrets are never taken from the command line)',
-        );
+        throw usageError('--old-secret-stdin is required (secrets are never taken from the command line)');
       const count = await services.keys.reencryptFrom(await readStdin('--old-secret-stdin'));
       print(`re-encrypted ${count} signing keys under the current KEY_ENCRYPTION_SECRET`);
       return;
@@ -376,7 +335,7 @@ async function run(
       print('database schema is up to date');
       return;
     default:
-      throw new UsageError(`unknown command "${command}"`);
+      throw usageError(`unknown command "${command}"`);
   }
 }
 
@@ -400,7 +359,10 @@ const commands = new Set([
   'migrate',
 ]);
 
-/** Exit codes: 0 done, 1 the command failed, 2 the command line was wrong. Errors are one line on stderr. */
+/**
+ * Exit codes: 0 done, else the exit status of the error's code (shared/src/errors.ts): 2 the
+ * command line was wrong (`usage`), 1 the command failed. Errors are one line on stderr.
+ */
 async function main(): Promise<number> {
   const fail = (code: number, message: string) => {
     process.stderr.write(`admin: ${message}\n`);
@@ -425,7 +387,7 @@ async function main(): Promise<number> {
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (error) {
-    return fail(2, `${(error as Error).message} (see --help)`);
+    return fail(exitStatusOf('usage'), `${(error as Error).message} (see --help)`);
   }
   const { values: flags, positionals } = parsed;
   if (flags.help === true) {
@@ -435,9 +397,10 @@ async function main(): Promise<number> {
   // `keys compromise <kid>` is the one command with an argument after its two words.
   const command = positionals.slice(0, 2).join(' ');
   const args = positionals.slice(2);
-  if (!commands.has(command)) return fail(2, `unknown command "${positionals.join(' ')}" (see --help)`);
+  if (!commands.has(command))
+    return fail(exitStatusOf('usage'), `unknown command "${positionals.join(' ')}" (see --help)`);
   if (command !== 'keys compromise' && args.length > 0)
-    return fail(2, `unexpected argument "${args.join(' ')}" (see --help)`);
+    return fail(exitStatusOf('usage'), `unexpected argument "${args.join(' ')}" (see --help)`);
   let services: Services | undefined;
   try {
     const config = loadConfig(process.env);
@@ -448,9 +411,13 @@ async function main(): Promise<number> {
     await run(command, args, flags, services);
     return 0;
   } catch (error) {
-    if (error instanceof UsageError) return fail(2, `${error.message} (see --help)`);
-    if (error instanceof ConfigError) return fail(1, `invalid configuration: ${error.problems.join('; ')}`);
-    return fail(1, error instanceof Error ? error.message : String(error));
+    // The exit status follows the error's code (the catalogue in shared/src/errors.ts); the message
+    // is one line whatever it held (a ConfigError lists one problem per line).
+    const code = errorCodeOf(error);
+    const message = (error instanceof Error ? error.message : String(error)).replaceAll('\n', '; ');
+    const prefix = code === 'invalid_config' ? 'invalid configuration: ' : '';
+    const hint = code === 'usage' ? ' (see --help)' : '';
+    return fail(exitStatusOf(code), `${prefix}${message}${hint}`);
   } finally {
     await services?.storage.close();
   }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '@tessera/shared';
+import type { AuditTrail } from '../audit.js';
 import {
   StorageConflictError,
   grantTypes,
@@ -81,8 +82,9 @@ export function createClientService(deps: {
   /** Refuse registrations that production mode forbids. */
   production: boolean;
   deleteClient(clientId: string): Promise<boolean>;
+  audit: AuditTrail;
 }): ClientService {
-  const { clients, clock } = deps;
+  const { clients, clock, audit } = deps;
   return {
     async create(input) {
       if (!clientIdPattern.test(input.clientId))
@@ -139,6 +141,17 @@ export function createClientService(deps: {
           throw new UserInputError(`client "${input.clientId}" already exists`);
         throw error;
       });
+      audit.record('client.created', {
+        client_id: client.clientId,
+        public: client.isPublic,
+        auth_method: client.jwks === null ? undefined : 'private_key_jwt',
+        grants: client.grants,
+        scopes: client.scopes,
+        resources: client.resources,
+        ...(client.redirectUris.length === 0
+          ? {}
+          : { redirect_uris: client.redirectUris, first_party: client.firstParty }),
+      });
       return { client, secret };
     },
 
@@ -146,6 +159,7 @@ export function createClientService(deps: {
       const resources = await deps.requireResources(splitResources(text));
       if (!(await clients.setResources(clientId, resources)))
         throw new UserInputError(`no client "${clientId}"`);
+      audit.record('client.resources_replaced', { client_id: clientId, resources });
       return resources;
     },
 
@@ -159,11 +173,13 @@ export function createClientService(deps: {
             : `client "${clientId}" does not authenticate with private_key_jwt; it has no keys to replace`,
         );
       }
+      audit.record('client.keys_replaced', { client_id: clientId, kids: jwks.map((key) => key.kid) });
       return jwks;
     },
 
     async delete(clientId) {
       if (!(await deps.deleteClient(clientId))) throw new UserInputError(`no client "${clientId}"`);
+      audit.record('client.deleted', { client_id: clientId });
     },
   };
 }

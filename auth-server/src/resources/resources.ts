@@ -1,4 +1,5 @@
 import type { Clock, Logger } from '@tessera/shared';
+import type { AuditTrail } from '../audit.js';
 import {
   StorageConflictError,
   type ClientStore,
@@ -51,8 +52,15 @@ export function createResourceService(deps: {
   resources: ResourceStore;
   clients: ClientStore;
   clock: Clock;
+  audit: AuditTrail;
 }): ResourceService {
-  const { resources, clients, clock } = deps;
+  const { resources, clients, clock, audit } = deps;
+  const recordChange = (event: 'resource.created' | 'resource.updated', resource: ResourceRecord) =>
+    audit.record(event, {
+      resource: resource.uri,
+      scopes: resource.scopes,
+      server_client_id: resource.serverClientId,
+    });
 
   const parseScopes = (text: string): string[] => {
     const scopes = parseScopeList(text);
@@ -84,6 +92,7 @@ export function createResourceService(deps: {
           throw new UserInputError(`resource "${uri}" already exists`);
         throw error;
       });
+      recordChange('resource.created', record);
       return record;
     },
 
@@ -97,6 +106,7 @@ export function createResourceService(deps: {
           : { serverClientId: change.serverClientId === '' ? null : change.serverClientId }),
       });
       if (updated === undefined) throw new UserInputError(`no resource "${uri}"`);
+      recordChange('resource.updated', updated);
       return updated;
     },
 
@@ -104,6 +114,7 @@ export function createResourceService(deps: {
 
     async delete(uri) {
       if (!(await resources.delete(uri))) throw new UserInputError(`no resource "${uri}"`);
+      audit.record('resource.deleted', { resource: uri });
     },
 
     async requireRegistered(uris) {

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { AppError, type Clock } from '@tessera/shared';
-import { StorageConflictError, type UserRecord, type UserStore } from '../storage/storage.js';
+import type { AuditTrail } from '../audit.js';
+import {
+  StorageConflictError,
+  type ConsentStore,
+  type UserRecord,
+  type UserStore,
+} from '../storage/storage.js';
 import { parseScopeList } from '../tokens/scope.js';
 import { UserInputError } from '../errors.js';
 import type { PasswordHasher } from './passwords.js';
@@ -18,18 +24,22 @@ export function normalizeUsername(username: string): string {
 export interface UserService {
   create(input: { username: string; password: string; scopes: string }): Promise<UserRecord>;
   disable(username: string): Promise<void>;
+  /** Forgets the user's consent for a client (the next sign-in to it asks again); false if there was none. */
+  revokeConsent(username: string, clientId: string): Promise<boolean>;
   /** The user when the password is right and the account enabled; undefined otherwise, in equal time. */
   authenticate(username: string, password: string): Promise<UserRecord | undefined>;
 }
 
 export function createUserService(deps: {
   users: UserStore;
+  consents: ConsentStore;
   hasher: PasswordHasher;
   clock: Clock;
+  audit: AuditTrail;
   /** Disabling a user revokes their sessions and tokens. */
   revokeUser(userId: string): Promise<void>;
 }): UserService {
-  const { users, hasher, clock } = deps;
+  const { users, consents, hasher, clock, audit } = deps;
   return {
     async create(input) {
       const username = normalizeUsername(input.username);
@@ -52,12 +62,21 @@ export function createUserService(deps: {
           throw new UserInputError(`user "${username}" already exists`);
         throw error;
       });
+      audit.record('user.created', { user_id: user.id, username: user.username, scopes: user.scopes });
       return user;
     },
     async disable(username) {
       const user = await users.setDisabled(normalizeUsername(username), true);
       if (user === undefined) throw new UserInputError(`no user "${username}"`);
       await deps.revokeUser(user.id);
+      audit.record('user.disabled', { username });
+    },
+    async revokeConsent(username, clientId) {
+      const user = await users.findByUsername(normalizeUsername(username));
+      if (user === undefined) throw new UserInputError(`no user "${username}"`);
+      const revoked = await consents.delete(user.id, clientId);
+      if (revoked) audit.record('consent.revoked', { user_id: user.id, client_id: clientId });
+      return revoked;
     },
     async authenticate(username, password) {
       if (password.length > maxPasswordLength) {

@@ -11,10 +11,11 @@ import {
 
 /**
  * Unknown username, wrong password and disabled account must be indistinguishable, by answer
- * and by time (no user enumeration, RFC 9700 §2.4). Relative medians from one run,
- * interleaved, so machine load affects every kind alike. Argon2 runs at a tiny cost here: the
- * code path is the same, and a cheap hash makes any difference in the rest of the path (lookups,
- * throttle writes) stand out more, not less.
+ * and by time (no user enumeration, RFC 9700 §2.4). token-password.test.ts checks the answers;
+ * this file (`npm run test:timing`) the time. Relative medians from one run, interleaved, so
+ * machine load affects every kind alike. Argon2 runs at a tiny cost here: the code path is the
+ * same, and a cheap hash makes any difference in the rest of the path (lookups, throttle writes)
+ * stand out more, not less.
  */
 const attemptsPerKind = 200;
 const maxMedianRatio = 1.2;
@@ -91,6 +92,7 @@ describe('user enumeration by timing', () => {
     process.stdout.write(
       `password timing medians (ms): ${names.map((name, i) => `${name} ${medians[i]?.toFixed(2)}`).join(', ')}; ratio ${ratio.toFixed(3)}\n`,
     );
-    expect(ratio).toBeLessThanOrEqual(maxMedianRatio);
+    // The figure in the message: `npm run test:timing` prints it with each attempt.
+    if (ratio > maxMedianRatio) throw new Error(`median ratio ${ratio.toFixed(3)} > ${maxMedianRatio}`);
   }, 60_000);
 });

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { waitFor } from '../processes.js';
 import { startSystem, type System } from './system.js';
 
 /**
@@ -49,16 +50,21 @@ function runScript<T>(script: string, args: string[]): Promise<T> {
   });
 }
 
-/** GETs /healthz back to back for `ms` (enough samples that p99 is not just the worst one); returns the latencies. */
-async function probe(ms: number): Promise<number[]> {
+/** GETs /healthz back to back until `done()` (enough samples that p99 is not just the worst one); returns the latencies. */
+async function probe(done: () => boolean): Promise<number[]> {
   const latencies: number[] = [];
-  const until = performance.now() + ms;
-  while (performance.now() < until) {
+  while (!done()) {
     const started = performance.now();
     await (await fetch(`${system.auth.url}/healthz`)).arrayBuffer();
     latencies.push(performance.now() - started);
   }
   return latencies;
+}
+
+/** Whether the auth server has answered a password request 503: the bound on checks in flight is full. */
+async function boundIsFull(): Promise<boolean> {
+  const metrics = await (await fetch(`${system.auth.metricsUrl}/metrics`)).text();
+  return /^tessera_token_errors_total\{[^}]*error="temporarily_unavailable"[^}]*\} [1-9]/m.test(metrics);
 }
 
 /** `connections` loops of wrong-password requests for `floodMs`, in a child process; resolves to status counts. */
@@ -88,11 +94,18 @@ const flood = () =>
 describe('RFC 9700 §2.4 — a password-grant flood does not starve the service', () => {
   test(`/healthz p99 stays under ${p99LimitMs} ms (+ the machine's idle p99) while ${connections} connections flood the password grant; the excess gets 503`, async () => {
     // The machine is shared: what /healthz costs here without the flood is the reference.
-    const idle = await probe(1000);
-    const flooding = flood();
-    // Let the flood process start and saturate the bound before measuring.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const during = await probe(floodMs - 600);
+    const idleUntil = performance.now() + 1000;
+    const idle = await probe(() => performance.now() >= idleUntil);
+    let flooded = false;
+    const flooding = flood().finally(() => (flooded = true));
+    // Measure once the flood has filled the bound, until it ends (and never stop the server under it).
+    const during = await waitFor(boundIsFull, {
+      timeout: floodMs,
+      interval: 20,
+      what: 'the flood to fill the bound',
+    })
+      .then(() => probe(() => flooded))
+      .finally(() => flooding);
     const statuses = await flooding;
 
     const [idleP99, p50, p99] = [percentile(idle, 99), percentile(during, 50), percentile(during, 99)];
@@ -101,6 +114,8 @@ describe('RFC 9700 §2.4 — a password-grant flood does not starve the service'
     );
     expect(Object.keys(statuses).sort()).toEqual(['400', '503']);
     expect(during.length).toBeGreaterThan(20);
-    expect(p99).toBeLessThan(p99LimitMs + idleP99);
+    // The figure in the message: `npm run test:timing` prints it with each attempt.
+    if (p99 >= p99LimitMs + idleP99)
+      throw new Error(`/healthz p99 ${p99.toFixed(1)} ms ≥ ${p99LimitMs} + ${idleP99.toFixed(1)} ms`);
   }, 30_000);
 });
