@@ -1,6 +1,9 @@
 /** @type {import('jest').Config} */
 export default {
   testEnvironment: 'node',
+  // A guard against a hung test, not a threshold on speed: many tests start processes (the admin
+  // CLI, both services), which takes several seconds on a loaded machine; jest's default is 5 s.
+  testTimeout: 30_000,
   roots: [
     '<rootDir>/shared',
     '<rootDir>/auth-server',
