@@ -1,5 +1,7 @@
 import { sendJson, systemClock, type Clock } from '@tessera/shared';
 import { Router } from 'express';
+import type { z } from 'zod';
+import type { livenessBody, readinessBody } from '../contract.js';
 import type { KeyManager } from '../keys/key-manager.js';
 import type { Storage } from '../storage/storage.js';
 
@@ -44,14 +46,17 @@ export function createHealthRouter(deps: {
   };
   router.get('/healthz', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
-    sendJson(res, 200, { status: 'ok' });
+    sendJson(res, 200, { status: 'ok' } satisfies z.input<typeof livenessBody>);
   });
   router.get('/readyz', async (_req, res) => {
     const { storage, redis } = await sharedChecks();
     const checks = { storage, keys: deps.keys.ready(), ...(redis === undefined ? {} : { redis }) };
     const ready = Object.values(checks).every(Boolean);
     res.setHeader('Cache-Control', 'no-store');
-    sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
+    sendJson(res, ready ? 200 : 503, {
+      status: ready ? 'ready' : 'not ready',
+      checks,
+    } satisfies z.input<typeof readinessBody>);
   });
   return router;
 }

@@ -1,5 +1,8 @@
 import { sendJson, type JwksKeyProvider, type RevocationFeed } from '@tessera/shared';
 import { Router } from 'express';
+import type { z } from 'zod';
+import type { readinessBody } from '../contract.js';
+import type { livenessBody } from '@tessera/shared';
 
 /**
  * Liveness (the process answers) and readiness: a usable key set is held, so tokens can be
@@ -18,7 +21,7 @@ export function createHealthRouter({
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
-    sendJson(res, 200, { status: 'ok' });
+    sendJson(res, 200, { status: 'ok' } satisfies z.input<typeof livenessBody>);
   });
   router.get('/readyz', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
@@ -48,8 +51,11 @@ export function createHealthRouter({
           ? 'revocation list is older than its bound'
           : 'revocation list not loaded yet'
         : undefined;
-    if (reason === undefined) sendJson(res, 200, { status: 'ok', jwks, ...revocationsReport });
-    else sendJson(res, 503, { status: 'not ready', reason, jwks, ...revocationsReport });
+    const body: z.input<typeof readinessBody> =
+      reason === undefined
+        ? { status: 'ok', jwks, ...revocationsReport }
+        : { status: 'not ready', reason, jwks, ...revocationsReport };
+    sendJson(res, reason === undefined ? 200 : 503, body);
   });
   return router;
 }
