@@ -857,5 +857,5 @@ const cases: ContractCase[] = [
 ];
 
 describe('the OpenAPI description of the auth server', () => {
-  itDescribesTheServedApp(openApiDocument, () => auth.app, cases);
+  itDescribesTheServedApp(openApiDocument(), () => auth.app, cases);
 });
