@@ -128,10 +128,11 @@ async function createDownAuth(): Promise<void> {
   await down.services.storage.close();
 }
 
+// Two more apps (key generation, migrations) and a sign-in: more than a test's default 5 s on a busy machine.
 beforeAll(async () => {
   limited = await createTestAuth({ RATE_LIMIT_IP: '1/1m' });
   await createDownAuth();
-});
+}, 30_000);
 
 afterAll(async () => {
   await auth.close();
