@@ -339,7 +339,7 @@ export function createAuthApp(
     metrics: deps.metrics,
     corsOrigins: deps.corsOrigins,
     trustProxy: deps.trustProxy,
-    openApi: openApiDocument,
+    openApi: openApiDocument(),
     errors: { realm: 'tessera', translate: deps.translateError, observe: deps.observeError },
     // The busiest routes first: every router a request passes costs it the route matching.
     routes: [

@@ -22,14 +22,14 @@ const ranks: Record<string, number> = {
   users: 40,
   tokens: 30,
   keys: 20,
-  // Used by every layer: the audit trail and the domain's input error.
+  // Used by every layer: the audit trail, the domain's input error, the HTTP contract's schemas.
   common: 10,
   'storage/sql': 5,
   storage: 0,
 };
 
 const rootFiles = new Set(['main.ts', 'app.ts', 'config.ts', 'openapi.ts']);
-const commonFiles = new Set(['audit.ts', 'errors.ts']);
+const commonFiles = new Set(['audit.ts', 'errors.ts', 'contract.ts']);
 
 /** The part a module (a path relative to src/) belongs to. */
 function partOf(module: string): string {

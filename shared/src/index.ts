@@ -23,6 +23,7 @@ export { listen, type Listening } from './http/server.js';
 export { sendBody, sendCacheable, sendJson } from './http/send.js';
 export {
   createProtectedResourceMetadataRouter,
+  protectedResourceMetadataBody,
   protectedResourceMetadataUrl,
   protectedResourceWellKnown,
   type ProtectedResourceMetadata,

@@ -1,100 +1,72 @@
 import { describe, expect, it } from '@jest/globals';
 import express, { Router } from 'express';
 import request from 'supertest';
-import { createErrorHandler, createLogger, createOpenApiRouter, type OpenApiDocument } from '../src/index.js';
+import { z } from 'zod';
 import {
-  checkResponse,
-  findStructuralProblems,
+  createErrorHandler,
+  createLogger,
+  createOpenApiDocument,
+  createOpenApiRouter,
+  errorResponse,
+  jsonContent,
+  noStore,
+} from '../src/index.js';
+import {
+  createResponseChecker,
+  findOpenApiProblems,
   listDocumentedOperations,
   listServedOperations,
-  validate,
 } from './openapi-contract.js';
 
-const document: OpenApiDocument = {
-  openapi: '3.1.0',
+const thing = z
+  .object({
+    id: z.int(),
+    kind: z.enum(['a', 'b']).nullable(),
+    seen: z.iso.datetime().optional(),
+    tags: z.array(z.string().min(1)).optional(),
+  })
+  .meta({ id: 'Thing' });
+
+const document = createOpenApiDocument({
   info: { title: 'test', version: '1' },
   paths: {
     '/things/{id}': {
       get: {
         operationId: 'getThing',
         summary: 'a thing',
+        requestParams: { path: z.object({ id: z.string() }) },
         responses: {
           '200': {
             description: 'the thing',
-            headers: { 'Cache-Control': { required: true, schema: { type: 'string', const: 'no-store' } } },
-            content: { 'application/json': { schema: { $ref: '#/components/schemas/Thing' } } },
+            headers: z.object({ 'Cache-Control': noStore }),
+            content: jsonContent(thing),
           },
           '204': { description: 'nothing' },
+          '404': errorResponse('no such thing', ['not_found']),
         },
       },
     },
   },
-  components: {
-    schemas: {
-      Thing: {
-        type: 'object',
-        required: ['id', 'kind'],
-        properties: {
-          id: { type: 'integer' },
-          kind: { oneOf: [{ type: 'string', enum: ['a', 'b'] }, { type: 'null' }] },
-          tags: { type: 'array', items: { type: 'string', minLength: 1 } },
-        },
-        additionalProperties: false,
-      },
-    },
-  },
-};
-const thing = { $ref: '#/components/schemas/Thing' };
-
-describe('validate (the JSON Schema subset the documents use)', () => {
-  it('accepts a valid value, and an integer where a number is allowed', () => {
-    expect(validate(document, thing, { id: 1, kind: null, tags: ['x'] })).toEqual([]);
-    expect(validate(document, { type: 'number' }, 3)).toEqual([]);
-  });
-
-  it('reports wrong types, missing and unexpected members, enum, const, oneOf and items failures', () => {
-    expect(validate(document, thing, { id: 1.5, kind: 'c', tags: [''], extra: true })).toEqual([
-      '$.id: expected integer, got number',
-      '$.kind: matches 0 of the oneOf schemas, not 1',
-      '$.tags[0]: too short',
-      '$: unexpected member extra',
-    ]);
-    expect(validate(document, thing, {})).toEqual(['$: missing id', '$: missing kind']);
-    expect(validate(document, { const: 'x' }, 'y')).toEqual(['$: expected "x", got "y"']);
-    expect(validate(document, { oneOf: [{ type: 'string' }, { type: 'string' }] }, 's')).toEqual([
-      '$: matches 2 of the oneOf schemas, not 1',
-    ]);
-  });
-
-  it('refuses keywords it does not implement, and unresolved references', () => {
-    expect(validate(document, { pattern: '^a' } as never, 'b')).toEqual(['$: unsupported keyword pattern']);
-    expect(validate(document, { $ref: '#/components/schemas/Nope' }, 1)).toEqual([
-      '$: unresolved #/components/schemas/Nope',
-    ]);
-  });
 });
 
-describe('findStructuralProblems', () => {
-  it('finds nothing wrong with a sound document', () => {
-    expect(findStructuralProblems(document)).toEqual([]);
+describe('a document generated from zod schemas', () => {
+  it('is valid OpenAPI 3.1, with the schemas under components', async () => {
+    expect(await findOpenApiProblems(document)).toEqual([]);
+    expect(document.components?.schemas?.Thing).toMatchObject({
+      type: 'object',
+      required: ['id', 'kind'],
+      additionalProperties: false,
+    });
   });
 
-  it('reports an operation without responses, a dangling $ref, an unknown security scheme', () => {
-    const broken: OpenApiDocument = {
-      ...document,
-      paths: {
-        '/a': { get: { operationId: 'a', summary: 'a', responses: {}, security: [{ nope: [] }] } },
-        '/b': {
-          get: { operationId: 'b', summary: 'b', responses: { '200': { $ref: '#/components/responses/X' } } },
-        },
-      },
+  it('is refused when it is not OpenAPI 3.1: a path parameter that is not declared, a duplicate operationId', async () => {
+    const broken = structuredClone(document) as typeof document & { paths: Record<string, unknown> };
+    broken.paths['/others/{name}'] = {
+      get: { operationId: 'getThing', responses: { '200': { description: 'x' } } },
     };
-    expect(findStructuralProblems(broken)).toEqual([
-      'GET /a: no responses',
-      'GET /a: unknown security scheme nope',
-      'GET /b 200: no description',
-      '#.paths./b.get.responses.200: unresolved $ref #/components/responses/X',
-    ]);
+    const problems = await findOpenApiProblems(broken);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/operationId|name/);
   });
 });
 
@@ -112,46 +84,62 @@ describe('listServedOperations', () => {
   });
 });
 
-describe('checkResponse', () => {
+describe('the response checker (ajv, JSON Schema 2020-12)', () => {
+  const check = createResponseChecker(document);
   const ok = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+  const get = (status: number, headers: Record<string, string>, text: string) =>
+    check('GET /things/{id}', { status, headers, text });
 
   it('accepts a documented status, headers and body', () => {
-    expect(
-      checkResponse(document, 'GET /things/{id}', { status: 200, headers: ok, text: '{"id":1,"kind":"a"}' }),
-    ).toEqual([]);
-    expect(checkResponse(document, 'GET /things/{id}', { status: 204, headers: {}, text: '' })).toEqual([]);
+    expect(get(200, ok, '{"id":1,"kind":"a","seen":"2026-01-01T00:00:00Z"}')).toEqual([]);
+    expect(get(200, ok, '{"id":1,"kind":null}')).toEqual([]);
+    expect(get(204, {}, '')).toEqual([]);
+    expect(get(404, ok, '{"error":"not_found","error_description":"no"}')).toEqual([]);
   });
 
-  it('reports an undocumented status, a missing header, a wrong body, an undocumented media type', () => {
-    const check = (status: number, headers: Record<string, string>, text: string) =>
-      checkResponse(document, 'GET /things/{id}', { status, headers, text });
-    expect(check(404, ok, '{}')).toEqual([
-      'GET /things/{id} → 404: status not documented (documented: 200, 204)',
+  it('reports an undocumented status, a missing or wrong header, a wrong body, an undocumented media type', () => {
+    expect(get(500, ok, '{}')).toEqual([
+      'GET /things/{id} → 500: status not documented (documented: 200, 204, 404)',
     ]);
-    expect(check(200, { 'content-type': 'application/json' }, '{"id":"1","kind":"a"}')).toEqual([
+    expect(get(200, { 'content-type': 'application/json' }, '{"id":"1","kind":"a"}')).toEqual([
       'GET /things/{id} → 200: missing header Cache-Control',
-      'GET /things/{id} → 200 body.id: expected integer, got string',
+      'GET /things/{id} → 200 body/id: must be integer',
     ]);
-    expect(check(200, { ...ok, 'content-type': 'text/html' }, '<p>')).toEqual([
+    expect(get(200, { ...ok, 'cache-control': 'max-age=60' }, '{"id":1,"kind":"a"}')).toEqual([
+      'GET /things/{id} → 200 header Cache-Control: must be equal to constant',
+    ]);
+    expect(get(200, ok, '{"id":1,"kind":"c","seen":"yesterday","extra":true}')).toEqual(
+      expect.arrayContaining([
+        'GET /things/{id} → 200 body: must NOT have additional properties',
+        'GET /things/{id} → 200 body/kind: must be equal to one of the allowed values',
+        'GET /things/{id} → 200 body/kind: must match a schema in anyOf',
+        'GET /things/{id} → 200 body/seen: must match format "date-time"',
+      ]),
+    );
+    expect(get(404, ok, '{"error":"invalid_token"}')).toHaveLength(1);
+    expect(get(200, { ...ok, 'content-type': 'text/html' }, '<p>')).toEqual([
       'GET /things/{id} → 200: media type text/html not documented (application/json)',
     ]);
-    expect(check(204, {}, 'surprise')).toEqual(['GET /things/{id} → 204: a body where none is documented']);
+    expect(get(204, {}, 'surprise')).toEqual(['GET /things/{id} → 204: a body where none is documented']);
+    expect(check('GET /nothing', { status: 200, headers: {}, text: '' })).toEqual([
+      'GET /nothing is not documented',
+    ]);
   });
 });
 
 describe('createOpenApiRouter', () => {
   const logger = createLogger({ name: 'test', level: 'silent', destination: { write: () => undefined } });
-  const serve = (doc: OpenApiDocument) =>
+  const serve = (doc: typeof document) =>
     express()
       .use(createOpenApiRouter(doc))
       .use(createErrorHandler({ logger, realm: 'test' }));
 
   it('serves the document as it was when created, cacheable, with an ETag that answers 304', async () => {
-    const copy = structuredClone(document) as { info: { title: string } } & OpenApiDocument;
+    const copy = structuredClone(document);
     const app = serve(copy);
     copy.info.title = 'changed after start-up';
     const res = await request(app).get('/openapi.json').expect(200);
-    expect(res.body).toEqual(document);
+    expect(res.body).toEqual(JSON.parse(JSON.stringify(document)));
     expect(res.headers['cache-control']).toBe('public, max-age=3600');
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     await request(app).get('/openapi.json').set('If-None-Match', res.headers.etag!).expect(304);

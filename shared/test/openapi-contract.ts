@@ -1,31 +1,22 @@
 /**
- * Checks an OpenAPI document against the app that serves it: which (method, path)
- * pairs the Express router really serves, whether the document is structurally sound, and
- * whether a real response matches what is documented for it. A minimal JSON Schema validator
- * for the keywords our documents use stands in for ajv; a keyword it does not know is a
- * problem, never silently ignored.
+ * Checks an OpenAPI document against the app that serves it: the document is valid OpenAPI 3.1
+ * (@readme/openapi-parser, against the specification's own schema plus its extra rules), it
+ * documents exactly the (method, path) pairs the Express router serves, and a real response
+ * matches what is documented for its status: headers and body validated by ajv (JSON Schema
+ * 2020-12, the OpenAPI 3.1 dialect, formats included).
  */
 import { expect, it } from '@jest/globals';
+import { compileErrors, validate as validateOpenApi } from '@readme/openapi-parser';
+import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
 import type { Express } from 'express';
 import request, { type Response, type Test } from 'supertest';
-import type {
-  JsonSchema,
-  OpenApiDocument,
-  OpenApiMethod,
-  OpenApiOperation,
-  OpenApiResponse,
-} from '../src/index.js';
+import type { OpenApiDocument } from '../src/index.js';
 
-const methods: readonly OpenApiMethod[] = [
-  'get',
-  'put',
-  'post',
-  'delete',
-  'options',
-  'head',
-  'patch',
-  'trace',
-];
+// A CommonJS module whose export is the plugin, also as `default` (which TypeScript sees).
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+
+const methods = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 
 interface RouterLayer {
   route?: { path: string | string[]; methods: Record<string, boolean | undefined> };
@@ -59,169 +50,55 @@ export function listServedOperations(app: Express): string[] {
   return [...served].sort();
 }
 
-function operationsOf(document: OpenApiDocument): [method: OpenApiMethod, path: string, OpenApiOperation][] {
-  return Object.entries(document.paths).flatMap(([path, item]) =>
-    methods.flatMap((method) => {
-      const operation = item[method];
-      return operation === undefined ? [] : [[method, path, operation] as const];
-    }),
-  ) as [OpenApiMethod, string, OpenApiOperation][];
-}
-
 /** Every `METHOD /path` the document describes, HEAD and OPTIONS left out as above. */
 export function listDocumentedOperations(document: OpenApiDocument): string[] {
-  return operationsOf(document)
-    .filter(([method]) => method !== 'head' && method !== 'options')
-    .map(([method, path]) => `${method.toUpperCase()} ${path}`)
+  return Object.entries(document.paths ?? {})
+    .flatMap(([path, item]) =>
+      methods
+        .filter((method) => item[method] !== undefined && method !== 'head' && method !== 'options')
+        .map((method) => `${method.toUpperCase()} ${path}`),
+    )
     .sort();
 }
 
-/** Resolves a local `$ref` (`#/components/...`, RFC 6901 pointer); undefined if it does not. */
-export function resolveRef(document: OpenApiDocument, ref: string): unknown {
-  if (!ref.startsWith('#/')) return undefined;
+/** RFC 6901: a JSON pointer's reference token. */
+const token = (name: string) => name.replace(/~/g, '~0').replace(/\//g, '~1');
+
+/** The value at a local JSON pointer (`/a/b`) of the document; undefined if there is none. */
+function at(document: OpenApiDocument, pointer: string): unknown {
   let node: unknown = document;
-  for (const token of ref.slice(2).split('/')) {
-    const key = token.replace(/~1/g, '/').replace(/~0/g, '~');
+  for (const part of pointer.split('/').slice(1)) {
+    const key = part.replace(/~1/g, '/').replace(/~0/g, '~');
     if (typeof node !== 'object' || node === null || !Object.hasOwn(node, key)) return undefined;
     node = (node as Record<string, unknown>)[key];
   }
   return node;
 }
 
-function deref<T>(document: OpenApiDocument, value: T | { $ref: string }): T {
-  return '$ref' in (value as object)
-    ? (resolveRef(document, (value as { $ref: string }).$ref) as T)
-    : (value as T);
+/** Follows a `$ref` (`#/components/...`) at `pointer` to where its target is. */
+function follow(document: OpenApiDocument, pointer: string): string {
+  const node = at(document, pointer) as { $ref?: string } | undefined;
+  return typeof node?.$ref === 'string' ? follow(document, node.$ref.slice(1)) : pointer;
 }
 
-const supportedKeywords = new Set([
-  ...['$ref', 'type', 'const', 'enum', 'minLength', 'maxLength', 'minimum'],
-  ...['properties', 'required', 'additionalProperties', 'items', 'oneOf'],
-  // Annotations: they describe, they do not constrain (format is an annotation in 2020-12).
-  ...['title', 'description', 'format', 'examples', 'discriminator'],
-]);
-
-/** Problems with a value against a schema (the subset above); an empty list means valid. */
-export function validate(document: OpenApiDocument, schema: JsonSchema, value: unknown, at = '$'): string[] {
-  const unknown = Object.keys(schema).filter((keyword) => !supportedKeywords.has(keyword));
-  if (unknown.length > 0) return [`${at}: unsupported keyword ${unknown.join(', ')}`];
-  const problems: string[] = [];
-  if (schema.$ref !== undefined) {
-    const target = resolveRef(document, schema.$ref) as JsonSchema | undefined;
-    if (target === undefined) return [`${at}: unresolved ${schema.$ref}`];
-    problems.push(...validate(document, target, value, at));
-  }
-  const typeOf = (v: unknown) =>
-    v === null ? 'null' : Array.isArray(v) ? 'array' : Number.isInteger(v) ? 'integer' : typeof v;
-  if (schema.type !== undefined) {
-    const allowed: readonly string[] = typeof schema.type === 'string' ? [schema.type] : schema.type;
-    const actual = typeOf(value);
-    if (!allowed.includes(actual) && !(actual === 'integer' && allowed.includes('number')))
-      return [...problems, `${at}: expected ${allowed.join(' or ')}, got ${actual}`];
-  }
-  if (schema.const !== undefined && value !== schema.const)
-    problems.push(`${at}: expected ${JSON.stringify(schema.const)}, got ${JSON.stringify(value)}`);
-  if (schema.enum !== undefined && !schema.enum.includes(value as string))
-    problems.push(`${at}: ${JSON.stringify(value)} is not one of ${schema.enum.join(', ')}`);
-  if (typeof value === 'string') {
-    if (schema.minLength !== undefined && value.length < schema.minLength) problems.push(`${at}: too short`);
-    if (schema.maxLength !== undefined && value.length > schema.maxLength) problems.push(`${at}: too long`);
-  }
-  if (typeof value === 'number' && schema.minimum !== undefined && value < schema.minimum)
-    problems.push(`${at}: below ${schema.minimum}`);
-  if (Array.isArray(value) && schema.items !== undefined) {
-    const items = schema.items;
-    value.forEach((item, index) => problems.push(...validate(document, items, item, `${at}[${index}]`)));
-  }
-  if (typeOf(value) === 'object') {
-    const record = value as Record<string, unknown>;
-    for (const name of schema.required ?? [])
-      if (!Object.hasOwn(record, name)) problems.push(`${at}: missing ${name}`);
-    for (const [name, member] of Object.entries(record)) {
-      const declared = schema.properties?.[name];
-      const extra = schema.additionalProperties;
-      if (declared !== undefined) problems.push(...validate(document, declared, member, `${at}.${name}`));
-      else if (extra === false) problems.push(`${at}: unexpected member ${name}`);
-      else if (typeof extra === 'object')
-        problems.push(...validate(document, extra, member, `${at}.${name}`));
-    }
-  }
-  if (schema.oneOf !== undefined) {
-    const matching = schema.oneOf.filter((option) => validate(document, option, value, at).length === 0);
-    if (matching.length !== 1) problems.push(`${at}: matches ${matching.length} of the oneOf schemas, not 1`);
-  }
-  return problems;
-}
-
-/** Every schema object in the document, with where it is, for the keyword check. */
-function collectSchemas(document: OpenApiDocument): [string, JsonSchema][] {
-  const found: [string, JsonSchema][] = [];
-  const visit = (schema: JsonSchema, at: string) => {
-    found.push([at, schema]);
-    for (const [name, member] of Object.entries(schema.properties ?? {}))
-      visit(member, `${at}.properties.${name}`);
-    if (typeof schema.additionalProperties === 'object')
-      visit(schema.additionalProperties, `${at}.additionalProperties`);
-    if (schema.items !== undefined) visit(schema.items, `${at}.items`);
-    schema.oneOf?.forEach((option, index) => visit(option, `${at}.oneOf[${index}]`));
+/** ajv for one document: the document is the schema root, so `#/components/...` refs resolve. */
+function createValidator(document: OpenApiDocument) {
+  const ajv = new Ajv2020({ strict: true, allErrors: true, allowUnionTypes: true });
+  addFormats(ajv);
+  // OpenAPI's top-level fields and its schema annotations: no-ops for the validator.
+  ajv.addVocabulary(['openapi', 'info', 'servers', 'tags', 'paths', 'components', 'security']);
+  ajv.addVocabulary(['discriminator', 'example']);
+  const root = 'urn:tessera:openapi';
+  ajv.addSchema({ ...document, $id: root });
+  /** Problems with `value` against the schema at `pointer`; an empty list means valid. */
+  return (pointer: string, value: unknown, where: string): string[] => {
+    const check = ajv.getSchema(`${root}#${pointer}`);
+    if (check === undefined) return [`${where}: no schema at ${pointer}`];
+    if (check(value)) return [];
+    return (check.errors ?? []).map(
+      (error: ErrorObject) => `${where}${error.instancePath}: ${error.message}`,
+    );
   };
-  const visitContainer = (node: unknown, at: string) => {
-    if (typeof node !== 'object' || node === null) return;
-    for (const [key, child] of Object.entries(node)) {
-      if (key === 'schema' && typeof child === 'object' && child !== null)
-        visit(child as JsonSchema, `${at}.schema`);
-      else visitContainer(child, `${at}.${key}`);
-    }
-  };
-  visitContainer(document.paths, 'paths');
-  visitContainer({ ...document.components, schemas: undefined }, 'components');
-  for (const [name, schema] of Object.entries(document.components?.schemas ?? {}))
-    visit(schema, `components.schemas.${name}`);
-  return found;
-}
-
-/**
- * Structural problems: the version, an operation without responses or with a malformed status,
- * a response without a description, a duplicate operationId, a `$ref` that does not resolve, a
- * security requirement naming no scheme, a schema keyword the validator does not know.
- */
-export function findStructuralProblems(document: OpenApiDocument): string[] {
-  const problems: string[] = [];
-  if (document.openapi !== '3.1.0') problems.push(`openapi is ${String(document.openapi)}`);
-  if (!document.info.title || !document.info.version) problems.push('info needs title and version');
-  const ids = new Set<string>();
-  const schemes = Object.keys(document.components?.securitySchemes ?? {});
-  for (const [method, path, operation] of operationsOf(document)) {
-    const at = `${method.toUpperCase()} ${path}`;
-    if (!path.startsWith('/')) problems.push(`${at}: path must start with /`);
-    if (ids.has(operation.operationId))
-      problems.push(`${at}: duplicate operationId ${operation.operationId}`);
-    ids.add(operation.operationId);
-    const responses = Object.entries(operation.responses);
-    if (responses.length === 0) problems.push(`${at}: no responses`);
-    for (const [status, response] of responses) {
-      if (!/^([1-5]\d\d|[1-5]XX|default)$/.test(status)) problems.push(`${at}: bad status ${status}`);
-      const resolved = deref<OpenApiResponse | undefined>(document, response);
-      if (typeof resolved?.description !== 'string') problems.push(`${at} ${status}: no description`);
-    }
-    for (const requirement of operation.security ?? document.security ?? [])
-      for (const name of Object.keys(requirement))
-        if (!schemes.includes(name)) problems.push(`${at}: unknown security scheme ${name}`);
-  }
-  const visitRefs = (node: unknown, at: string) => {
-    if (typeof node !== 'object' || node === null) return;
-    for (const [key, child] of Object.entries(node)) {
-      if (key === '$ref' && (typeof child !== 'string' || resolveRef(document, child) === undefined))
-        problems.push(`${at}: unresolved $ref ${String(child)}`);
-      else visitRefs(child, `${at}.${key}`);
-    }
-  };
-  visitRefs(document, '#');
-  for (const [at, schema] of collectSchemas(document)) {
-    const unknown = Object.keys(schema).filter((keyword) => !supportedKeywords.has(keyword));
-    if (unknown.length > 0) problems.push(`${at}: unsupported keyword ${unknown.join(', ')}`);
-  }
-  return problems;
 }
 
 /** What the checks need of a supertest response. */
@@ -232,49 +109,62 @@ export interface ObservedResponse {
 }
 
 /**
- * Problems with a real response to `METHOD path` against the document: its status must be
- * documented for the operation, required headers present and matching their schemas, the media
- * type documented, and a JSON body valid against the schema for that status (no body if none).
+ * A checker of real responses to `METHOD path` against the document: the status must be
+ * documented for the operation, required headers present and valid, the media type documented,
+ * and a JSON body valid against the schema for that status (no body if none is documented).
  */
-export function checkResponse(document: OpenApiDocument, operation: string, res: ObservedResponse): string[] {
-  const [method, path] = operation.split(' ') as [string, string];
-  const described = document.paths[path]?.[method.toLowerCase() as OpenApiMethod];
-  if (described === undefined) return [`${operation} is not documented`];
-  const at = `${operation} → ${res.status}`;
-  const entry = described.responses[String(res.status)] ?? described.responses[`${String(res.status)[0]}XX`];
-  if (entry === undefined)
-    return [`${at}: status not documented (documented: ${Object.keys(described.responses).join(', ')})`];
-  const response = deref<OpenApiResponse>(document, entry);
-  const problems: string[] = [];
-  for (const [name, header] of Object.entries(response.headers ?? {})) {
-    const { required, schema } = deref<{ required?: boolean; schema: JsonSchema }>(document, header);
-    const value = res.headers[name.toLowerCase()];
-    if (value === undefined) {
-      if (required === true) problems.push(`${at}: missing header ${name}`);
-    } else problems.push(...validate(document, schema, value, `${at} header ${name}`));
-  }
-  const contentType = res.headers['content-type'];
-  if (response.content === undefined) {
-    if (res.text !== '' && res.text !== undefined) problems.push(`${at}: a body where none is documented`);
-    return problems;
-  }
-  const mediaType = typeof contentType === 'string' ? contentType.split(';')[0]!.trim() : '(none)';
-  const content = response.content[mediaType];
-  if (content === undefined)
-    return [
-      ...problems,
-      `${at}: media type ${mediaType} not documented (${Object.keys(response.content).join(', ')})`,
-    ];
-  if (/^application\/(.+\+)?json$/.test(mediaType)) {
-    let body: unknown;
-    try {
-      body = JSON.parse(res.text);
-    } catch {
-      return [...problems, `${at}: the body is not JSON`];
+export function createResponseChecker(document: OpenApiDocument) {
+  const validate = createValidator(document);
+  return (operation: string, res: ObservedResponse): string[] => {
+    const [method, path] = operation.split(' ') as [string, string];
+    const operationPointer = `/paths/${token(path)}/${method.toLowerCase()}`;
+    if (at(document, operationPointer) === undefined) return [`${operation} is not documented`];
+    const where = `${operation} → ${res.status}`;
+    const responses = at(document, `${operationPointer}/responses`) as Record<string, unknown>;
+    const status = [String(res.status), `${String(res.status)[0]}XX`].find((key) => key in responses);
+    if (status === undefined)
+      return [`${where}: status not documented (documented: ${Object.keys(responses).join(', ')})`];
+    const response = follow(document, `${operationPointer}/responses/${status}`);
+    const problems: string[] = [];
+    const headers = (at(document, `${response}/headers`) ?? {}) as Record<string, unknown>;
+    for (const name of Object.keys(headers)) {
+      const header = follow(document, `${response}/headers/${token(name)}`);
+      const value = res.headers[name.toLowerCase()];
+      if (value === undefined) {
+        if (at(document, `${header}/required`) === true) problems.push(`${where}: missing header ${name}`);
+      } else problems.push(...validate(`${header}/schema`, value, `${where} header ${name}`));
     }
-    problems.push(...validate(document, content.schema, body, `${at} body`));
-  }
-  return problems;
+    const content = at(document, `${response}/content`) as Record<string, unknown> | undefined;
+    if (content === undefined) {
+      if (res.text !== '' && res.text !== undefined)
+        problems.push(`${where}: a body where none is documented`);
+      return problems;
+    }
+    const contentType = res.headers['content-type'];
+    const mediaType = typeof contentType === 'string' ? contentType.split(';')[0]!.trim() : '(none)';
+    if (!(mediaType in content))
+      return [
+        ...problems,
+        `${where}: media type ${mediaType} not documented (${Object.keys(content).join(', ')})`,
+      ];
+    const schema = `${response}/content/${token(mediaType)}/schema`;
+    if (/^application\/(.+\+)?json$/.test(mediaType)) {
+      let body: unknown;
+      try {
+        body = JSON.parse(res.text);
+      } catch {
+        return [...problems, `${where}: the body is not JSON`];
+      }
+      problems.push(...validate(schema, body, `${where} body`));
+    } else problems.push(...validate(schema, res.text, `${where} body`));
+    return problems;
+  };
+}
+
+/** Problems with the document as OpenAPI 3.1 (the specification's schema and rules); [] if none. */
+export async function findOpenApiProblems(document: OpenApiDocument): Promise<string[]> {
+  const result = await validateOpenApi(structuredClone(document) as never);
+  return result.valid && result.warnings.length === 0 ? [] : [compileErrors(result)];
 }
 
 /** One real request against a documented operation, and the status it must get. */
@@ -288,9 +178,9 @@ export interface ContractCase {
 
 /**
  * Registers, inside the caller's `describe`, the tests every service's OpenAPI document must
- * pass: it is served at `GET /openapi.json` equal to the source, it is structurally sound, it
- * documents exactly what the app serves, every documented operation has a case in `cases`,
- * and every case's response matches the document.
+ * pass: it is served at `GET /openapi.json` equal to the source, it is valid OpenAPI 3.1, it
+ * documents exactly what the app serves, every documented operation and status has a case in
+ * `cases`, and every case's response matches the document.
  *
  * @param app the app under test; a function, as it is usually built in `beforeAll`
  */
@@ -299,6 +189,8 @@ export function itDescribesTheServedApp(
   app: () => Express,
   cases: ContractCase[],
 ): void {
+  const check = createResponseChecker(document);
+
   it('is served at GET /openapi.json as OpenAPI 3.1, cacheable for an hour, equal to the source', async () => {
     const res = await request(app()).get('/openapi.json').expect(200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
@@ -307,26 +199,52 @@ export function itDescribesTheServedApp(
     expect(res.body).toEqual(JSON.parse(JSON.stringify(document)));
   });
 
-  it('is structurally sound: responses everywhere, every $ref resolves, known schema keywords only', () => {
-    expect(findStructuralProblems(document)).toEqual([]);
+  it('is valid OpenAPI 3.1', async () => {
+    expect(await findOpenApiProblems(document)).toEqual([]);
   });
 
   it('documents exactly the (method, path) pairs the app serves', () => {
     expect(listDocumentedOperations(document)).toEqual(listServedOperations(app()));
   });
 
-  it('has a request below for every documented operation', () => {
-    expect([...new Set(cases.map(({ operation }) => operation))].sort()).toEqual(
-      listDocumentedOperations(document),
+  it('has a request below for every documented operation and status but 405 (checked apart)', () => {
+    const documented = Object.entries(document.paths ?? {}).flatMap(([path, item]) =>
+      methods.flatMap((method) =>
+        Object.keys(item[method]?.responses ?? {})
+          .filter((status) => status !== '405')
+          .map((status) => `${method.toUpperCase()} ${path} ${status}`),
+      ),
     );
+    const covered = new Set(cases.map(({ operation, status }) => `${operation} ${status}`));
+    expect(documented.filter((entry) => !covered.has(entry)).sort()).toEqual([]);
   });
 
   it.each(cases)(
     '$operation, $behaviour: answers $status as documented',
     async ({ operation, status, send }) => {
       const res = await send();
-      expect(checkResponse(document, operation, res)).toEqual([]);
+      expect(check(operation, res)).toEqual([]);
       expect(res.status).toBe(status);
     },
   );
+
+  it('answers 405 with Allow naming exactly the documented methods wherever it documents 405', async () => {
+    const paths = Object.entries(document.paths ?? {}).filter(([, item]) =>
+      methods.some((method) => item[method]?.responses?.['405'] !== undefined),
+    );
+    expect(paths.length).toBeGreaterThan(0);
+    for (const [path, item] of paths) {
+      const documented = methods.filter((method) => item[method] !== undefined);
+      const res = await request(app()).delete(path);
+      const operation = `${documented[0]!.toUpperCase()} ${path}`;
+      expect({ path, problems: check(operation, res), status: res.status }).toEqual({
+        path,
+        problems: [],
+        status: 405,
+      });
+      const allow = res.headers.allow!.split(/, */).sort();
+      const expected = documented.flatMap((method) => (method === 'get' ? ['GET', 'HEAD'] : ['POST'])).sort();
+      expect({ path, allow }).toEqual({ path, allow: expected });
+    }
+  });
 }

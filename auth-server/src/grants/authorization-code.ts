@@ -1,4 +1,5 @@
 import { AppError } from '@tessera/shared';
+import { authorizationCodeRequest } from '../contract.js';
 import type { IdTokenIssuer } from '../signin/id-token.js';
 import type { AuthorizationCodeService } from '../signin/codes.js';
 import type { Storage } from '../storage/storage.js';
@@ -23,7 +24,7 @@ export function createAuthorizationCodeGrant(deps: {
 }): Grant {
   return {
     grantType: 'authorization_code',
-    parameters: ['code', 'redirect_uri', 'code_verifier'],
+    request: authorizationCodeRequest,
     async handle(client, params, request) {
       const record = await deps.codes.redeem({
         code: params.get('code') ?? '',

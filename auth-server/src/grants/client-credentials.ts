@@ -1,4 +1,5 @@
 import { intersect } from '../tokens/scope.js';
+import { clientCredentialsRequest } from '../contract.js';
 import type { Grant } from './grant.js';
 import type { TargetResolver } from '../resources/resource-request.js';
 import { resolveScope } from './scope-request.js';
@@ -10,7 +11,7 @@ import { resolveScope } from './scope-request.js';
 export function createClientCredentialsGrant(deps: { targets: TargetResolver }): Grant {
   return {
     grantType: 'client_credentials',
-    parameters: [],
+    request: clientCredentialsRequest,
     async handle(client, params, request) {
       const targets = await deps.targets.resolve(client, request.resources);
       return {

@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+import type { tokenResponse } from '../contract.js';
 import type { ClientRecord, GrantType } from '../storage/storage.js';
 import type { ActorClaim } from '../tokens/access-token.js';
 
@@ -18,7 +20,7 @@ export interface GrantResult {
   /** The latest `exp` (epoch seconds) the access token may have. */
   notAfter?: number;
   /** RFC 8693 §2.2.1: the type of the issued token, said in the response of a token exchange. */
-  issuedTokenType?: string;
+  issuedTokenType?: z.input<typeof tokenResponse>['issued_token_type'];
 }
 
 /** What every token request may carry besides its grant's own parameters. */
@@ -28,12 +30,12 @@ export interface TokenRequest {
 }
 
 /**
- * One grant_type: the parameters it requires (checked at the edge before `handle`) and
- * what it does with them. The client is already authenticated and allowed this grant.
+ * One grant_type: its request's schema (from `contract.ts`, checked at the edge before `handle`)
+ * and what it does with the parameters. The client is already authenticated and allowed this grant.
  */
 export interface Grant {
   grantType: GrantType;
-  parameters: readonly string[];
+  request: z.ZodType;
   handle(
     client: ClientRecord,
     params: ReadonlyMap<string, string>,

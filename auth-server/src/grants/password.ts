@@ -1,4 +1,5 @@
 import { AppError } from '@tessera/shared';
+import { passwordRequest } from '../contract.js';
 import type { AuditTrail } from '../audit.js';
 import type { ConcurrencyLimit } from '../limits/concurrency-limit.js';
 import type { LoginThrottle } from '../limits/login-throttle.js';
@@ -28,7 +29,7 @@ export function createPasswordGrant(deps: {
   const { users, refreshTokens, throttle, passwordChecks, audit } = deps;
   return {
     grantType: 'password',
-    parameters: ['username', 'password'],
+    request: passwordRequest,
     async handle(client, params, request) {
       // Before any hashing: a request for a resource the client may not have costs nothing.
       const targets = await deps.targets.resolve(client, request.resources);

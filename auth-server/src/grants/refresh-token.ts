@@ -1,4 +1,5 @@
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
+import { refreshTokenRequest } from '../contract.js';
 import { intersect } from '../tokens/scope.js';
 import type { Grant } from './grant.js';
 import { openIdScopes } from '../signin/authorization-request.js';
@@ -24,7 +25,7 @@ export function createRefreshTokenGrant(deps: {
 }): Grant {
   return {
     grantType: 'refresh_token',
-    parameters: ['refresh_token'],
+    request: refreshTokenRequest,
     async handle(client, params, request) {
       let targets: Targets | undefined;
       const rotated = await deps.refreshTokens.rotate(

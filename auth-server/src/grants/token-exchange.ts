@@ -1,4 +1,5 @@
 import { AppError } from '@tessera/shared';
+import { tokenExchangeRequest } from '../contract.js';
 import { tokenExchangeGrantType, type ResourceStore } from '../storage/storage.js';
 import type { AccessTokenIssuer, ActorClaim } from '../tokens/access-token.js';
 import type { RevocationService } from '../tokens/revocations.js';
@@ -53,7 +54,7 @@ export function createTokenExchangeGrant(deps: {
   const refuse = (description: string) => new AppError('invalid_request', description);
   return {
     grantType: tokenExchangeGrantType,
-    parameters: ['subject_token', 'subject_token_type'],
+    request: tokenExchangeRequest,
     async handle(client, params, request) {
       if (params.get('subject_token_type') !== accessTokenType)
         throw new AppError('invalid_request', `subject_token_type must be ${accessTokenType}`);

@@ -1,4 +1,5 @@
 import express, { type RequestHandler } from 'express';
+import type { z } from 'zod';
 import { AppError, toAppError } from '@tessera/shared';
 
 const formType = 'application/x-www-form-urlencoded';
@@ -111,9 +112,27 @@ export function readParams(body: unknown, query: Record<string, unknown>): Reado
   return params;
 }
 
-/** A parameter the endpoint requires; `invalid_request` if it is missing (RFC 6749 §5.2). */
-export function requireParam(params: ReadonlyMap<string, string>, name: string): string {
-  const value = params.get(name);
-  if (value === undefined) throw new AppError('invalid_request', `missing parameter: ${name}`);
-  return value;
+/**
+ * The parameters checked against the endpoint's request schema (`contract.ts`): a missing
+ * required one, or a value the schema does not take, is `invalid_request` (RFC 6749 §5.2). Unknown
+ * parameters are ignored (RFC 6749 §3.1), and so is `resource`, which {@link readRepeated} reads.
+ */
+export function readForm<Schema extends z.ZodType>(
+  schema: Schema,
+  params: ReadonlyMap<string, string>,
+): z.output<Schema> {
+  const result = schema.safeParse(Object.fromEntries(params));
+  if (result.success) return result.data;
+  const missing = new Set<string>();
+  const invalid = new Set<string>();
+  for (const issue of result.error.issues) {
+    const name = String(issue.path[0]);
+    (params.has(name) ? invalid : missing).add(name);
+  }
+  throw new AppError(
+    'invalid_request',
+    missing.size > 0
+      ? `missing parameter: ${[...missing].join(', ')}`
+      : `invalid parameter: ${[...invalid].join(', ')}`,
+  );
 }

@@ -1,14 +1,17 @@
 import { Router } from 'express';
 import { AppError, methodNotAllowed, sendJson } from '@tessera/shared';
+import type { z } from 'zod';
+import { tokenReferenceRequest, type activeRefreshToken, type inactiveToken } from '../contract.js';
 import { readClientCredentials, type ClientAuthenticator } from '../clients/client-auth.js';
 import type { ResourceStore } from '../storage/storage.js';
 import { limitByIp, type EndpointRateLimits } from '../limits/request-limiter.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import type { RevocationService } from '../tokens/revocations.js';
-import { createFormParser, readParams, requireParam } from './form.js';
+import { createFormParser, readForm, readParams } from './form.js';
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
+const inactive: z.input<typeof inactiveToken> = { active: false };
 
 /** The audiences of a verified token, as a list. */
 function audiencesOf(aud: unknown): string[] {
@@ -39,7 +42,7 @@ export function createIntrospectRouter(deps: {
     const client = await deps.clients.authenticate(readClientCredentials(req.headers.authorization, params));
     await deps.rateLimits.perClient.consume(client.clientId);
     if (client.isPublic) throw new AppError('invalid_client', 'introspection requires a confidential client');
-    const token = requireParam(params, 'token');
+    const { token } = readForm(tokenReferenceRequest, params);
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Pragma', 'no-cache');
 
@@ -48,7 +51,7 @@ export function createIntrospectRouter(deps: {
       const served = new Set((await deps.resources.listServedBy(client.clientId)).map((r) => r.uri));
       const forThisServer = audiencesOf(claims.aud).some((aud) => served.has(aud));
       if (!forThisServer || (await deps.revocations.isRevoked(claims))) {
-        sendJson(res, 200, { active: false });
+        sendJson(res, 200, inactive);
         return;
       }
       const { scope, client_id, sub, exp, iat, iss, aud, jti, act } = claims;
@@ -70,7 +73,7 @@ export function createIntrospectRouter(deps: {
     }
     const record = await deps.refreshTokens.findLive(token);
     if (record === undefined || record.clientId !== client.clientId) {
-      sendJson(res, 200, { active: false });
+      sendJson(res, 200, inactive);
       return;
     }
     sendJson(res, 200, {
@@ -81,7 +84,7 @@ export function createIntrospectRouter(deps: {
       exp: seconds(Math.min(record.expiresAt, record.idleExpiresAt)),
       iat: seconds(record.createdAt),
       token_type: 'refresh_token',
-    });
+    } satisfies z.input<typeof activeRefreshToken>);
   });
   router.all('/oauth/introspect', methodNotAllowed(['POST']));
   return router;

@@ -1,12 +1,13 @@
 import { Router } from 'express';
 import { methodNotAllowed } from '@tessera/shared';
 import type { AuditTrail } from '../audit.js';
+import { tokenReferenceRequest } from '../contract.js';
 import { readClientCredentials, type ClientAuthenticator } from '../clients/client-auth.js';
 import { limitByIp, type EndpointRateLimits } from '../limits/request-limiter.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import type { RevocationService } from '../tokens/revocations.js';
-import { createFormParser, readParams, requireParam } from './form.js';
+import { createFormParser, readForm, readParams } from './form.js';
 
 /**
  * POST /oauth/revoke (RFC 7009). A refresh token revokes its whole family and the access
@@ -30,7 +31,7 @@ export function createRevokeRouter(deps: {
     const params = readParams(req.body, req.query);
     const client = await deps.clients.authenticate(readClientCredentials(req.headers.authorization, params));
     await deps.rateLimits.perClient.consume(client.clientId);
-    const token = requireParam(params, 'token');
+    const { token } = readForm(tokenReferenceRequest, params);
     // token_type_hint only orders the lookup (§2.1); the two formats cannot be confused.
     const claims = await deps.accessTokens.verify(token);
     if (claims !== undefined) {

@@ -1,12 +1,14 @@
 import { Router } from 'express';
+import type { z } from 'zod';
 import { AppError, methodNotAllowed, sendJson } from '@tessera/shared';
 import type { AuditTrail } from '../audit.js';
+import type { tokenResponse } from '../contract.js';
 import { readClientCredentials, type ClientAuthenticator } from '../clients/client-auth.js';
 import type { Grant } from '../grants/index.js';
 import { limitByIp, type EndpointRateLimits } from '../limits/request-limiter.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import { formatScope } from '../tokens/scope.js';
-import { createFormParser, readParams, readRepeated, requireParam } from './form.js';
+import { createFormParser, readForm, readParams, readRepeated } from './form.js';
 
 /**
  * POST /oauth/token (RFC 6749 §3.2, §5): authenticate the client, run its grant, issue a token
@@ -27,13 +29,13 @@ export function createTokenRouter(deps: {
     const params = readParams(req.body, req.query);
     const client = await deps.clients.authenticate(readClientCredentials(req.headers.authorization, params));
     await deps.rateLimits.perClient.consume(client.clientId);
-    const grantType = requireParam(params, 'grant_type');
+    const grantType = params.get('grant_type');
+    if (grantType === undefined) throw new AppError('invalid_request', 'missing parameter: grant_type');
     const grant = deps.grants.get(grantType);
     if (grant === undefined) throw new AppError('unsupported_grant_type', 'unsupported grant_type');
     if (!client.grants.includes(grant.grantType))
       throw new AppError('unauthorized_client', `client may not use the ${grant.grantType} grant`);
-    const missing = grant.parameters.filter((name) => !params.has(name));
-    if (missing.length > 0) throw new AppError('invalid_request', `missing parameter: ${missing.join(', ')}`);
+    readForm(grant.request, params);
 
     const { sub, scope, audience, sid, refreshToken, idToken, act, notAfter, issuedTokenType } =
       await grant.handle(client, params, { resources: readRepeated(req.body, 'resource') });
@@ -66,7 +68,7 @@ export function createTokenRouter(deps: {
       scope: formatScope(scope),
       ...(refreshToken === undefined ? {} : { refresh_token: refreshToken }),
       ...(idToken === undefined ? {} : { id_token: idToken }),
-    });
+    } satisfies z.input<typeof tokenResponse>);
   });
   router.all('/oauth/token', methodNotAllowed(['POST']));
   return router;

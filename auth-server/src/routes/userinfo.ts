@@ -1,5 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import { AppError, methodNotAllowed, readBearerToken, sendJson } from '@tessera/shared';
+import type { z } from 'zod';
+import type { userInfoBody } from '../contract.js';
 import { limitByIp, type RequestLimiter } from '../limits/request-limiter.js';
 import type { Storage } from '../storage/storage.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
@@ -42,7 +44,7 @@ export function createUserinfoRouter(deps: {
     sendJson(res, 200, {
       sub: user.id,
       ...(scope.includes('profile') ? { preferred_username: user.username } : {}),
-    });
+    } satisfies z.input<typeof userInfoBody>);
   };
   const perIp = limitByIp(deps.limiter);
   router.get(userinfoPath, perIp, handler);

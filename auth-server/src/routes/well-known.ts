@@ -1,4 +1,6 @@
 import { Router } from 'express';
+import type { z } from 'zod';
+import type { serverMetadataBody } from '../contract.js';
 import { methodNotAllowed, sendBody, sendCacheable } from '@tessera/shared';
 import { assertionSigningAlgorithms } from '../clients/client-keys.js';
 import type { KeyManager } from '../keys/key-manager.js';
@@ -10,7 +12,7 @@ import { endSessionPath } from './end-session.js';
 import { userinfoPath } from './userinfo.js';
 
 /** How confidential clients authenticate: a secret (two ways) or a JWT signed with their key (RFC 7523 §2.2). */
-const confidentialMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
+const confidentialMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
 
 /**
  * RFC 8414 metadata (at both well-known paths) and the JWKS (RFC 7517), served from memory: the
@@ -33,17 +35,17 @@ export function createWellKnownRouter(deps: { issuer: string; keys: KeyManager }
     // RFC 9207: authorization responses carry `iss` (mix-up defence).
     authorization_response_iss_parameter_supported: true,
     token_endpoint_auth_methods_supported: [...confidentialMethods, 'none'],
-    token_endpoint_auth_signing_alg_values_supported: assertionSigningAlgorithms,
+    token_endpoint_auth_signing_alg_values_supported: [...assertionSigningAlgorithms],
     revocation_endpoint_auth_methods_supported: [...confidentialMethods, 'none'],
-    revocation_endpoint_auth_signing_alg_values_supported: assertionSigningAlgorithms,
+    revocation_endpoint_auth_signing_alg_values_supported: [...assertionSigningAlgorithms],
     // RFC 7662 §2.1: introspection is for confidential clients only.
-    introspection_endpoint_auth_methods_supported: confidentialMethods,
-    introspection_endpoint_auth_signing_alg_values_supported: assertionSigningAlgorithms,
+    introspection_endpoint_auth_methods_supported: [...confidentialMethods],
+    introspection_endpoint_auth_signing_alg_values_supported: [...assertionSigningAlgorithms],
     // Access tokens are RFC 9068 JWTs signed with RS256.
     access_token_signing_alg_values_supported: ['RS256'],
     // RFC 8707: every grant takes `resource`; a token's `aud` is the resources it names.
     resource_indicators_supported: true,
-  });
+  } satisfies z.input<typeof serverMetadataBody>);
   const metadataBody = JSON.stringify(metadata);
   // OpenID Connect Discovery 1.0 §3: the same server, plus what OpenID Connect adds.
   const openIdBody = JSON.stringify({
@@ -58,7 +60,7 @@ export function createWellKnownRouter(deps: { issuer: string; keys: KeyManager }
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     claims_parameter_supported: false,
-  });
+  } satisfies z.input<typeof serverMetadataBody>);
   const jwksCacheControl = toJwksCacheControl(keys.durations);
 
   const router = Router();

@@ -1,14 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { AppError, requireScope, sendJson, type Clock } from '@tessera/shared';
 import express, { Router, type RequestHandler } from 'express';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { newNote, type noteBody, type noteListBody } from '../contract.js';
 
 /** A note as stored and as sent on the wire. */
-export interface Note {
-  id: string;
-  text: string;
-  created_at: string;
-}
+export type Note = z.input<typeof noteBody>;
 
 /** How many notes the in-memory store keeps: per caller, and in all. */
 export interface NotesLimits {
@@ -30,8 +27,6 @@ export interface NotesRouterOptions {
 
 /** The scope values these routes require: what this service understands (RFC 9728 `scopes_supported`). */
 export const notesScopes = ['notes:read', 'notes:write'] as const;
-
-const newNote = z.object({ text: z.string().min(1).max(1000) });
 
 /** Only `application/json` bodies (any charset parameter; body-parser rejects non-UTF charsets). */
 const requireJson: RequestHandler = (req, _res, next) => {
@@ -63,7 +58,7 @@ export function createNotesRouter({
   router.get('/api/notes', requireToken, requireScope('notes:read'), (req, res) => {
     const owner = (req.user as Express.User).id;
     res.setHeader('Cache-Control', 'no-store');
-    sendJson(res, 200, { notes: notesBySubject.get(owner) ?? [] });
+    sendJson(res, 200, { notes: notesBySubject.get(owner) ?? [] } satisfies z.input<typeof noteListBody>);
   });
 
   router.post(

@@ -1,114 +1,35 @@
 import { createHash } from 'node:crypto';
 import { Router } from 'express';
+import { z } from 'zod';
+import {
+  createDocument,
+  type oas31,
+  type ZodOpenApiObject,
+  type ZodOpenApiPathItemObject,
+  type ZodOpenApiResponseObject,
+} from 'zod-openapi';
 import { methodNotAllowed, type ErrorCode } from '../errors.js';
 import { sendCacheable } from './send.js';
 
+export type {
+  ZodOpenApiObject,
+  ZodOpenApiOperationObject,
+  ZodOpenApiPathItemObject,
+  ZodOpenApiPathsObject,
+  ZodOpenApiResponseObject,
+} from 'zod-openapi';
+
+/** An OpenAPI 3.1 document (https://spec.openapis.org/oas/v3.1.0), as generated from zod schemas. */
+export type OpenApiDocument = oas31.OpenAPIObject;
+
 /**
- * The subset of OpenAPI 3.1 (https://spec.openapis.org/oas/v3.1.0) that Tessera's API
- * descriptions use, typed so a document that strays from it does not compile. Schemas are
- * JSON Schema 2020-12, limited to the keywords the contract tests know how to check.
+ * A service's OpenAPI 3.1 document, generated from the zod schemas its routes parse and answer
+ * with (zod-openapi): request and response schemas are written once, in the service's
+ * `contract.ts`, and this turns them into JSON Schema 2020-12 under `components.schemas` (every
+ * schema with a `.meta({ id })`). Descriptions, security schemes and examples are given there too.
  */
-export interface OpenApiDocument {
-  openapi: '3.1.0';
-  info: {
-    title: string;
-    version: string;
-    description?: string;
-    license?: { name: string; identifier?: string };
-  };
-  servers?: readonly { url: string; description?: string }[];
-  paths: Readonly<Record<string, OpenApiPathItem>>;
-  components?: {
-    schemas?: Readonly<Record<string, JsonSchema>>;
-    responses?: Readonly<Record<string, OpenApiResponse>>;
-    headers?: Readonly<Record<string, OpenApiHeader>>;
-    securitySchemes?: Readonly<Record<string, OpenApiSecurityScheme>>;
-  };
-  security?: readonly OpenApiSecurityRequirement[];
-  tags?: readonly { name: string; description?: string }[];
-}
-
-export type OpenApiMethod = 'get' | 'put' | 'post' | 'delete' | 'options' | 'head' | 'patch' | 'trace';
-
-export type OpenApiPathItem = Partial<Record<OpenApiMethod, OpenApiOperation>> & {
-  summary?: string;
-  description?: string;
-};
-
-export interface OpenApiOperation {
-  operationId: string;
-  summary: string;
-  description?: string;
-  tags?: readonly string[];
-  parameters?: readonly OpenApiParameter[];
-  requestBody?: {
-    description?: string;
-    required?: boolean;
-    content: Readonly<Record<string, OpenApiMediaType>>;
-  };
-  /** Status code (or `default`) → response; a `$ref` to `#/components/responses/…` is allowed. */
-  responses: Readonly<Record<string, OpenApiResponse | OpenApiReference>>;
-  /** An empty list (`[]` inside) means the operation needs no authentication. */
-  security?: readonly OpenApiSecurityRequirement[];
-}
-
-export interface OpenApiParameter {
-  name: string;
-  in: 'query' | 'header' | 'path' | 'cookie';
-  description?: string;
-  required?: boolean;
-  schema: JsonSchema;
-}
-
-export interface OpenApiMediaType {
-  schema: JsonSchema;
-  examples?: Readonly<Record<string, { summary?: string; value: unknown }>>;
-}
-
-export interface OpenApiResponse {
-  description: string;
-  headers?: Readonly<Record<string, OpenApiHeader | OpenApiReference>>;
-  content?: Readonly<Record<string, OpenApiMediaType>>;
-}
-
-export interface OpenApiHeader {
-  description?: string;
-  required?: boolean;
-  schema: JsonSchema;
-}
-
-export interface OpenApiReference {
-  $ref: string;
-  description?: string;
-}
-
-export type OpenApiSecurityScheme =
-  | { type: 'http'; scheme: 'basic' | 'bearer'; bearerFormat?: string; description?: string }
-  | { type: 'apiKey'; name: string; in: 'query' | 'header' | 'cookie'; description?: string };
-
-export type OpenApiSecurityRequirement = Readonly<Record<string, readonly string[]>>;
-
-export type JsonType = 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'array' | 'null';
-
-/** A JSON Schema 2020-12 object, restricted to the keywords Tessera's documents use. */
-export interface JsonSchema {
-  $ref?: string;
-  type?: JsonType | readonly JsonType[];
-  title?: string;
-  description?: string;
-  format?: string;
-  examples?: readonly unknown[];
-  const?: string | number | boolean | null;
-  enum?: readonly (string | number | boolean | null)[];
-  minLength?: number;
-  maxLength?: number;
-  minimum?: number;
-  properties?: Readonly<Record<string, JsonSchema>>;
-  required?: readonly string[];
-  additionalProperties?: boolean | JsonSchema;
-  items?: JsonSchema;
-  oneOf?: readonly JsonSchema[];
-  discriminator?: { propertyName: string; mapping?: Readonly<Record<string, string>> };
+export function createOpenApiDocument(description: Omit<ZodOpenApiObject, 'openapi'>): OpenApiDocument {
+  return createDocument({ openapi: '3.1.0', ...description });
 }
 
 /**
@@ -135,66 +56,109 @@ export function createOpenApiRouter(document: OpenApiDocument): Router {
 }
 
 /**
- * The schema of an error body as `toErrorBody` writes it (RFC 6749 §5.2, RFC 6750 §3), limited
- * to the codes a response can carry.
+ * An error body as `toErrorBody` writes it (RFC 6749 §5.2, RFC 6750 §3), limited to the codes a
+ * response can carry.
  */
-export function toErrorSchema(codes: readonly ErrorCode[], description?: string): JsonSchema {
-  return {
-    type: 'object',
-    ...(description === undefined ? {} : { description }),
-    required: ['error'],
-    properties: {
-      error: { type: 'string', enum: codes },
-      error_description: {
-        type: 'string',
-        description: 'For people, not programs; only %x20-21 / %x23-5B / %x5D-7E (RFC 6749 §5.2).',
-      },
-    },
-    additionalProperties: false,
-  };
-}
-
-/** A `$ref` to `#/components/schemas/{name}`. */
-export const schemaRef = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
-
-/** A `$ref` to `#/components/responses/{name}`. */
-export const responseRef = (name: string): OpenApiReference => ({ $ref: `#/components/responses/${name}` });
+export const errorBody = (codes: readonly [ErrorCode, ...ErrorCode[]]) =>
+  z.object({
+    error: z.enum(codes),
+    error_description: z
+      .string()
+      .optional()
+      .meta({ description: 'For people, not programs; only %x20-21 / %x23-5B / %x5D-7E (RFC 6749 §5.2).' }),
+  });
 
 /** A response or request body content map with the one media type `application/json`. */
-export const jsonContent = (body: JsonSchema): Record<string, OpenApiMediaType> => ({
-  'application/json': { schema: body },
-});
+export const jsonContent = (schema: z.ZodType) => ({ 'application/json': { schema } });
 
-/**
- * A response whose body is an error (see {@link toErrorSchema}) with one of `codes`; `extra`
- * adds to it (headers, typically).
- */
+/** A response whose body is an error (see {@link errorBody}) with one of `codes`. */
 export const errorResponse = (
   description: string,
-  codes: readonly ErrorCode[],
-  extra: Omit<OpenApiResponse, 'description' | 'content'> = {},
-): OpenApiResponse => ({ description, content: jsonContent(toErrorSchema(codes)), ...extra });
+  codes: readonly [ErrorCode, ...ErrorCode[]],
+  headers?: z.ZodObject,
+): ZodOpenApiResponseObject => ({
+  description,
+  content: jsonContent(errorBody(codes)),
+  ...(headers === undefined ? {} : { headers }),
+});
+
+/** `Cache-Control: no-store` (RFC 6749 §5.1; every answer that must not be kept). */
+export const noStore = z.literal('no-store').meta({ description: '`no-store` (RFC 6749 §5.1)' });
 
 /** `Retry-After` in seconds, required (503 answers). */
-export const retryAfterHeader = {
-  'Retry-After': { required: true, description: 'Seconds', schema: { type: 'string' } },
-} as const satisfies Record<string, OpenApiHeader>;
+export const retryAfterHeaders = z.object({ 'Retry-After': z.string().meta({ description: 'Seconds' }) });
+
+/** 405 with `Allow` naming the path's methods (RFC 9110 §15.5.6). */
+export const methodNotAllowedResponse: ZodOpenApiResponseObject = {
+  ...errorResponse(
+    'Another method than the documented ones (RFC 9110 §15.5.6)',
+    ['method_not_allowed'],
+    z.object({ Allow: z.string().meta({ description: 'The methods this path serves' }) }),
+  ),
+  id: 'MethodNotAllowed',
+};
+
+/** `If-None-Match` on a cacheable document: 304 if the held ETag is still current. */
+export const ifNoneMatch = z.object({
+  'If-None-Match': z.string().optional().meta({
+    description: 'An ETag held from an earlier answer: 304 if it is still current (RFC 9110 §13.1.2).',
+  }),
+});
+
+/** The headers of a cacheable document's 200 and 304. */
+export const cacheableHeaders = z.object({
+  'Cache-Control': z.string(),
+  ETag: z.string().meta({ description: 'Strong ETag of the document' }),
+});
+
+/** 304 to a current `If-None-Match`. */
+export const notModifiedResponse: ZodOpenApiResponseObject = {
+  id: 'NotModified',
+  description: 'The ETag in If-None-Match is current; no body',
+  headers: cacheableHeaders,
+};
 
 /** `GET /healthz`'s body: the process answers. */
-export const livenessSchema: JsonSchema = {
-  type: 'object',
-  required: ['status'],
-  properties: { status: { type: 'string', const: 'ok' } },
-  additionalProperties: false,
-};
+export const livenessBody = z.object({ status: z.literal('ok') }).meta({ id: 'Liveness' });
 
 /** `GET /openapi.json`'s body, described only as far as its required top-level members. */
-export const openApiDocumentSchema: JsonSchema = {
-  type: 'object',
-  required: ['openapi', 'info', 'paths'],
-  properties: {
-    openapi: { type: 'string', const: '3.1.0' },
-    info: { type: 'object' },
-    paths: { type: 'object' },
+export const openApiDocumentBody = z
+  .looseObject({ openapi: z.literal('3.1.0'), info: z.looseObject({}), paths: z.looseObject({}) })
+  .meta({ id: 'OpenApiDocument' });
+
+/** `/healthz` and `/openapi.json`, which every service serves alike (tagged `tag`). */
+export const commonPaths = (tag: string): Record<string, ZodOpenApiPathItemObject> => ({
+  '/healthz': {
+    get: {
+      operationId: 'getLiveness',
+      tags: ['operations'],
+      summary: 'Liveness: the process answers',
+      security: [],
+      responses: {
+        '200': {
+          description: 'Alive',
+          headers: z.object({ 'Cache-Control': noStore }),
+          content: jsonContent(livenessBody),
+        },
+      },
+    },
   },
-};
+  '/openapi.json': {
+    get: {
+      operationId: 'getOpenApiDocument',
+      tags: [tag],
+      summary: 'This document',
+      security: [],
+      requestParams: { header: ifNoneMatch },
+      responses: {
+        '200': {
+          description: 'The OpenAPI 3.1 description of this server; cacheable for an hour',
+          headers: z.object({ 'Cache-Control': z.literal('public, max-age=3600'), ETag: z.string() }),
+          content: jsonContent(openApiDocumentBody),
+        },
+        '304': notModifiedResponse,
+        '405': methodNotAllowedResponse,
+      },
+    },
+  },
+});

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { z } from 'zod';
 import { methodNotAllowed } from '../errors.js';
 import { sendBody } from './send.js';
 
@@ -32,6 +33,16 @@ export interface ProtectedResourceMetadata {
   scopesSupported: readonly string[];
 }
 
+/** The metadata's body as served (RFC 9728 §2). */
+export const protectedResourceMetadataBody = z
+  .object({
+    resource: z.string().meta({ description: 'This service’s resource identifier (RFC 8707)' }),
+    authorization_servers: z.array(z.url()),
+    scopes_supported: z.array(z.string()),
+    bearer_methods_supported: z.array(z.literal('header')),
+  })
+  .meta({ id: 'ProtectedResourceMetadata', description: 'RFC 9728 §2' });
+
 /**
  * Serves RFC 9728 protected-resource metadata (§2, §3.2) at the path its resource identifier
  * implies (`/.well-known/oauth-protected-resource` for an identifier without a path). Bearer
@@ -43,10 +54,10 @@ export function createProtectedResourceMetadataRouter(metadata: ProtectedResourc
   const path = url === undefined ? protectedResourceWellKnown : new URL(url).pathname;
   const body = JSON.stringify({
     resource: metadata.resource,
-    authorization_servers: metadata.authorizationServers,
-    scopes_supported: metadata.scopesSupported,
+    authorization_servers: [...metadata.authorizationServers],
+    scopes_supported: [...metadata.scopesSupported],
     bearer_methods_supported: ['header'],
-  });
+  } satisfies z.input<typeof protectedResourceMetadataBody>);
   const router = Router();
   router.get(path, (_req, res) => {
     res.setHeader('Cache-Control', 'public, max-age=3600');

@@ -107,7 +107,9 @@ export function toDatabaseUnavailable(error: unknown): AppError | undefined {
       (unavailableCodes.has(code) || code.startsWith('08') || code.startsWith('57P'))) ||
     /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(
       message,
-    );
+    ) ||
+    // The store closed while shutting down (Kysely, on either database).
+    message === 'driver has already been destroyed';
   return unavailable
     ? new AppError('temporarily_unavailable', 'the database is unavailable; retry shortly', {
         cause: error,
