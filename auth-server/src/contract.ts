@@ -351,13 +351,23 @@ export const serverMetadataBody = z
 
 // --- Sign-in (the authorization endpoint and its pages), userinfo, logout ---
 
-/** The authorization request's parameters, in the query (GET) or the form (POST). */
+/** PKCE `code_challenge` for S256 (RFC 7636 §4.2): BASE64URL(SHA256(code_verifier)), 43 characters. */
+export const challengePattern = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * The authorization request's parameters, in the query (GET) or the form (POST). The endpoint
+ * checks them one at a time ({@link checkEach}), in the order RFC 6749 §4.1.2.1 needs: until the
+ * client and redirect URI are trusted nothing is redirected.
+ */
 export const authorizationRequest = z.object({
-  response_type: text().meta({ description: 'Must be `code`' }),
+  response_type: z
+    .literal('code')
+    .meta({ description: 'Only `code` (another is `unsupported_response_type`)' }),
   client_id: text().meta({ description: 'A client registered for the authorization_code grant' }),
   redirect_uri: text().meta({
     description: 'Exactly one of the client’s registered redirect URIs (string comparison)',
   }),
+  response_mode: z.literal('query').optional(),
   scope: text()
     .optional()
     .meta({ description: 'Space-separated; `openid` (and `profile`) for OpenID Connect' }),
@@ -365,15 +375,16 @@ export const authorizationRequest = z.object({
     .optional()
     .meta({ description: 'RFC 8707, repeatable: the resources the tokens are for (bound to the code)' }),
   state: text().optional().meta({ description: 'Returned unchanged' }),
-  code_challenge: text().meta({
+  code_challenge: text().regex(challengePattern).meta({
     description: 'PKCE (RFC 7636): BASE64URL(SHA256(code_verifier)), required of every client',
   }),
-  code_challenge_method: text().meta({ description: 'Must be `S256` (`plain` is refused)' }),
+  code_challenge_method: z.literal('S256').meta({ description: '`plain` is refused' }),
   nonce: text().optional().meta({ description: 'OpenID Connect: copied into the ID token' }),
   prompt: text()
     .optional()
     .meta({ description: '`none`, `login`, `consent` (OpenID Connect Core §3.1.2.1)' }),
   max_age: text()
+    .regex(/^\d{1,9}$/)
     .optional()
     .meta({ description: 'Seconds since sign-in after which the password is asked again' }),
 });
@@ -394,6 +405,29 @@ export const endSessionRequest = z.object({
   state: text().optional().meta({ description: 'Returned unchanged to post_logout_redirect_uri' }),
 });
 export const endSessionForm = endSessionRequest.extend({ csrf_token: text().optional() });
+
+/**
+ * Each parameter of an object schema checked on its own, for the endpoints that report problems in
+ * an order of their own (the authorization endpoint) or answer them with a page rather than an
+ * error (the sign-in, consent and sign-out forms): the values that pass, and for each of the others
+ * whether it is missing or invalid. Parameters the schema does not name are ignored.
+ */
+export function checkEach<Shape extends z.ZodRawShape>(
+  schema: z.ZodObject<Shape>,
+  params: ReadonlyMap<string, string>,
+): {
+  values: Partial<z.output<z.ZodObject<Shape>>>;
+  problems: ReadonlyMap<keyof Shape, 'missing' | 'invalid'>;
+} {
+  const values: Record<string, unknown> = {};
+  const problems = new Map<keyof Shape, 'missing' | 'invalid'>();
+  for (const [name, field] of Object.entries(schema.shape)) {
+    const result = z.safeParse(field, params.get(name));
+    if (!result.success) problems.set(name, params.has(name) ? 'invalid' : 'missing');
+    else if (result.data !== undefined) values[name] = result.data;
+  }
+  return { values: values as Partial<z.output<z.ZodObject<Shape>>>, problems };
+}
 
 export const userInfoBody = z
   .object({ sub: z.string(), preferred_username: z.string().optional() })

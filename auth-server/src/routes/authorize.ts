@@ -1,6 +1,7 @@
 import { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
 import { AppError, methodNotAllowed, type Clock, type Logger } from '@tessera/shared';
 import type { AuditTrail } from '../audit.js';
+import { checkEach, consentForm, signInForm } from '../contract.js';
 import type { ConcurrencyLimit } from '../limits/concurrency-limit.js';
 import type { LoginThrottle } from '../limits/login-throttle.js';
 import { limitByIp, type RequestLimiter } from '../limits/request-limiter.js';
@@ -190,14 +191,14 @@ export function createAuthorizeRouter(deps: {
   async function formRequest(
     req: Request,
     res: Response,
-    fields: Map<string, string>,
+    form: { csrf_token?: string; request?: string },
   ): Promise<AuthorizationRequest | undefined> {
-    if (!sessions.csrfValid(req, fields.get('csrf_token'))) {
+    if (!sessions.csrfValid(req, form.csrf_token)) {
       audit.record('signin.csrf_refused', { path: req.path }, 'warn');
       showError(res, 403, expiredForm);
       return undefined;
     }
-    const parsed = await parseAuthorizationRequest(fields.get('request') ?? '', deps.clients, deps.targets);
+    const parsed = await parseAuthorizationRequest(form.request ?? '', deps.clients, deps.targets);
     if (parsed.kind === 'page') showError(res, 400, parsed.message);
     else if (parsed.kind === 'redirect') redirectError(res, parsed.error);
     else return parsed.request;
@@ -223,11 +224,13 @@ export function createAuthorizeRouter(deps: {
   router.all(authorizePath, methodNotAllowed(['GET', 'HEAD', 'POST']));
 
   router.post(signInPath, perIp, createFormParser(), async (req, res) => {
-    const fields = formFields(req.body);
-    const request = await formRequest(req, res, fields);
+    // Checked field by field: the CSRF token first, and a missing username or password is a
+    // wrong one (answered by the sign-in page, after the same work as any other attempt).
+    const { values: form } = checkEach(signInForm, formFields(req.body));
+    const request = await formRequest(req, res, form);
     if (request === undefined) return;
-    const username = fields.get('username') ?? '';
-    const password = fields.get('password') ?? '';
+    const username = form.username ?? '';
+    const password = form.password ?? '';
     let user: UserRecord | undefined;
     try {
       // The password grant's protections: bounded hashing, per-username locks, equal-time answers.
@@ -265,13 +268,14 @@ export function createAuthorizeRouter(deps: {
   router.all(signInPath, methodNotAllowed(['POST']));
 
   router.post(consentPath, perIp, createFormParser(), async (req, res) => {
-    const fields = formFields(req.body);
-    const request = await formRequest(req, res, fields);
+    const { values: form } = checkEach(consentForm, formFields(req.body));
+    const request = await formRequest(req, res, form);
     if (request === undefined) return;
     const session = await sessions.read(req);
     const user = session === undefined ? undefined : await storage.users.findById(session.userId);
     if (session === undefined || user === undefined || user.disabled) return showSignIn(req, res, request);
-    if (fields.get('decision') !== 'allow') {
+    // Anything but an explicit allow (a missing or unknown decision) denies.
+    if (form.decision !== 'allow') {
       audit.record('consent.denied', { client_id: request.client.clientId, sub: user.id });
       return redirectError(res, {
         redirectUri: request.redirectUri,

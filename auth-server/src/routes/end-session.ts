@@ -1,6 +1,8 @@
 import { Router, type Request, type Response } from 'express';
+import type { z } from 'zod';
 import { methodNotAllowed } from '@tessera/shared';
 import type { AuditTrail } from '../audit.js';
+import { checkEach, endSessionForm, endSessionRequest } from '../contract.js';
 import { formTargetOf, seeOther, sendPage } from '../pages/html.js';
 import { confirmSignOutPage, errorPage, signedOutPage } from '../pages/pages.js';
 import { redirectWith } from '../signin/authorization-request.js';
@@ -32,22 +34,27 @@ export function createEndSessionRouter(deps: {
   const action = `${new URL(deps.issuer).pathname.replace(/\/$/, '')}${endSessionPath}`;
   const showError = (res: Response, message: string) => sendPage(res, 400, errorPage(message));
 
-  async function handle(req: Request, res: Response, params: Map<string, string>, confirmed: boolean) {
-    const hintToken = params.get('id_token_hint');
+  async function handle(
+    req: Request,
+    res: Response,
+    request: Partial<z.output<typeof endSessionRequest>>,
+    confirmed: boolean,
+  ) {
+    const hintToken = request.id_token_hint;
     const hint = hintToken === undefined ? undefined : await deps.idTokens.verifyHint(hintToken);
     if (hintToken !== undefined && hint === undefined)
       return showError(res, 'The sign-out request is not valid (id_token_hint).');
     const hintClient = typeof hint?.aud === 'string' ? hint.aud : undefined;
-    const clientId = params.get('client_id') ?? hintClient;
-    if (hintClient !== undefined && params.has('client_id') && params.get('client_id') !== hintClient)
+    const clientId = request.client_id ?? hintClient;
+    if (hintClient !== undefined && request.client_id !== undefined && request.client_id !== hintClient)
       return showError(res, 'The sign-out request is not valid (client_id).');
-    const redirectUri = params.get('post_logout_redirect_uri');
+    const redirectUri = request.post_logout_redirect_uri;
     let target: string | undefined;
     if (redirectUri !== undefined) {
       const client = clientId === undefined ? undefined : await deps.clients.find(clientId);
       if (client === undefined || !client.postLogoutRedirectUris.includes(redirectUri))
         return showError(res, 'The address to return to after signing out is not registered.');
-      target = redirectWith(redirectUri, { state: params.get('state') });
+      target = redirectWith(redirectUri, { state: request.state });
     }
 
     const session = await sessions.read(req);
@@ -57,12 +64,7 @@ export function createEndSessionRouter(deps: {
         ...confirmSignOutPage({
           action,
           csrf: sessions.csrfToken(req, res),
-          fields: {
-            id_token_hint: hintToken,
-            client_id: params.get('client_id'),
-            post_logout_redirect_uri: redirectUri,
-            state: params.get('state'),
-          },
+          fields: request,
         }),
         ...(target === undefined ? {} : { formTargets: [formTargetOf(target)] }),
       });
@@ -75,17 +77,17 @@ export function createEndSessionRouter(deps: {
 
   const router = Router();
   router.get(endSessionPath, limitByIp(deps.limiter), (req, res) => {
+    // A repeated parameter's last value counts; an empty one is omitted (RFC 6749 §3.1).
     const params = new Map<string, string>();
     for (const [name, value] of new URLSearchParams(rawQuery(req))) if (value !== '') params.set(name, value);
-    return handle(req, res, params, false);
+    return handle(req, res, checkEach(endSessionRequest, params).values, false);
   });
   router.post(endSessionPath, limitByIp(deps.limiter), createFormParser(), (req, res) => {
     const fields = formFields(req.body);
-    // A posted form is a confirmation only with this browser's CSRF token.
-    const confirmed = sessions.csrfValid(req, fields.get('csrf_token'));
-    fields.delete('csrf_token');
     for (const [name, value] of fields) if (value === '') fields.delete(name);
-    return handle(req, res, fields, confirmed);
+    const { csrf_token, ...request } = checkEach(endSessionForm, fields).values;
+    // A posted form is a confirmation only with this browser's CSRF token.
+    return handle(req, res, request, sessions.csrfValid(req, csrf_token));
   });
   router.all(endSessionPath, methodNotAllowed(['GET', 'HEAD', 'POST']));
   return router;

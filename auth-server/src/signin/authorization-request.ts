@@ -1,10 +1,10 @@
 import { AppError } from '@tessera/shared';
+import { authorizationRequest, checkEach } from '../contract.js';
 import type { TargetResolver } from '../resources/resource-request.js';
 import type { ClientRecord, ClientStore } from '../storage/storage.js';
 import { clientIdPattern } from '../clients/client-auth.js';
 import { isRegisteredRedirectUri } from '../clients/redirect-uris.js';
 import { parseScope } from '../tokens/scope.js';
-import { challengePattern } from './codes.js';
 
 /** OpenID Connect scopes: grantable to any client that signs people in, without registration. */
 export const openIdScopes: readonly string[] = ['openid', 'profile'];
@@ -47,9 +47,10 @@ export const promptValues: readonly string[] = ['none', 'login', 'consent', 'sel
 const maxParameterLength = 2048;
 
 /**
- * Reads an authorization request from its query string. The client and redirect URI are checked
- * first: until both are known good, nothing is redirected (RFC 6749 §4.1.2.1, RFC 9700 §4.11).
- * Repeated parameters are refused (RFC 6749 §3.1).
+ * Reads an authorization request from its query string, each parameter checked by its schema
+ * (`authorizationRequest` in contract.ts). The client and redirect URI are checked first: until both
+ * are known good, nothing is redirected (RFC 6749 §4.1.2.1, RFC 9700 §4.11). Repeated parameters
+ * are refused (RFC 6749 §3.1).
  */
 export async function parseAuthorizationRequest(
   raw: string,
@@ -67,13 +68,14 @@ export async function parseAuthorizationRequest(
     // RFC 6749 §3.1: a parameter sent without a value is treated as omitted.
     if (value !== '') seen.set(name, value);
   }
-  const clientId = seen.get('client_id');
+  const { values, problems } = checkEach(authorizationRequest, seen);
+  const clientId = values.client_id;
   if (clientId === undefined || repeated.has('client_id'))
     return { kind: 'page', message: 'The request does not name one application (client_id).' };
   const client = clientIdPattern.test(clientId) ? await clients.find(clientId) : undefined;
   if (client === undefined || !client.grants.includes('authorization_code'))
     return { kind: 'page', message: 'The application that sent you here is not registered for sign-in.' };
-  const redirectUri = seen.get('redirect_uri');
+  const redirectUri = values.redirect_uri;
   if (redirectUri === undefined || repeated.has('redirect_uri'))
     return { kind: 'page', message: 'The request does not say where to return (redirect_uri).' };
   // Exact string comparison (RFC 9700 §2.1), but any port on a loopback IP (RFC 8252 §7.3).
@@ -83,7 +85,7 @@ export async function parseAuthorizationRequest(
       message: 'The address the application asked to return to is not registered for it.',
     };
 
-  const state = repeated.has('state') ? undefined : seen.get('state');
+  const state = repeated.has('state') ? undefined : values.state;
   const fail = (error: string, description: string): ParsedAuthorizationRequest => ({
     kind: 'redirect',
     error: { redirectUri, state, error, description },
@@ -93,20 +95,19 @@ export async function parseAuthorizationRequest(
     if (value.length > maxParameterLength) return fail('invalid_request', `parameter ${name} is too long`);
   if (seen.has('request')) return fail('request_not_supported', 'request objects are not supported');
   if (seen.has('request_uri')) return fail('request_uri_not_supported', 'request_uri is not supported');
-  const responseType = seen.get('response_type');
-  if (responseType === undefined) return fail('invalid_request', 'missing parameter: response_type');
-  if (responseType !== 'code')
+  if (problems.get('response_type') === 'missing')
+    return fail('invalid_request', 'missing parameter: response_type');
+  if (problems.has('response_type'))
     return fail('unsupported_response_type', 'only response_type=code is supported');
-  const responseMode = seen.get('response_mode');
-  if (responseMode !== undefined && responseMode !== 'query')
-    return fail('invalid_request', 'only response_mode=query is supported');
+  if (problems.has('response_mode')) return fail('invalid_request', 'only response_mode=query is supported');
 
   // PKCE is required of every client (RFC 9700 §2.1.1), and only S256 (plain is refused).
-  const codeChallenge = seen.get('code_challenge');
-  const method = seen.get('code_challenge_method');
-  if (codeChallenge === undefined) return fail('invalid_request', 'code_challenge is required (PKCE)');
-  if (method !== 'S256') return fail('invalid_request', 'code_challenge_method must be S256');
-  if (!challengePattern.test(codeChallenge)) return fail('invalid_request', 'malformed code_challenge');
+  if (problems.get('code_challenge') === 'missing')
+    return fail('invalid_request', 'code_challenge is required (PKCE)');
+  if (problems.has('code_challenge_method'))
+    return fail('invalid_request', 'code_challenge_method must be S256');
+  const codeChallenge = values.code_challenge;
+  if (codeChallenge === undefined) return fail('invalid_request', 'malformed code_challenge');
 
   let target: { uris: string[]; scopes: string[] } = { uris: [], scopes: [] };
   // A client with no resource may still sign people in (OpenID Connect only).
@@ -121,7 +122,7 @@ export async function parseAuthorizationRequest(
   }
   // What the client may have and its resources understand, and the OpenID Connect scopes.
   const understood = client.scopes.filter((item) => target.scopes.includes(item));
-  const requested = seen.get('scope');
+  const requested = values.scope;
   let scope: readonly string[];
   if (requested === undefined) scope = understood;
   else {
@@ -139,14 +140,13 @@ export async function parseAuthorizationRequest(
   if (target.uris.length === 0 && !scope.includes('openid'))
     return fail('invalid_scope', 'openid is required when the request is for no resource');
 
-  const prompt = new Set((seen.get('prompt') ?? '').split(' ').filter((value) => value !== ''));
+  const prompt = new Set((values.prompt ?? '').split(' ').filter((value) => value !== ''));
   if ([...prompt].some((value) => !promptValues.includes(value)))
     return fail('invalid_request', 'unsupported prompt value');
   if (prompt.has('none') && prompt.size > 1)
     return fail('invalid_request', 'prompt=none cannot be combined with other values');
-  const maxAge = seen.get('max_age');
-  if (maxAge !== undefined && !/^\d{1,9}$/.test(maxAge))
-    return fail('invalid_request', 'max_age must be a number of seconds');
+  if (problems.has('max_age')) return fail('invalid_request', 'max_age must be a number of seconds');
+  const maxAge = values.max_age;
 
   return {
     kind: 'ok',
@@ -157,7 +157,7 @@ export async function parseAuthorizationRequest(
       resources: target.uris,
       state,
       codeChallenge,
-      nonce: seen.get('nonce'),
+      nonce: values.nonce,
       prompt,
       maxAgeSeconds: maxAge === undefined ? undefined : Number(maxAge),
       raw: params.toString(),

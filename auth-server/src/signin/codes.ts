@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { AppError, type Clock } from '@tessera/shared';
 import type { AuditTrail } from '../audit.js';
+import { challengePattern } from '../contract.js';
 import type { AuthorizationCodeRecord, ClientRecord, Storage } from '../storage/storage.js';
 import type { RevocationService } from '../tokens/revocations.js';
 
@@ -9,8 +10,6 @@ export const authorizationCodeTtlSeconds = 60;
 
 /** RFC 7636 §4.1: 43 to 128 unreserved characters. */
 const verifierPattern = /^[A-Za-z0-9._~-]{43,128}$/;
-/** An S256 challenge: base64url of a SHA-256 digest (RFC 7636 §4.2). */
-export const challengePattern = /^[A-Za-z0-9_-]{43}$/;
 const codePattern = /^[A-Za-z0-9_-]{43}$/;
 
 const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
