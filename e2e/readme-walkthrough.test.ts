@@ -54,7 +54,9 @@ beforeAll(async () => {
     await waitForReady('http://localhost:4000/readyz', 90_000);
     await waitForReady('http://localhost:4001/readyz', 30_000);
   } catch (error) {
-    throw new Error(`npm start did not get ready: ${String(error)}\n${systemOutput.slice(-4000)}`);
+    throw new Error(`npm start did not get ready: ${String(error)}\n${systemOutput.slice(-4000)}`, {
+      cause: error,
+    });
   }
 
   const script = join(scratch, 'walkthrough.sh');
