@@ -2,48 +2,20 @@
 // (scripts/test-compose.sh) brings the stack up first and removes it afterwards. Not part of
 // `npm test`, which needs no Docker engine (jest.config.js leaves this file out).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { root } from './processes.js';
+import { runShellBlocks, shellBlocks, type WalkthroughRun } from './walkthrough.js';
 
 const guide = readFileSync(`${root}docs/deployment.md`, 'utf8');
 const section = guide.slice(guide.indexOf('**3. Walkthrough.**'), guide.indexOf('**How it fits together.**'));
-const blocks = [...section.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((match) => match[1]!);
-const marker = (index: number) => `@@ end of block ${index} @@`;
+const blocks = shellBlocks(section);
 
-interface Run {
-  status: number | null;
-  stderr: string;
-  /** What each block printed on stdout. */
-  outputs: string[];
-}
-
-/** Runs the blocks in one shell, as a reader pasting them would, in the repository root. */
-function runWalkthrough(): Run {
-  const script = join(mkdtempSync(join(tmpdir(), 'tessera-walkthrough-')), 'walkthrough.sh');
-  writeFileSync(
-    script,
-    ['set -euo pipefail', ...blocks.flatMap((block, index) => [block, `echo '${marker(index)}'`])].join('\n'),
-  );
-  // stdin is /dev/null: the blocks pipe their own input into `docker-compose exec -T`.
-  const result = spawnSync('bash', [script], {
-    cwd: root,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 8 * 60_000,
-  });
-  const outputs: string[] = [];
-  let rest = result.stdout;
-  for (let index = 0; index < blocks.length; index += 1) {
-    const at = rest.indexOf(`${marker(index)}\n`);
-    if (at < 0) break;
-    outputs.push(rest.slice(0, at));
-    rest = rest.slice(at + marker(index).length + 1);
-  }
-  return { status: result.status, stderr: result.stderr, outputs };
-}
+/** Runs the blocks in one shell, as a reader pasting them would, in the repository root (stdin is
+ * /dev/null: the blocks pipe their own input into `docker-compose exec -T`). */
+const runWalkthrough = (): WalkthroughRun => runShellBlocks(blocks, { cwd: root, timeout: 8 * 60_000 });
 
 /** The JSON documents among a block's output lines. */
 const jsonLines = (output: string) =>
@@ -60,7 +32,7 @@ describe("docs/deployment.md's compose walkthrough against the running stack", (
     expect(issuer).toBeDefined();
   });
 
-  let run: Run = { status: null, stderr: '', outputs: [] };
+  let run: WalkthroughRun = { status: null, stderr: '', outputs: [] };
   beforeAll(() => {
     run = runWalkthrough();
   }, 9 * 60_000);

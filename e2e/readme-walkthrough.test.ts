@@ -2,21 +2,19 @@
 // development defaults, with DATA_DIR pointed at a scratch folder so a developer's own
 // auth-server/data is left alone and a second run starts clean), then the walkthrough's blocks
 // pasted into one shell, as the README tells a reader to, with its fixed ports 4000 and 4001.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { root, waitForReady } from './processes.js';
+import { runShellBlocks, shellBlocks } from './walkthrough.js';
 
 const readme = readFileSync(`${root}README.md`, 'utf8');
 const quickStart = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('## Walkthrough'));
 const section = readme.slice(readme.indexOf('## Walkthrough'), readme.indexOf('## One audience per service'));
-const shellBlocks = (text: string) =>
-  [...text.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((match) => match[1]!);
 const blocks = shellBlocks(section);
-const marker = (index: number) => `@@ end of block ${index} @@`;
 
 /** Whether something already listens on the port (the walkthrough's ports are fixed). */
 function portTaken(port: number): Promise<boolean> {
@@ -34,7 +32,7 @@ const tokensFile = `${root}tokens.json`;
 let tokensFileWasThere = false;
 let status: number | null = null;
 let stderr = '';
-const outputs: string[] = [];
+let outputs: string[] = [];
 
 beforeAll(async () => {
   for (const port of [4000, 4001])
@@ -59,27 +57,7 @@ beforeAll(async () => {
     });
   }
 
-  const script = join(scratch, 'walkthrough.sh');
-  writeFileSync(
-    script,
-    ['set -euo pipefail', ...blocks.flatMap((block, index) => [block, `echo '${marker(index)}'`])].join('\n'),
-  );
-  const result = spawnSync('bash', [script], {
-    cwd: root,
-    env,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 3 * 60_000,
-  });
-  status = result.status;
-  stderr = result.stderr;
-  let rest = result.stdout;
-  for (let index = 0; index < blocks.length; index += 1) {
-    const at = rest.indexOf(`${marker(index)}\n`);
-    if (at < 0) break;
-    outputs.push(rest.slice(0, at));
-    rest = rest.slice(at + marker(index).length + 1);
-  }
+  ({ status, stderr, outputs } = runShellBlocks(blocks, { cwd: root, env, timeout: 3 * 60_000 }));
 }, 180_000);
 
 afterAll(async () => {
