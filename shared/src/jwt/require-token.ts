@@ -32,6 +32,11 @@ export interface RequireTokenOptions {
   isRevoked?: (claims: AccessTokenClaims) => boolean | Promise<boolean>;
 }
 
+/** An error from a check or the strategy: its own AppError verdict, or else an internal fault. */
+function asFault(error: unknown): AppError {
+  return error instanceof AppError ? error : new AppError('server_error', 'internal error', { cause: error });
+}
+
 /**
  * Creates the middleware that guards a route with the JWT strategy registered on `passport`
  * (see {@link createJwtStrategy}) and sets `req.user`. Outcomes, per RFC 6750 §3.1:
@@ -89,12 +94,7 @@ export function createRequireToken(
         next();
       };
       // An AppError is the check's own verdict (503 while no revocation list is usable).
-      const fail = (error: unknown) =>
-        next(
-          error instanceof AppError
-            ? error
-            : new AppError('server_error', 'internal error', { cause: error }),
-        );
+      const fail = (error: unknown) => next(asFault(error));
       // A synchronous answer (the revocation feed's) is acted on at once, without a promise and a
       // turn of the microtask queue per request; a check that throws (the feed failing closed) is
       // caught like a rejection.
@@ -116,11 +116,7 @@ export function createRequireToken(
         (error: unknown, user: Express.User | false | undefined, info: unknown) => {
           // The strategy reports bad tokens as failures; an error here is a genuine fault.
           if (error !== null && error !== undefined) {
-            next(
-              error instanceof AppError
-                ? error
-                : new AppError('server_error', 'internal error', { cause: error }),
-            );
+            next(asFault(error));
             return;
           }
           if (user === false || user === undefined) {
